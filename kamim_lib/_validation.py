@@ -1,0 +1,44 @@
+"""Argument checks shared by the library: each raises ``ValueError`` naming the offending argument."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+
+def check_choice(name: str, value, allowed: Iterable) -> None:
+    """Raise if ``value`` is not one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, allowed))}.")
+
+
+def check_positive(name: str, value) -> None:
+    """Raise if ``value`` is not a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}.")
+
+
+def check_divisible(name: str, value: int, divisor_name: str, divisor: int) -> None:
+    """Raise unless ``value % divisor == 0``."""
+    if divisor <= 0 or value % divisor != 0:
+        raise ValueError(f"{name}={value} must be divisible by {divisor_name}={divisor}.")
+
+
+def check_uint8_images(images, name: str = "images") -> torch.Tensor:
+    """Check a batch of RGB uint8 images.
+
+    Args:
+        images: tensor (B, 3, H, W), dtype uint8, channels in RGB order.
+
+    Returns:
+        The same tensor.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (B, 3, H, W), got {type(images).__name__}.")
+    if images.dtype != torch.uint8:
+        raise ValueError(f"{name} must have dtype torch.uint8 (0..255 RGB), got {images.dtype}; "
+                         "convert with (x * 255).round().clamp(0, 255).to(torch.uint8) if it is a float image in [0, 1].")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (B, 3, H, W) with 3 RGB channels, got {tuple(images.shape)}.")
+    return images
