@@ -1,0 +1,62 @@
+"""The paper's sections as notebooks, in dependency order (pretraining before the probes and analyses)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Section:
+    """One notebook of the reproduction.
+
+    Attributes:
+        name: short name used by ``--only`` and for output folders.
+        notebook: file name inside ``notebooks/``.
+        paper: the part of the paper it regenerates.
+        needs: sections whose outputs this one reads (run first when selected with ``--only``).
+    """
+
+    name: str
+    notebook: str
+    paper: str
+    needs: tuple[str, ...] = ()
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("method", "01_method.ipynb", "§3 method figure: keypoints → density → weights → masked loss"),
+    Section("pretrain", "02_pretrain.ipynb", "§4 SimMIM vs KAMIM pretraining: loss curves, reconstructions"),
+    Section("linprobe", "03_linear_probe.ipynb", "Table: linear probing top-1/top-5", ("pretrain",)),
+    Section("finetune", "04_finetune.ipynb", "Table: fine-tuning top-1/top-5", ("pretrain",)),
+    Section("detectors", "05_detector_ablation.ipynb", "Ablation: FAST vs SIFT vs ORB"),
+    Section("sweep", "06_wps_temperature_sweep.ipynb", "Ablation: w_ps x T heatmap"),
+)
+
+
+def notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` folder (next to the package)."""
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def resolve_sections(only: list[str] | None = None, available: tuple[Section, ...] = SECTIONS) -> list[Section]:
+    """Sections to run, in catalogue order, with what the selected ones need added in front.
+
+    Raises:
+        ValueError: a name in ``only`` is not a section.
+    """
+    by_name = {section.name: section for section in available}
+    if not only:
+        return list(available)
+    unknown = [name for name in only if name not in by_name]
+    if unknown:
+        raise ValueError(f"--only: unknown section(s) {', '.join(unknown)}; choose from {', '.join(by_name)}.")
+    wanted: set[str] = set()
+
+    def add(name: str) -> None:
+        if name not in wanted:
+            wanted.add(name)
+            for need in by_name[name].needs:
+                add(need)
+
+    for name in only:
+        add(name)
+    return [section for section in available if section.name in wanted]

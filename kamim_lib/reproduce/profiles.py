@@ -1,0 +1,62 @@
+"""Params profiles (``params/<name>.yaml``) consumed by `kamim reproduce` and by the notebooks themselves.
+
+A profile file holds:
+
+    description: what it is for and what it needs (a data root, a GPU, ...)
+    parameters:  papermill parameters given to every notebook (only names that notebook declares are passed)
+    notebooks:   {section: {parameter: value}} per-notebook overrides; names must exist in that notebook
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+PROFILE_KEYS = ("description", "parameters", "notebooks")
+
+
+def params_dir() -> Path:
+    """The repository's ``params/`` folder (next to the package)."""
+    return Path(__file__).resolve().parents[2] / "params"
+
+
+def list_profiles() -> list[str]:
+    return sorted(path.stem for path in params_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    parameters: dict = field(default_factory=dict)
+    notebooks: dict = field(default_factory=dict)
+
+    def parameters_for(self, section: str) -> dict:
+        """Common parameters with this section's overrides on top."""
+        return {**self.parameters, **self.notebooks.get(section, {})}
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load ``params/<name>.yaml`` (or a path to a YAML file).
+
+    Raises:
+        ValueError: unknown profile name, or a top-level key that a profile does not have.
+    """
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = params_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise ValueError(f"profile {str(name_or_path)!r} not found (looked for {path}); available profiles: "
+                         f"{', '.join(list_profiles()) or 'none'}.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a profile must be a YAML mapping with keys {', '.join(PROFILE_KEYS)}.")
+    unknown = sorted(set(data) - set(PROFILE_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; allowed: {', '.join(PROFILE_KEYS)}.")
+    for key in ("parameters", "notebooks"):
+        if not isinstance(data.get(key, {}), dict):
+            raise ValueError(f"{path}: '{key}' must be a mapping.")
+    return Profile(name=path.stem, description=str(data.get("description", "")).strip(),
+                   parameters=dict(data.get("parameters") or {}), notebooks=dict(data.get("notebooks") or {}))

@@ -1,0 +1,141 @@
+"""Execute the section notebooks with papermill, skipping finished ones and keeping every log."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_lib.reproduce.profiles import Profile, load_profile
+
+KERNEL_NAME = "python3"
+
+
+def results_root() -> Path:
+    """The repository's ``results/`` folder."""
+    return Path(__file__).resolve().parents[2] / "results"
+
+
+@dataclass
+class NotebookFailed(RuntimeError):
+    """A notebook raised: which one, which cell, what, and where the executed notebook (the log) is."""
+
+    section: str
+    notebook: Path
+    cell_index: int | None
+    error: str
+    executed: Path
+
+    def __str__(self) -> str:
+        cell = f"cell {self.cell_index}" if self.cell_index is not None else "before any cell ran"
+        return (f"section '{self.section}' failed in {self.notebook.name}, {cell}: {self.error}\n"
+                f"  executed notebook kept as the log: {self.executed}")
+
+
+def declared_parameters(notebook: Path) -> dict:
+    """Names declared in the notebook's ``parameters`` cell (papermill's own parser)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def parameters_for(section: Section, profile: Profile, notebook: Path, force: bool) -> dict:
+    """Profile parameters this notebook declares, with ``profile`` and ``force`` set.
+
+    Raises:
+        ValueError: the profile's overrides for this section name a parameter the notebook does not declare
+            (papermill would only warn and the value would be silently ignored).
+    """
+    declared = declared_parameters(notebook)
+    overrides = profile.notebooks.get(section.name, {})
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ValueError(f"profile '{profile.name}', notebooks.{section.name}: unknown parameter(s) "
+                         f"{', '.join(unknown)}; {notebook.name} declares: {', '.join(sorted(declared))}.")
+    merged = {name: value for name, value in profile.parameters_for(section.name).items() if name in declared}
+    for name, value in (("profile", profile.name), ("force", force)):
+        if name in declared:
+            merged[name] = value
+    return merged
+
+
+def _fingerprint(notebook: Path, parameters: dict) -> str:
+    digest = hashlib.sha256(notebook.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False) -> str:
+    """Execute one notebook into ``out_dir/notebooks/``; returns "ran" or "skipped".
+
+    A finished notebook (its done-marker matches the notebook and parameters) is skipped unless ``force``.
+
+    Raises:
+        NotebookFailed: a cell raised; the partially executed notebook is kept.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    executed = out_dir / "notebooks" / notebook.name
+    marker = executed.with_suffix(".done.json")
+    fingerprint = _fingerprint(notebook, parameters)
+    if not force and marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+        return "skipped"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    marker.unlink(missing_ok=True)
+    start = time.monotonic()
+    try:
+        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
+                                   progress_bar=False, cwd=str(notebook.parent))
+    except PapermillExecutionError as error:
+        raise NotebookFailed(section.name, notebook, error.cell_index, f"{error.ename}: {error.evalue}",
+                             executed) from None
+    except Exception as error:  # kernel died, notebook unreadable, ...: still name the notebook
+        raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
+    marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": parameters,
+                                  "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
+    return "ran"
+
+
+def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: bool = False,
+              out_dir: Path | None = None, log=print) -> list[NotebookFailed]:
+    """Run the selected sections of a profile in dependency order.
+
+    A failed section does not stop the others, except those that need it; what finished stays finished.
+
+    Returns:
+        The failures (empty when everything ran or was already done).
+    """
+    profile = profile if isinstance(profile, Profile) else load_profile(profile)
+    out_dir = out_dir or results_root() / profile.name
+    sections = resolve_sections(only)
+    failed: dict[str, NotebookFailed] = {}
+    # Check every notebook's parameters before running anything: a typo should not cost a long run.
+    plans = []
+    for section in sections:
+        notebook = notebooks_dir() / section.notebook
+        if not notebook.is_file():
+            raise ValueError(f"section '{section.name}': notebook {notebook} is missing.")
+        plans.append((section, notebook, parameters_for(section, profile, notebook, force)))
+    total_start = time.monotonic()
+    for index, (section, notebook, parameters) in enumerate(plans, 1):
+        prefix = f"[{index}/{len(plans)}] {section.name} ({notebook.name})"
+        blocked = [need for need in section.needs if need in failed]
+        if blocked:
+            log(f"{prefix}: not run, it needs {', '.join(blocked)} which failed")
+            continue
+        log(f"{prefix}: running ...")
+        start = time.monotonic()
+        try:
+            status = run_notebook(section, notebook, parameters, out_dir, force=force)
+        except NotebookFailed as failure:
+            failed[section.name] = failure
+            log(f"{prefix}: FAILED\n  {failure}")
+            continue
+        word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
+        log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
+    log(f"profile '{profile.name}': {len(plans) - len(failed)}/{len(plans)} sections ok, "
+        f"elapsed {time.monotonic() - total_start:.0f} s; outputs in {out_dir}")
+    return list(failed.values())

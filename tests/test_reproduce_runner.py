@@ -1,0 +1,95 @@
+"""The papermill runner on throwaway notebooks: skip when done, failures name notebook and cell, keep logs."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from kamim_lib.reproduce.catalogue import Section, resolve_sections
+from kamim_lib.reproduce.parameters import notebook_parameters
+from kamim_lib.reproduce.profiles import Profile, load_profile
+from kamim_lib.reproduce.runner import NotebookFailed, parameters_for, run_notebook
+
+
+def _write_notebook(path: Path, body: str) -> Path:
+    params = new_code_cell("value = 1\nprofile = 'x'")
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_skip_force_and_failure(tmp_path):
+    out = tmp_path / "out"
+    marker_file = tmp_path / "count.txt"
+    ok = _write_notebook(tmp_path / "ok.ipynb",
+                         f"from pathlib import Path\np = Path({str(marker_file)!r})\n"
+                         "p.write_text(str(int(p.read_text()) + value if p.exists() else value))")
+    section = Section("ok", "ok.ipynb", "test")
+    assert run_notebook(section, ok, {"value": 2}, out) == "ran"
+    assert marker_file.read_text() == "2"
+    assert run_notebook(section, ok, {"value": 2}, out) == "skipped"          # done, same parameters
+    assert run_notebook(section, ok, {"value": 3}, out) == "ran"              # parameters changed
+    assert run_notebook(section, ok, {"value": 3}, out, force=True) == "ran"
+    assert marker_file.read_text() == "8"
+    executed = nbformat.read(out / "notebooks" / "ok.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+
+    bad = _write_notebook(tmp_path / "bad.ipynb", "raise KeyError('boom')")
+    with pytest.raises(NotebookFailed) as info:
+        run_notebook(Section("bad", "bad.ipynb", "test"), bad, {}, out)
+    failure = info.value
+    assert failure.notebook == bad and failure.cell_index is not None and "KeyError" in failure.error
+    assert "bad.ipynb" in str(failure) and failure.executed.exists()     # the log is kept
+    assert not failure.executed.with_suffix(".done.json").exists()
+    assert (out / "notebooks" / "ok.done.json").exists()                   # finished work is untouched
+
+
+def test_unknown_profile_override_is_named(tmp_path):
+    nb = _write_notebook(tmp_path / "n.ipynb", "pass")
+    profile = Profile("p", "", parameters={"value": 5, "other": 1}, notebooks={"n": {"valeu": 3}})
+    with pytest.raises(ValueError, match="valeu"):
+        parameters_for(Section("n", "n.ipynb", ""), profile, nb, force=False)
+    profile = Profile("p", "", parameters={"value": 5, "other": 1}, notebooks={"n": {"value": 3}})
+    # common parameters the notebook does not declare are not passed; profile is always set
+    assert parameters_for(Section("n", "n.ipynb", ""), profile, nb, force=False) == {"value": 3, "profile": "p"}
+
+
+def test_load_profile_errors(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        load_profile("no_such_profile")
+    path = tmp_path / "p.yaml"
+    path.write_text("parameters: {}\nnotebook: {}\n")
+    with pytest.raises(ValueError, match="notebook"):
+        load_profile(path)
+
+
+def test_resolve_sections_adds_needs_in_order():
+    names = [s.name for s in resolve_sections(["linprobe"])]
+    assert names == ["pretrain", "linprobe"]
+    with pytest.raises(ValueError, match="nope"):
+        resolve_sections(["nope"])
+
+
+@dataclass(frozen=True)
+class _Schema:
+    epochs: int
+    lr: float
+    name: str
+    root: str | None
+
+
+def test_notebook_parameters_checks_names_and_types():
+    namespace = {"epochs": 2, "lr": 1, "name": "a", "root": None, "json": json, "_hidden": 1, "In": []}
+    assert notebook_parameters(namespace, _Schema) == _Schema(2, 1, "a", None)
+    with pytest.raises(ValueError, match="'epoch'.*did you mean 'epochs'"):
+        notebook_parameters({**namespace, "epoch": 3}, _Schema)
+    with pytest.raises(ValueError, match="'epochs' must be"):
+        notebook_parameters({**namespace, "epochs": "2"}, _Schema)
+    with pytest.raises(ValueError, match="'lr' must be"):
+        notebook_parameters({**namespace, "lr": True}, _Schema)
+    with pytest.raises(ValueError, match="'root' is missing"):
+        notebook_parameters({k: v for k, v in namespace.items() if k != "root"}, _Schema)
