@@ -2,11 +2,15 @@
 """One entry point that sets everything up on a fresh machine with only Python 3.10+.
 
     python3 tasks.py main      # the project's main job (see README)
-    python3 tasks.py test      # the whole test suite
+    python3 tasks.py test      # the whole test suite (the XLA tests included, in their own environment)
 
-Each command creates (or updates) the virtual environment `.venv/` and installs what it needs on first use:
-the pinned torch/torchvision pair of `requirements/torch-pair.txt`, then this package with its test extras.
-The install is skipped while `.venv/.installed` matches the hash of the files that define it.
+    python3 tasks.py test-main # only the tests of the main environment
+    python3 tasks.py test-xla  # only the XLA tests (torch_xla on PJRT_DEVICE=CPU, several virtual devices)
+
+Each command creates (or updates) the virtual environment it needs and installs what it needs on first use:
+`.venv/` gets the pinned torch/torchvision pair of `requirements/torch-pair.txt`, then this package with its test
+extras; `.venv-xla/` gets the torch/torchvision/torch_xla triple of `requirements/xla-pair.txt` instead.
+An install is skipped while `<venv>/.installed` matches the hash of the files that define it.
 Extra arguments after the command are passed through (to pytest for `test`, to `kamim` for `main`).
 """
 from __future__ import annotations
@@ -20,21 +24,20 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-VENV = ROOT / ".venv"
-STAMP = VENV / ".installed"
-# Files whose content defines the environment: any change triggers a re-install.
-DEFINING_FILES = ("pyproject.toml", "requirements/torch-pair.txt")
+# name -> (folder, requirements file installed before the package). Editing either file triggers a re-install.
+ENVIRONMENTS = {"main": (ROOT / ".venv", "requirements/torch-pair.txt"),
+                "xla": (ROOT / ".venv-xla", "requirements/xla-pair.txt")}
 # What the main job runs until the notebooks take over: the keypoint-weighting figure of the paper's method.
 MAIN_JOB = ["weights-demo"]
 
 
-def _venv_bin(name: str) -> Path:
-    return VENV / ("Scripts" if os.name == "nt" else "bin") / name
+def _venv_bin(venv_dir: Path, name: str) -> Path:
+    return venv_dir / ("Scripts" if os.name == "nt" else "bin") / name
 
 
-def _environment_hash() -> str:
+def _environment_hash(requirements: str) -> str:
     digest = hashlib.sha256(sys.version.encode())
-    for name in DEFINING_FILES:
+    for name in ("pyproject.toml", requirements):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -44,39 +47,63 @@ def _run(cmd: list[str]) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
 
 
-def ensure_environment() -> None:
-    """Create `.venv` and install the project into it unless it is already up to date."""
+def ensure_environment(name: str = "main") -> Path:
+    """Create the named virtual environment and install the project into it unless it is up to date.
+
+    Returns:
+        The environment's python executable.
+    """
     if sys.version_info < (3, 10):
         sys.exit(f"kamim needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
-    wanted = _environment_hash()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted:
-        return
+    venv_dir, requirements = ENVIRONMENTS[name]
+    python = _venv_bin(venv_dir, "python")
+    stamp = venv_dir / ".installed"
+    wanted = _environment_hash(requirements)
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return python
     start = time.monotonic()
-    if not _venv_bin("python").exists():
-        print(f"Creating virtual environment in {VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = [_venv_bin("python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    _run(pip + ["-r", "requirements/torch-pair.txt"])
-    _run(pip + ["-e", ".[test]"])
-    _run([_venv_bin("python"), "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"])
-    STAMP.write_text(wanted + "\n")
-    print(f"Environment ready in {time.monotonic() - start:.0f} s.", flush=True)
+    if not python.exists():
+        print(f"Creating virtual environment in {venv_dir} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    _run(pip + ["-r", requirements])
+    # The pinned pair is passed again as a constraint so that no dependency can move torch off it.
+    _run(pip + ["-c", requirements, "-e", ".[test]"])
+    _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"])
+    stamp.write_text(wanted + "\n")
+    print(f"Environment {venv_dir.name} ready in {time.monotonic() - start:.0f} s.", flush=True)
+    return python
+
+
+def _call(cmd: list, env: dict | None = None) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env).returncode
+
+
+def run_xla_tests(extra: list[str]) -> int:
+    """The tests marked `xla`, in .venv-xla, with torch_xla on the CPU and 4 virtual devices."""
+    python = ensure_environment("xla")
+    env = {**os.environ, "PJRT_DEVICE": "CPU", "CPU_NUM_DEVICES": "4"}
+    return _call([python, "-m", "pytest", "-m", "xla", "-p", "no:cacheprovider", *extra], env)
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("main", "test", "setup"):
+    commands = ("main", "test", "test-main", "test-xla", "setup")
+    if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
-    ensure_environment()
+    if command == "test-xla":
+        return run_xla_tests(extra)
+    python = ensure_environment("main")
     if command == "setup":
         return 0
-    if command == "test":
-        cmd = [_venv_bin("python"), "-m", "pytest", *extra]
-    else:
-        cmd = [_venv_bin("kamim"), *(extra or MAIN_JOB)]
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    return subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+    if command == "main":
+        return _call([_venv_bin(python.parent.parent, "kamim"), *(extra or MAIN_JOB)])
+    status = _call([python, "-m", "pytest", "-m", "not xla", *extra])
+    if command == "test" and status == 0:
+        status = run_xla_tests(extra)
+    return status
 
 
 if __name__ == "__main__":

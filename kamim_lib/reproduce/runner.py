@@ -41,8 +41,9 @@ def declared_parameters(notebook: Path) -> dict:
     return papermill.inspect_notebook(str(notebook))
 
 
-def parameters_for(section: Section, profile: Profile, notebook: Path, force: bool) -> dict:
-    """Profile parameters this notebook declares, with ``profile`` and ``force`` set.
+def parameters_for(section: Section, profile: Profile, notebook: Path, force: bool,
+                   output_dir: Path | None = None) -> dict:
+    """Profile parameters this notebook declares, with ``profile``, ``force`` and ``output_dir`` set.
 
     Raises:
         ValueError: the profile's overrides for this section name a parameter the notebook does not declare
@@ -55,7 +56,10 @@ def parameters_for(section: Section, profile: Profile, notebook: Path, force: bo
         raise ValueError(f"profile '{profile.name}', notebooks.{section.name}: unknown parameter(s) "
                          f"{', '.join(unknown)}; {notebook.name} declares: {', '.join(sorted(declared))}.")
     merged = {name: value for name, value in profile.parameters_for(section.name).items() if name in declared}
-    for name, value in (("profile", profile.name), ("force", force)):
+    fixed = {"profile": profile.name, "force": force}
+    if output_dir is not None:
+        fixed["output_dir"] = str(output_dir)
+    for name, value in fixed.items():
         if name in declared:
             merged[name] = value
     return merged
@@ -118,7 +122,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
         notebook = notebooks_dir() / section.notebook
         if not notebook.is_file():
             raise ValueError(f"section '{section.name}': notebook {notebook} is missing.")
-        plans.append((section, notebook, parameters_for(section, profile, notebook, force)))
+        plans.append((section, notebook, parameters_for(section, profile, notebook, force, out_dir)))
     total_start = time.monotonic()
     for index, (section, notebook, parameters) in enumerate(plans, 1):
         prefix = f"[{index}/{len(plans)}] {section.name} ({notebook.name})"

@@ -16,12 +16,11 @@ def _check_profile(profile: str) -> None:
         check_choice("profile", profile, list_profiles())
 
 
-def section_output_dir(results_root: str | None, profile: str) -> Path:
-    """``results/<profile>/`` (or ``<results_root>/<profile>/``), created if needed."""
-    from kamim_lib.reproduce.runner import results_root as default_root
+def section_output_dir(output_dir: str | None, profile: str) -> Path:
+    """``output_dir`` if given, else ``results/<profile>/``; created if needed."""
+    from kamim_lib.reproduce.runner import results_root
 
-    root = Path(results_root) if results_root else default_root()
-    out = root / Path(profile).stem
+    out = Path(output_dir) if output_dir else results_root() / Path(profile).stem
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -42,7 +41,7 @@ class MethodParams:
     model_patch_size: int
     mask_ratio: float
     seed: int
-    results_root: str | None
+    output_dir: str | None
     force: bool
 
     def __post_init__(self) -> None:
