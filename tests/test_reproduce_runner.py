@@ -83,7 +83,8 @@ class _Schema:
 
 
 def test_notebook_parameters_checks_names_and_types():
-    namespace = {"epochs": 2, "lr": 1, "name": "a", "root": None, "json": json, "_hidden": 1, "In": []}
+    namespace = {"epochs": 2, "lr": 1, "name": "a", "root": None, "json": json, "_hidden": 1, "In": [],
+                 "Path": Path, "dumps": json.dumps}
     assert notebook_parameters(namespace, _Schema) == _Schema(2, 1, "a", None)
     with pytest.raises(ValueError, match="'epoch'.*did you mean 'epochs'"):
         notebook_parameters({**namespace, "epoch": 3}, _Schema)

@@ -29,6 +29,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("finetune", "04_finetune.ipynb", "Table: fine-tuning top-1/top-5", ("pretrain",)),
     Section("detectors", "05_detector_ablation.ipynb", "Ablation: FAST vs SIFT vs ORB"),
     Section("sweep", "06_wps_temperature_sweep.ipynb", "Ablation: w_ps x T heatmap"),
+    Section("attention", "07_attention.ipynb", "Analysis: attention maps, distance, NMI", ("pretrain",)),
+    Section("fourier", "08_fourier.ipynb", "Analysis: Fourier ΔLog amplitude of features", ("pretrain",)),
+    Section("tokens", "09_tokens.ipynb", "Analysis: token t-SNE, pre/post-attention PCA", ("pretrain",)),
+    Section("reconstructions", "10_reconstructions.ipynb", "Analysis: reconstructions, PSNR/SSIM", ("pretrain",)),
 )
 
 

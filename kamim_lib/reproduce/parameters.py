@@ -2,8 +2,9 @@
 
 papermill only warns about a parameter the notebook does not declare, and the value is then silently unused.
 Each notebook's second cell therefore calls ``notebook_parameters(globals(), SchemaClass)``: at that point the
-notebook's namespace holds exactly the parameters cell's names plus whatever papermill injected, so any other
-user-level name is a mistyped or unknown parameter and is reported by name.
+notebook's namespace holds the parameters cell's names, whatever papermill injected, and imports; any other
+plain-data name (papermill can only inject str, numbers, bools, None, lists and dicts) is a mistyped or unknown
+parameter and is reported by name.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import typing
 
 # Names IPython puts into every namespace.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# The only kinds of value a papermill parameter can have.
+_PARAMETER_TYPES = (str, int, float, bool, list, tuple, dict, type(None))
 
 
 def _matches(value, annotation) -> bool:
@@ -39,7 +42,7 @@ def _matches(value, annotation) -> bool:
 
 def _user_names(namespace: dict) -> set[str]:
     return {name for name, value in namespace.items()
-            if not name.startswith("_") and name not in _IPYTHON_NAMES and not isinstance(value, types.ModuleType)}
+            if not name.startswith("_") and name not in _IPYTHON_NAMES and isinstance(value, _PARAMETER_TYPES)}
 
 
 def notebook_parameters(namespace: dict, schema: type):

@@ -1,0 +1,36 @@
+"""Data: the dataset registry, robust image loading and the transforms of pre-training, fine-tuning and evaluation.
+
+Data sets (:func:`build_dataset`): ``digits`` (embedded default, offline), ``synthetic``, ``cifar10``, ``cifar100``,
+``imagefolder``, ``imagenet``, ``imagenette``, ``inaturalist``, ``places365``.
+
+A pre-training batch travels as uint8 crops (plus masks and, with ``keypoints_on="workers"``, keypoint weights);
+normalisation, and with ``keypoints_on="device"`` the keypoint weights, happen on the training device::
+
+    transform = PretrainTransform(img_size=192, mask_generator=RandomCellMask(), keypoints=KeypointSpec())
+    loader = DataLoader(build_dataset("digits", transform=transform), batch_size=64, drop_last=True,
+                        collate_fn=pretrain_collate)
+    batch = next(iter(loader))                       # image (B,3,192,192) uint8, mask, weights, label
+    images = normalize_on_device(batch["image"].to(device))
+"""
+from .classify_transforms import build_eval_transform, build_finetune_transform, build_probe_transform
+from .collate import pretrain_collate
+from .corrupt import ON_CORRUPT_CHOICES, CorruptImageWarning, SkipCorruptImages
+from .digits import DigitsDataset
+from .folder import ImageFolderDataset
+from .image_io import CorruptImageError, load_rgb_image, to_rgb
+from .keypoint_targets import KeypointSpec, device_keypoint_weights, worker_keypoint_weights
+from .mixup import MixupCutmix
+from .normalization import IMAGENET_MEAN, IMAGENET_STD, normalize_on_device, unnormalize
+from .pretrain_transform import PretrainTransform
+from .registry import (DatasetInfo, build_dataset, dataset_info, dataset_num_classes, list_datasets,
+                       register_dataset)
+from .synthetic import SyntheticDataset
+
+__all__ = [
+    "build_dataset", "list_datasets", "dataset_num_classes", "dataset_info", "register_dataset", "DatasetInfo",
+    "DigitsDataset", "SyntheticDataset", "ImageFolderDataset", "SkipCorruptImages", "ON_CORRUPT_CHOICES",
+    "CorruptImageError", "CorruptImageWarning", "load_rgb_image", "to_rgb",
+    "PretrainTransform", "KeypointSpec", "worker_keypoint_weights", "device_keypoint_weights", "pretrain_collate",
+    "normalize_on_device", "unnormalize", "IMAGENET_MEAN", "IMAGENET_STD",
+    "build_finetune_transform", "build_probe_transform", "build_eval_transform", "MixupCutmix",
+]

@@ -1,0 +1,87 @@
+"""The pre-training sample: augmented uint8 crop, SimMIM mask and (optionally) keypoint weights (SPEC 1.6, 1.2)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torchvision.transforms import InterpolationMode, v2
+
+from .._validation import check_divisible, check_positive
+from .keypoint_targets import KeypointSpec, worker_keypoint_weights
+
+# SPEC 1.6: RandomResizedCrop scale and aspect ratio of the original pre-training.
+PRETRAIN_CROP_SCALE = (0.67, 1.0)
+PRETRAIN_CROP_RATIO = (3 / 4, 4 / 3)
+
+
+class PretrainTransform:
+    """PIL image -> ``{"image", "mask", "weights"}`` for masked image modelling.
+
+    Augmentation (SPEC 1.6): ``RandomResizedCrop(img_size, scale=(0.67, 1), ratio=(3/4, 4/3))`` with bilinear
+    (antialiased) resampling, then horizontal flip with p=0.5 and vertical flip with p=0.5; no colour jitter.
+    Normalisation is left to the device (:func:`~kamim_lib.data.normalize_on_device`), so the uint8 crop is both
+    what the model sees and what the keypoint detector sees.
+
+    Args:
+        img_size: side of the square crop in pixels.
+        mask_generator: callable returning a (g, g) int64 token mask (1 = masked), e.g.
+            ``kamim_lib.masking.RandomCellMask(...)``; None leaves ``"mask"`` out (masks drawn on the device with
+            ``random_cell_masks`` instead).
+        keypoints: a :class:`KeypointSpec` to compute keypoint weights here (the worker path, OpenCV), or None
+            (no weights, or weights computed on the device from the crops).
+        scale, ratio: RandomResizedCrop ranges (defaults: the original's).
+        hflip_prob, vflip_prob: flip probabilities (defaults 0.5 each).
+
+    Returns (on call):
+        dict with ``"image"`` (3, img_size, img_size) uint8 RGB; ``"mask"`` (g, g) int64 when a generator is
+        given; ``"weights"`` (img_size / w_ps, img_size / w_ps) float32 when ``keypoints`` is given, computed on the
+        augmented crop.
+    """
+
+    def __init__(self, *, img_size: int = 192, mask_generator: Callable[[], object] | None = None,
+                 keypoints: KeypointSpec | None = None, scale: tuple[float, float] = PRETRAIN_CROP_SCALE,
+                 ratio: tuple[float, float] = PRETRAIN_CROP_RATIO, hflip_prob: float = 0.5, vflip_prob: float = 0.5):
+        if not isinstance(img_size, int):
+            raise ValueError(f"img_size must be an int, got {img_size!r}.")
+        check_positive("img_size", img_size)
+        if mask_generator is not None and not callable(mask_generator):
+            raise ValueError(f"mask_generator must be callable (e.g. RandomCellMask(...)) or None, got "
+                             f"{type(mask_generator).__name__}.")
+        mask_input_size = getattr(mask_generator, "input_size", img_size)
+        if mask_input_size != img_size:
+            raise ValueError(f"mask_generator.input_size={mask_input_size} must equal img_size={img_size}: the mask "
+                             "covers the crop.")
+        if keypoints is not None:
+            if not isinstance(keypoints, KeypointSpec):
+                raise ValueError(f"keypoints must be a KeypointSpec or None, got {type(keypoints).__name__}.")
+            check_divisible("img_size", img_size, "keypoints.patch_size", keypoints.patch_size)
+        for name, probability in (("hflip_prob", hflip_prob), ("vflip_prob", vflip_prob)):
+            if not 0.0 <= probability <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {probability!r}.")
+        self.img_size = img_size
+        self.mask_generator = mask_generator
+        self.keypoints = keypoints
+        self.augment = v2.Compose([
+            v2.RandomResizedCrop(img_size, scale=tuple(scale), ratio=tuple(ratio),
+                                 interpolation=InterpolationMode.BILINEAR, antialias=True),
+            v2.RandomHorizontalFlip(hflip_prob),
+            v2.RandomVerticalFlip(vflip_prob),
+            v2.PILToTensor(),  # PIL -> (3, H, W) uint8; uint8 tensors pass through unchanged
+        ])
+
+    def __call__(self, image) -> dict[str, torch.Tensor]:
+        crop = self.augment(image)
+        crop = torch.as_tensor(crop).as_subclass(torch.Tensor).contiguous()
+        if crop.dtype != torch.uint8 or crop.ndim != 3 or crop.shape[0] != 3:
+            raise ValueError(f"PretrainTransform expects an RGB PIL image or a (3, H, W) uint8 tensor; got a crop of "
+                             f"{crop.dtype} {tuple(crop.shape)}.")
+        sample = {"image": crop}
+        if self.mask_generator is not None:
+            sample["mask"] = torch.as_tensor(self.mask_generator(), dtype=torch.int64)
+        if self.keypoints is not None:
+            sample["weights"] = worker_keypoint_weights(crop, self.keypoints)
+        return sample
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(img_size={self.img_size}, mask_generator={self.mask_generator!r}, "
+                f"keypoints={self.keypoints!r}, augment={self.augment!r})")
