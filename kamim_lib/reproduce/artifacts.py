@@ -12,7 +12,8 @@ def record_pretrained_checkpoints(output_dir: str | Path, checkpoints: dict[str,
     """Write ``{method: checkpoint path}`` (and the model name) to ``<output_dir>/pretrain/checkpoints.json``."""
     path = Path(output_dir) / PRETRAINED_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"model": model, "checkpoints": {method: str(ckpt) for method, ckpt in checkpoints.items()}}
+    # Absolute paths: notebooks run with their own folder as the working directory.
+    payload = {"model": model, "checkpoints": {method: str(Path(ckpt).resolve()) for method, ckpt in checkpoints.items()}}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 

@@ -1,0 +1,75 @@
+"""Everything the token notebook measures for one model: t-SNE of one layer's tokens, the joint PCA of one
+block's pre/post-attention tokens, and (ViT) the per-block token homogeneity."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from kamim_lib.analysis.attention_pca import JointPCA, pre_post_attention_pca
+from kamim_lib.analysis.collect import TokenSimilarity, layer_tokens, pre_post_attention, token_similarity_per_block
+from kamim_lib.analysis.model_layout import check_block, check_hidden_layer
+from kamim_lib.analysis.token_tsne import TokenEmbedding, token_tsne
+
+
+@dataclass
+class TokenAnalysis:
+    """One model's token analysis.
+
+    Attributes:
+        tsne_layer: hidden-state index embedded (0 = embedding output, k = block k).
+        tsne: ``TokenEmbedding`` of every patch token of every image (labels = the image's class).
+        pca_block: block whose LN1 output and attention output were projected.
+        pca: ``JointPCA`` of those two token sets.
+        similarity: per-block token cosine similarity before/after attention (ViT), None for Swin.
+    """
+
+    tsne_layer: int
+    tsne: TokenEmbedding
+    pca_block: int
+    pca: JointPCA
+    similarity: TokenSimilarity | None
+
+
+def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, tsne_layer: int | None = None,
+                   pca_block: int | None = None, perplexity: float = 20, seed: int = 0,
+                   batch_size: int = 32) -> TokenAnalysis:
+    """Run the token analyses of SPEC §3 on one model.
+
+    Args:
+        model: a ``MaskedImageModel``.
+        images: ImageNet-normalised float (B, 3, H, W).
+        labels: (B,) class of each image (colours the t-SNE).
+        tsne_layer: hidden state to embed: 0 = embedding output, k = block k; None = the last block.
+        pca_block: block 1 … L for the pre/post-attention PCA; None = the last block.
+        perplexity: t-SNE perplexity (SPEC: 20); must be below the number of tokens B·N.
+        seed: t-SNE random state.
+        batch_size: images per forward pass.
+
+    Returns:
+        ``TokenAnalysis``.
+    """
+    layer = check_hidden_layer(model, -1 if tsne_layer is None else tsne_layer, "tsne_layer")
+    block = check_block(model, -1 if pca_block is None else pca_block, "pca_block")
+    prefix = model.encoder.num_prefix_tokens
+    tokens = layer_tokens(model, images, layer, batch_size=batch_size)
+    embedding = token_tsne(tokens, np.asarray(labels), perplexity=perplexity, seed=seed, has_cls=prefix)
+    pair = pre_post_attention(model, images, block, batch_size=batch_size)
+    similarity = (token_similarity_per_block(model, images, batch_size=batch_size)
+                  if hasattr(model.encoder, "blocks") else None)
+    return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity)
+
+
+def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:
+    """The point clouds of every model, keyed for ``summaries.write_arrays`` and ``figures.tsne_figure`` /
+    ``figures.pca_figure``: ``tsne/labels``, ``tsne/<label>/points``, ``pca/<label>/{pre,post,
+    explained_variance_ratio,components,mean}``."""
+    arrays: dict[str, np.ndarray] = {}
+    for label, analysis in analyses.items():
+        arrays["tsne/labels"] = analysis.tsne.labels
+        arrays[f"tsne/{label}/points"] = analysis.tsne.points
+        for field in ("pre", "post", "explained_variance_ratio", "components", "mean"):
+            arrays[f"pca/{label}/{field}"] = np.asarray(getattr(analysis.pca, field), dtype=np.float32)
+    return arrays

@@ -1,0 +1,55 @@
+"""t-SNE of all patch tokens of a few images from one layer, coloured by class (SPEC §3; naver-ai/cl-vs-mim)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from kamim_lib._validation import check_positive
+from kamim_lib.analysis.tokens import patch_tokens
+
+
+class TokenEmbedding(NamedTuple):
+    """2-D embedding of B·N tokens.
+
+    Attributes:
+        points: float32 (B·N, 2).
+        labels: (B·N,), the class label of each token's image.
+        image_index: int64 (B·N,), which image each token came from.
+    """
+
+    points: np.ndarray
+    labels: np.ndarray
+    image_index: np.ndarray
+
+
+def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int = 0, *,
+               has_cls: bool | int = True) -> TokenEmbedding:
+    """Embed every patch token of every image in 2-D with t-SNE (sklearn, PCA initialisation).
+
+    Args:
+        tokens: one layer's tokens (B, prefix + N, D), tensor or array.
+        labels: (B,) class label per image (ints or strings).
+        perplexity: t-SNE perplexity (SPEC: 20); must be smaller than B·N.
+        seed: ``random_state`` of the optimisation; the same seed and input give the same embedding.
+        has_cls: True/False, or the number of leading prefix tokens to drop.
+
+    Returns:
+        A ``TokenEmbedding`` with the points, each token's label and image index, in image-then-raster order.
+    """
+    from sklearn.manifold import TSNE  # sklearn is slow to import; only the notebooks that embed pay for it
+
+    check_positive("perplexity", perplexity)
+    patches = patch_tokens(torch.as_tensor(tokens), has_cls, "tokens")
+    batch, num_tokens, dim = patches.shape
+    labels = np.asarray(labels)
+    if labels.shape != (batch,):
+        raise ValueError(f"labels must hold one label per image, shape ({batch},), got {labels.shape}.")
+    if perplexity >= batch * num_tokens:
+        raise ValueError(f"perplexity={perplexity} must be smaller than the number of tokens ({batch * num_tokens}); "
+                         "use more images or a smaller perplexity.")
+    features = patches.detach().float().cpu().reshape(batch * num_tokens, dim).numpy()
+    reducer = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
+    points = reducer.fit_transform(features).astype(np.float32)
+    return TokenEmbedding(points, np.repeat(labels, num_tokens), np.repeat(np.arange(batch), num_tokens))
