@@ -9,7 +9,7 @@ import os
 import sys
 
 # Modules of this package that define sub-commands, in the order `kamim --help` lists them.
-SUBCOMMAND_MODULES = ("weights_demo", "reproduce")
+SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

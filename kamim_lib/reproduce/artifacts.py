@@ -13,7 +13,8 @@ def record_pretrained_checkpoints(output_dir: str | Path, checkpoints: dict[str,
     path = Path(output_dir) / PRETRAINED_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
     # Absolute paths: notebooks run with their own folder as the working directory.
-    payload = {"model": model, "checkpoints": {method: str(Path(ckpt).resolve()) for method, ckpt in checkpoints.items()}}
+    resolved = {method: str(Path(ckpt).resolve()) for method, ckpt in checkpoints.items()}
+    payload = {"model": model, "checkpoints": resolved}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 
