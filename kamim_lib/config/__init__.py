@@ -1,0 +1,23 @@
+"""Training configuration: frozen dataclasses per command, loaded from YAML/dicts with ``key=value`` overrides.
+
+>>> from kamim_lib.config import load_config, config_to_dict, run_dir
+>>> cfg = load_config("params/train/smoke.yaml", ["method=simmim", "epochs=2"], section="pretrain")
+>>> cfg.lr, run_dir(cfg)
+>>> print(describe_config("linprobe"))      # every key, its type, default and meaning
+
+Every problem (unknown key with a close match, wrong type, broken invariant such as ``img_size %
+mask_patch_size``) is reported in one :class:`ConfigError` (a ``ValueError``) that names the key and the allowed
+values.
+"""
+from .describe import describe_config
+from .identity import config_from_dict, config_hash, config_to_dict, run_dir, run_id
+from .loading import SHARED_WITH_PRETRAIN, is_scratch, load_config, parse_overrides
+from .schema import (DEVICES, METHODS, SCRATCH, SECTIONS, ConfigError, FinetuneConfig, LinprobeConfig,
+                     PretrainConfig, TrainConfig, config_fields, model_patch_size)
+
+__all__ = [
+    "ConfigError", "DEVICES", "FinetuneConfig", "LinprobeConfig", "METHODS", "PretrainConfig", "SCRATCH",
+    "SECTIONS", "SHARED_WITH_PRETRAIN", "TrainConfig", "config_fields", "config_from_dict", "config_hash",
+    "config_to_dict", "describe_config", "is_scratch", "load_config", "model_patch_size", "parse_overrides",
+    "run_dir", "run_id",
+]

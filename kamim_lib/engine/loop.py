@@ -1,0 +1,279 @@
+"""The one training loop, for pretraining, fine-tuning and linear probing on every runtime.
+
+Per micro-batch: loss (the task's), ``loss / accum`` backward (DDP all-reduces on the last micro-batch of a group
+only). Per optimiser step: set the LR of this step (warm-up + cosine over optimiser steps), clip the gradient norm,
+refuse a non-finite loss or gradient before it can touch the weights, step. Per epoch: evaluate (classifiers),
+append a line to metrics.jsonl, save the resumable checkpoint. A run resumes from its last checkpoint
+automatically; a finished run returns its summary without training again.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..config import TrainConfig
+from ..runtime import Runtime, create_runtime
+from .optim import build_optimizer
+from .run_dir import RunDirectory
+from .sampling import EpochBatchSampler, PositionSeededDataset, mix_seed
+from .schedule import WarmupCosineSchedule
+from .tasks import build_task
+from .training_state import Progress, checkpoint_state, gather_rank_states, restore_training_state
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/inf loss or gradient; the weights and the last checkpoint are left untouched."""
+
+
+def accumulation_steps(config: TrainConfig, runtime: Runtime) -> int:
+    """Micro-batches per optimiser step: ``effective_batch_size / (batch_size x devices)``, or ``accum_steps``.
+
+    Raises:
+        ValueError: the effective batch is not a whole multiple of ``batch_size x devices``.
+    """
+    if config.effective_batch_size is None:
+        return config.accum_steps
+    per_step = config.batch_size * runtime.num_replicas
+    if config.effective_batch_size % per_step:
+        raise ValueError(f"effective_batch_size={config.effective_batch_size} is not a multiple of batch_size="
+                         f"{config.batch_size} x {runtime.num_replicas} device(s) = {per_step}; change "
+                         "batch_size or effective_batch_size.")
+    return config.effective_batch_size // per_step
+
+
+def _is_finite(value: torch.Tensor) -> bool:
+    return bool(torch.isfinite(value).all())
+
+
+def fit(config: TrainConfig, *, runtime: Runtime | None = None,
+        on_step: Callable[[dict], None] | None = None) -> dict:
+    """Train (or resume, or return the finished result of) the run that ``config`` defines.
+
+    Args:
+        config: a :class:`PretrainConfig`, :class:`FinetuneConfig` or :class:`LinprobeConfig`.
+        runtime: where to run; default ``create_runtime(config.device, config.precision)`` (torchrun detected).
+        on_step: called after every optimiser step with ``{"epoch", "optimizer_steps", "lr", "loss", "model"}``
+            (``loss`` is None on XLA, where reading it back would stall the device; ``model`` is the unwrapped
+            module being trained); handy for live plots in notebooks.
+
+    Returns:
+        The summary (also written to ``summary.json``): status, run id and directory, epochs, optimiser steps,
+        first/last epoch train loss, validation top-1/top-5 (classifiers), kNN (linear probing), throughput.
+
+    Raises:
+        NonFiniteLossError: a NaN/inf loss or gradient norm; summary.json records the failure and the last good
+            checkpoint stays as it was.
+        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint (clear messages).
+    """
+    owns_runtime = runtime is None
+    runtime = runtime or create_runtime(config.device, config.precision)
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    try:
+        return _fit(config, runtime, on_step)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+        if owns_runtime:
+            runtime.shutdown()
+
+
+def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
+    run = RunDirectory(config)
+    if config.resume:
+        previous = run.read_summary()
+        if previous is not None and previous.get("status") == "finished":
+            return previous
+    runtime.set_deterministic(config.deterministic)
+    torch.manual_seed(config.seed)  # the same initial weights in every process
+    task = build_task(config, runtime)
+    model = task.model.to(runtime.device)
+
+    # --- geometry of an epoch, in micro-batches and optimiser steps ---
+    accum = accumulation_steps(config, runtime)
+    loader_batch = config.batch_size * runtime.samples_per_process
+    available = len(task.train_dataset) // (loader_batch * runtime.world_size)
+    steps_per_epoch = available // accum
+    if steps_per_epoch == 0:
+        raise ValueError(f"the training set ({len(task.train_dataset)} images) is smaller than one optimiser step "
+                         f"({config.batch_size * runtime.num_replicas * accum} images); lower batch_size or "
+                         "effective_batch_size, or raise max_train_samples.")
+    sampler = EpochBatchSampler(len(task.train_dataset), loader_batch, seed=config.seed, rank=runtime.rank,
+                                world_size=runtime.world_size, shuffle=True, drop_last=True,
+                                num_batches=steps_per_epoch * accum)
+    derived = {"accum_steps": accum, "steps_per_epoch": steps_per_epoch, "world_size": runtime.world_size,
+               "num_replicas": runtime.num_replicas,
+               "global_batch": config.batch_size * runtime.num_replicas * accum,
+               "total_steps": config.epochs * steps_per_epoch,
+               "warmup_steps": round(config.warmup_epochs * steps_per_epoch), **task.describe()}
+
+    optimizer = build_optimizer(model, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
+                                no_weight_decay_1d=config.no_weight_decay_1d)
+    schedule = WarmupCosineSchedule(optimizer, base_lr=config.lr, warmup_lr=config.warmup_lr, min_lr=config.min_lr,
+                                    warmup_steps=derived["warmup_steps"], total_steps=derived["total_steps"])
+    scaler = runtime.make_grad_scaler()
+    progress = Progress()
+    runtime.seed_everything(config.seed)
+    if config.resume and run.checkpoint_path.is_file():
+        state = load_checkpoint(run.checkpoint_path)
+        progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
+                                          schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
+                                          path=run.checkpoint_path)
+        del state
+    if runtime.is_main:
+        from ..reporting.provenance import provenance
+
+        run.write_config(derived)
+        run.write_env({**runtime.describe(), **provenance()})
+        run.keep_metrics_through(progress.epoch)
+
+    def save(current: Progress) -> None:
+        rank_states = gather_rank_states(runtime, current.loss_sum)
+        if runtime.is_main:
+            state = checkpoint_state(config=config, model=model, optimizer=optimizer, schedule=schedule,
+                                     scaler=scaler, progress=current, rank_states=rank_states, derived=derived)
+            save_checkpoint(runtime.to_cpu_state(state), run.checkpoint_path)
+        runtime.barrier()
+
+    def fail(reason: str) -> None:
+        if runtime.is_main:
+            run.write_summary({"status": "failed", "reason": reason, "section": config.section,
+                               "run_id": run.run_id, "run_dir": str(run.path),
+                               "last_checkpoint": str(run.checkpoint_path) if run.checkpoint_path.is_file()
+                               else None})
+        raise NonFiniteLossError(reason + f"; the last good checkpoint ({run.checkpoint_path}) was kept. Lower lr, "
+                                          "check the data, or use precision=fp32.")
+
+    train_model = runtime.wrap_model(model)
+    loader = DataLoader(PositionSeededDataset(task.train_dataset), batch_sampler=sampler, collate_fn=task.collate,
+                        num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda",
+                        persistent_workers=config.num_workers > 0)
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    max_norm = config.clip_grad if config.clip_grad is not None else math.inf
+    session_start, session_images = time.perf_counter(), 0
+    lr = schedule.current_lr()
+
+    for epoch in range(progress.epoch, config.epochs):
+        sampler.set_epoch(epoch, progress.batches_done)
+        model.train()
+        epoch_start, epoch_first_batch = time.perf_counter(), progress.batches_done
+        loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)  # this session's part of the epoch
+        group_loss = torch.zeros((), dtype=torch.float32, device=runtime.device)
+        bad_steps = torch.zeros((), dtype=torch.int64, device=runtime.device)  # checked lazily on XLA
+        bar = tqdm(total=sampler.batches_per_epoch, initial=progress.batches_done, leave=False,
+                   desc=f"{config.section} epoch {epoch + 1}/{config.epochs}", mininterval=config.progress_interval,
+                   disable=not (config.progress and runtime.is_main), unit="batch")
+        for batch in runtime.wrap_loader(loader):
+            batch = runtime.to_device(batch)
+            step_seed = mix_seed(config.seed, runtime.rank, epoch, progress.batches_done)
+            closes_group = (progress.batches_done + 1) % accum == 0
+            with contextlib.nullcontext() if closes_group else runtime.no_sync(train_model):
+                loss = task.train_loss(train_model, batch, step_seed)
+                scaled = loss / accum
+                (scaler.scale(scaled) if scaler is not None else scaled).backward()
+            group_loss += loss.detach().float()
+            progress.batches_done += 1
+            bar.update(1)
+            if not closes_group:
+                continue
+
+            lr = schedule.apply()
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_norm)
+            step_loss = group_loss / accum
+            # A NaN loss on any rank makes the all-reduced gradients NaN on every rank, so all ranks agree here.
+            finite = torch.isfinite(step_loss) & (torch.isfinite(grad_norm) if scaler is None else True)
+            if runtime.cheap_sync and not bool(finite):
+                fail(f"non-finite loss ({float(step_loss)}) or gradient norm ({float(grad_norm)}) at epoch "
+                     f"{epoch + 1}, optimiser step {progress.optimizer_steps + 1}")
+            bad_steps += (~finite).to(torch.int64)
+            runtime.optimizer_step(optimizer, scaler)
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step()
+            runtime.step_end()
+            progress.optimizer_steps += 1
+            loss_sum += group_loss.to(torch.float64)
+            group_loss.zero_()
+
+            log_now = progress.optimizer_steps % config.log_every_steps == 0
+            if log_now or on_step is not None:
+                if not runtime.cheap_sync and log_now and int(bad_steps) > 0:
+                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
+                value = float(step_loss) if runtime.cheap_sync else None
+                if log_now and value is not None:
+                    bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", refresh=False)
+                if on_step is not None:
+                    on_step({"epoch": epoch, "optimizer_steps": progress.optimizer_steps, "lr": lr, "loss": value,
+                             "model": model})
+            if config.checkpoint_every_steps and progress.optimizer_steps % config.checkpoint_every_steps == 0 \
+                    and progress.batches_done < sampler.batches_per_epoch:
+                if int(bad_steps) > 0:
+                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
+                save(Progress(epoch, progress.batches_done, progress.optimizer_steps,
+                              progress.loss_sum + float(loss_sum)))
+        bar.close()
+        if int(bad_steps) > 0:
+            fail(f"non-finite loss or gradient norm in epoch {epoch + 1}")
+
+        # --- end of epoch: metrics, evaluation, checkpoint ---
+        epoch_batches = progress.batches_done
+        mean_loss = (progress.loss_sum + float(loss_sum)) / epoch_batches
+        elapsed = time.perf_counter() - epoch_start
+        images = (epoch_batches - epoch_first_batch) * loader_batch * runtime.world_size
+        session_images += images
+        record = {"epoch": epoch + 1, "optimizer_steps": progress.optimizer_steps, "lr": lr,
+                  **{f"train_{key}": value for key, value in runtime.reduce_mean({"loss": mean_loss}).items()},
+                  "epoch_time_s": round(elapsed, 3), "images_per_s": round(images / max(elapsed, 1e-9), 2)}
+        last_epoch = epoch + 1 == config.epochs
+        if last_epoch or (epoch + 1) % getattr(config, "eval_every_epochs", 1) == 0:
+            record.update(task.evaluate(runtime))
+        progress = Progress(epoch + 1, 0, progress.optimizer_steps, 0.0, finished=last_epoch)
+        if runtime.is_main:
+            run.append_metrics(record)
+            if config.progress:
+                tqdm.write(_epoch_line(record, config.epochs))
+        save(progress)
+
+    return _finish(config, run, task, runtime, progress, session_images, time.perf_counter() - session_start,
+                   derived)
+
+
+def _epoch_line(record: dict, epochs: int) -> str:
+    """One human-readable line per epoch (the bar itself is transient)."""
+    parts = [f"epoch {record['epoch']}/{epochs}", f"train_loss {record['train_loss']:.4f}", f"lr {record['lr']:.2e}",
+             f"{record['images_per_s']:.0f} img/s"]
+    if "val_top1" in record:
+        parts.append(f"val top-1 {record['val_top1']:.2f}% top-5 {record['val_top5']:.2f}%")
+    return "  ".join(parts)
+
+
+def _finish(config: TrainConfig, run: RunDirectory, task, runtime: Runtime, progress: Progress,
+            session_images: int, session_seconds: float, derived: dict) -> dict:
+    """Final evaluation (kNN for probes) and summary.json."""
+    final = task.final_evaluation(runtime)
+    metrics = run.read_metrics() if runtime.is_main else []
+    last = metrics[-1] if metrics else {}
+    summary = {
+        "status": "finished", "section": config.section, "run_id": run.run_id, "run_dir": str(run.path),
+        "checkpoint": str(run.checkpoint_path), "epochs": config.epochs,
+        "optimizer_steps": progress.optimizer_steps,
+        "train_loss_first_epoch": metrics[0].get("train_loss") if metrics else None,
+        "train_loss_last_epoch": last.get("train_loss"),
+        **{key: value for key, value in last.items() if key.startswith("val_")},
+        **final,
+        "session_wall_time_s": round(session_seconds, 2),
+        "session_images_per_s": round(session_images / session_seconds, 2) if session_seconds > 0 else None,
+        "derived": derived,
+    }
+    if runtime.is_main:
+        run.write_summary(summary)
+    return summary

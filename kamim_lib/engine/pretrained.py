@@ -1,0 +1,92 @@
+"""The backbone a fine-tune or probe starts from: a kamim pretrain checkpoint, an original (HF-format) checkpoint,
+or random initialisation (``pretrained: scratch``)."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import CheckpointError, check_model_name, load_checkpoint, load_state_strict
+from ..config import SCRATCH, TrainConfig, config_from_dict
+from ..models import create_model, load_pretrained
+
+
+def resolve_checkpoint_path(pretrained: str) -> tuple[Path, bool]:
+    """A checkpoint file from ``pretrained`` (a file, or a run directory holding config.json).
+
+    Returns:
+        ``(path, from_run_directory)``.
+
+    Raises:
+        FileNotFoundError: naming what was looked for and how to produce it.
+    """
+    path = Path(pretrained)
+    if path.is_file():
+        return path, False
+    if path.is_dir() or path.parent.name == "pretrain":
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            existing = sorted(item.parent.name for item in path.parent.glob("*/config.json"))
+            raise FileNotFoundError(
+                f"pretrain run {str(path)!r} not found (no config.json). It is the run `kamim pretrain` makes from the "
+                "same config file plus the --set values that name pretrain settings: pretrain-only keys (method, "
+                "detector, temperature, ...), model, img_size, out_dir, and any pretrain.KEY=VALUE (use those for "
+                "keys both commands have, e.g. pretrain.epochs=2). Run that pretraining first, or set "
+                "pretrained=<checkpoint file | run directory | scratch>. Pretrain runs in "
+                f"{str(path.parent)!r}: {', '.join(existing) or 'none'}.")
+        from .run_dir import RunDirectory  # here: run_dir imports config, which this module also uses
+
+        pretrain_config = config_from_dict(json.loads(config_file.read_text())["config"])
+        checkpoint = RunDirectory(pretrain_config).checkpoint_path
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"pretrain run {str(path)!r} has no checkpoint at {str(checkpoint)!r}; "
+                                    "finish it with `kamim pretrain` first.")
+        return checkpoint, True
+    raise FileNotFoundError(f"pretrained={pretrained!r} is neither a checkpoint file nor a pretrain run directory.")
+
+
+def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
+    """Build ``config.model`` at ``config.img_size`` and load the pretrained weights strictly.
+
+    Returns:
+        ``(encoder, info)``: the encoder module (mask token included, unused by classifiers) and a JSON-friendly
+        description of the source (``pretrained``, ``pretrain_method``, ``pretrain_run`` ...).
+
+    Raises:
+        CheckpointError: a checkpoint of another model, another image size, an unfinished pretrain run (when
+            derived from the config), or weights that do not match (missing/unexpected keys are listed).
+    """
+    overrides = {"img_size": config.img_size, "drop_path_rate": config.drop_path_rate}
+    if config.pretrained == SCRATCH:
+        return create_model(config.model, **overrides).encoder, {"pretrained": SCRATCH}
+    path, from_run = resolve_checkpoint_path(config.pretrained)
+    try:
+        state = load_checkpoint(path)
+    except CheckpointError as error:
+        if "not a kamim checkpoint" not in str(error):
+            raise
+        # An original HF-format (or plain state-dict) checkpoint: the models package converts and loads strictly.
+        model = load_pretrained(path, config.model, **overrides)
+        return model.encoder, {"pretrained": str(path), "pretrain_format": "external"}
+    if state.get("section") != "pretrain":
+        raise CheckpointError(f"{str(path)!r} is a {state.get('section')} checkpoint; fine-tuning and probing start "
+                              "from a pretrain checkpoint")
+    check_model_name(state, config.model, path)
+    pretrain_config = state["config"]
+    if pretrain_config["img_size"] != config.img_size:
+        raise CheckpointError(f"{str(path)!r} was pretrained at img_size={pretrain_config['img_size']}, this run "
+                              f"uses img_size={config.img_size}; set img_size={pretrain_config['img_size']}")
+    finished = bool(state["progress"].get("finished"))
+    if not finished:
+        message = (f"pretrain checkpoint {str(path)!r} is unfinished (epoch {state['progress']['epoch']} of "
+                   f"{pretrain_config['epochs']})")
+        if from_run:
+            raise CheckpointError(message + "; finish it with `kamim pretrain` or name a checkpoint explicitly")
+        warnings.warn(message, stacklevel=2)
+    model = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides)
+    load_state_strict(model, state["model"], what=f"pretrained {config.model}")
+    info = {"pretrained": str(path), "pretrain_method": pretrain_config["method"],
+            "pretrain_run": state.get("run_id"), "pretrain_finished": finished}
+    return model.encoder, info

@@ -1,0 +1,80 @@
+"""What a resumable checkpoint holds for the training loop, and how it is put back."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from ..checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
+                          check_model_name, load_state_strict, restore_rng_state)
+from ..config import TrainConfig, config_hash, config_to_dict, run_id
+from ..runtime import Runtime
+
+
+@dataclass
+class Progress:
+    """Where training stands.
+
+    Attributes:
+        epoch: the epoch in progress (0-based); equals ``epochs`` when training is over.
+        batches_done: micro-batches of ``epoch`` already consumed.
+        optimizer_steps: optimiser steps taken since the start.
+        loss_sum: sum of this epoch's micro-batch losses so far on this process (each rank keeps its own; the
+            checkpoint stores every rank's under "ranks"), so epoch means stay exact across a resume.
+        finished: every epoch is done.
+    """
+
+    epoch: int = 0
+    batches_done: int = 0
+    optimizer_steps: int = 0
+    loss_sum: float = 0.0
+    finished: bool = False
+
+
+def checkpoint_state(*, config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule,
+                     scaler, progress: Progress, rank_states: list, derived: dict) -> dict:
+    """The checkpoint dict (see :mod:`kamim_lib.checkpoint`); tensors may still be on the device."""
+    return {
+        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+        "section": config.section, "run_id": run_id(config), "config_hash": config_hash(config),
+        "model_name": config.model, "config": config_to_dict(config), "derived": dict(derived),
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else None,
+        "progress": asdict(progress), "ranks": rank_states,
+    }
+
+
+def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.Module,
+                           optimizer: torch.optim.Optimizer, schedule, scaler, runtime: Runtime,
+                           derived: dict, path) -> Progress:
+    """Load model, optimiser, schedule, scaler and this rank's RNG states; return the progress.
+
+    Raises:
+        CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry.
+    """
+    check_model_name(state, config.model, path)
+    if state.get("section") != config.section or state.get("config_hash") != config_hash(config):
+        raise CheckpointError(f"{str(path)!r} belongs to another run ({state.get('section')} "
+                              f"{state.get('run_id')}); this run is {config.section} {run_id(config)}")
+    for key in ("global_batch", "accum_steps", "steps_per_epoch"):
+        if state["derived"].get(key) != derived[key]:
+            raise CheckpointError(
+                f"cannot resume {str(path)!r}: {key} was {state['derived'].get(key)}, now {derived[key]}. Resume "
+                "with the same batch_size, effective batch and number of devices, or start a new run (run_name).")
+    load_state_strict(model, state["model"], what="resumed model")
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    progress = Progress(**state["progress"])
+    rank_states = state.get("ranks") or []
+    if len(rank_states) == runtime.world_size:  # guaranteed by the geometry check above
+        mine = rank_states[runtime.rank]
+        restore_rng_state(mine["rng"])
+        progress.loss_sum = float(mine["loss_sum"])
+    return progress
+
+
+def gather_rank_states(runtime: Runtime, loss_sum: float) -> list[dict]:
+    """Every rank's RNG states and epoch loss sum, in rank order (a collective: all ranks must call it)."""
+    return runtime.all_gather_object({"rng": capture_rng_state(), "loss_sum": float(loss_sum)})

@@ -1,0 +1,14 @@
+"""Where training runs: CPU, one CUDA GPU, DDP under torchrun (gloo/NCCL) or XLA (imported lazily).
+
+>>> from kamim_lib.runtime import create_runtime
+>>> runtime = create_runtime("auto", "auto")   # cuda + bf16 autocast when a GPU is visible, else cpu + fp32
+>>> runtime.device, runtime.world_size, runtime.is_main
+
+The engine calls only the methods of :class:`Runtime`; adding a backend means subclassing it.
+"""
+from .base import Runtime, move_to_device
+from .distributed import DistributedRuntime, torchrun_environment
+from .factory import DEVICE_CHOICES, PRECISION_CHOICES, autocast_dtype_for, create_runtime, resolve_device_type
+
+__all__ = ["DEVICE_CHOICES", "DistributedRuntime", "PRECISION_CHOICES", "Runtime", "autocast_dtype_for",
+           "create_runtime", "move_to_device", "resolve_device_type", "torchrun_environment"]

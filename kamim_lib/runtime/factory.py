@@ -1,0 +1,60 @@
+"""Choosing the runtime from the ``device`` and ``precision`` configuration keys and the launch environment."""
+from __future__ import annotations
+
+import torch
+
+from .._validation import check_choice
+from .base import Runtime
+from .distributed import DistributedRuntime, torchrun_environment
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "xla")
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device_type(device: str) -> str:
+    """"auto" -> "cuda" when a GPU is visible, else "cpu"; other values are checked and returned."""
+    check_choice("device", device, DEVICE_CHOICES)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but torch sees no CUDA GPU; use device='cpu' (or 'auto').")
+    return device
+
+
+def autocast_dtype_for(device_type: str, precision: str) -> torch.dtype | None:
+    """bf16 autocast on CUDA/XLA under "auto", fp32 on CPU; "fp16" only on CUDA (with a GradScaler)."""
+    check_choice("precision", precision, PRECISION_CHOICES)
+    if precision == "auto":
+        return torch.bfloat16 if device_type in ("cuda", "xla") else None
+    if precision == "fp16" and device_type != "cuda":
+        raise ValueError(f"precision='fp16' needs device='cuda' (got {device_type!r}); use bf16 or fp32.")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def create_runtime(device: str = "auto", precision: str = "auto", *, spmd: bool = True) -> Runtime:
+    """The runtime for this process.
+
+    - ``cpu`` / ``cuda``: one process, one device; under ``torchrun --nproc_per_node N`` (detected from RANK,
+      LOCAL_RANK, WORLD_SIZE) a :class:`DistributedRuntime` (gloo on CPU, NCCL on ``cuda:LOCAL_RANK``).
+    - ``xla``: :class:`~kamim_lib.runtime.xla.XLARuntime`, one process driving every local XLA device (SPMD data
+      parallelism when there are several and ``spmd`` is true); torch_xla is imported only here.
+
+    Args:
+        device: "auto", "cpu", "cuda" or "xla".
+        precision: "auto", "fp32", "bf16" or "fp16".
+        spmd: shard the batch over all local XLA devices (XLA only).
+    """
+    device_type = resolve_device_type(device)
+    autocast_dtype = autocast_dtype_for(device_type, precision)
+    if device_type == "xla":
+        if torchrun_environment() is not None:
+            raise ValueError("device='xla' runs as one process driving every core (SPMD); do not launch it with "
+                             "torchrun.")
+        from .xla import XLARuntime  # lazy: torch_xla is optional and slow to import
+
+        return XLARuntime(autocast_dtype, spmd=spmd)
+    launch = torchrun_environment()
+    if launch is not None:
+        return DistributedRuntime(device_type, autocast_dtype, **launch)
+    return Runtime(device_type if device_type == "cpu" else torch.device("cuda", torch.cuda.current_device()),
+                   autocast_dtype)

@@ -1,0 +1,31 @@
+"""The training loop on XLA (run by `python3 tasks.py test-xla`: PJRT_DEVICE=CPU with 4 virtual devices, SPMD)."""
+import pytest
+
+torch_xla = pytest.importorskip("torch_xla")
+pytestmark = [pytest.mark.xla, pytest.mark.slow]
+
+from kamim_lib.checkpoint import load_checkpoint  # noqa: E402
+from kamim_lib.engine import fit  # noqa: E402
+
+from engine_fixtures import state_dicts_equal, tiny_config  # noqa: E402
+
+
+def test_spmd_pretraining_matches_one_cpu_process_on_the_global_batch(tmp_path):
+    common = {"method": "kamim", "keypoints_on": "device", "epochs": 1, "precision": "fp32", "num_threads": None}
+    on_xla = fit(tiny_config(tmp_path / "xla", device="xla", batch_size=16, **common))
+    replicas = on_xla["derived"]["num_replicas"]
+    assert on_xla["status"] == "finished" and on_xla["derived"]["global_batch"] == 16 * replicas
+    on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
+    assert on_xla["optimizer_steps"] == on_cpu["optimizer_steps"] > 0
+    assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-4)
+    xla_weights = load_checkpoint(on_xla["checkpoint"])["model"]
+    cpu_weights = load_checkpoint(on_cpu["checkpoint"])["model"]
+    assert all(value.device.type == "cpu" for value in xla_weights.values())
+    assert state_dicts_equal(xla_weights, cpu_weights, atol=1e-5)
+
+
+def test_linear_probe_on_xla_evaluates_a_ragged_last_batch(tmp_path):
+    summary = fit(tiny_config(tmp_path, "linprobe", device="xla", pretrained="scratch", epochs=1, batch_size=8,
+                              max_eval_samples=70, num_threads=None))
+    assert summary["val_count"] == 70  # 64 + a last batch of 6 sharded over the devices
+    assert 0 <= summary["val_top1"] <= summary["val_top5"] <= 100 and 0 <= summary["knn_top1"] <= 100
