@@ -94,3 +94,21 @@ def test_notebook_parameters_checks_names_and_types():
         notebook_parameters({**namespace, "lr": True}, _Schema)
     with pytest.raises(ValueError, match="'root' is missing"):
         notebook_parameters({k: v for k, v in namespace.items() if k != "root"}, _Schema)
+
+
+def test_profile_overrides_parse_yaml_and_beat_notebook_values():
+    profile = Profile("p", "", parameters={"device": "cpu"}, notebooks={"a": {"epochs": 3, "device": "cpu"}})
+    updated = profile.with_overrides(["device=cuda", "data_root=/data/x", "epochs=5", "methods=[kamim]"])
+    assert updated.parameters_for("a") == {"device": "cuda", "data_root": "/data/x", "epochs": 5,
+                                           "methods": ["kamim"]}
+    assert profile.parameters == {"device": "cpu"}          # the original is untouched
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        profile.with_overrides(["device"])
+
+
+def test_a_common_parameter_no_notebook_declares_is_an_error(tmp_path):
+    from kamim_lib.reproduce.runner import check_common_parameters
+
+    check_common_parameters(Profile("p", "", parameters={"device": "cpu", "force": False}))
+    with pytest.raises(ValueError, match="devcie.*did you mean 'device'"):
+        check_common_parameters(Profile("p", "", parameters={"devcie": "cpu"}))

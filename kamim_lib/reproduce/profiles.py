@@ -8,7 +8,7 @@ A profile file holds:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -35,6 +35,26 @@ class Profile:
     def parameters_for(self, section: str) -> dict:
         """Common parameters with this section's overrides on top."""
         return {**self.parameters, **self.notebooks.get(section, {})}
+
+    def with_overrides(self, assignments: list[str]) -> "Profile":
+        """A copy whose common parameters are updated by ``NAME=VALUE`` strings (VALUE parsed as YAML).
+
+        Command-line values win over the profile's per-notebook values too, so they are also applied there.
+
+        Raises:
+            ValueError: an assignment without ``=``.
+        """
+        updates = {}
+        for assignment in assignments:
+            name, sep, text = assignment.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"--set expects NAME=VALUE, got {assignment!r}.")
+            updates[name.strip()] = yaml.safe_load(text) if text.strip() else None
+        if not updates:
+            return self
+        notebooks = {section: {**values, **{k: v for k, v in updates.items() if k in values}}
+                     for section, values in self.notebooks.items()}
+        return replace(self, parameters={**self.parameters, **updates}, notebooks=notebooks)
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

@@ -65,6 +65,28 @@ def parameters_for(section: Section, profile: Profile, notebook: Path, force: bo
     return merged
 
 
+def check_common_parameters(profile: Profile) -> None:
+    """Every common parameter of the profile must be declared by at least one notebook of the catalogue.
+
+    Raises:
+        ValueError: naming the parameters no notebook declares (a typo would otherwise be silently ignored).
+    """
+    from kamim_lib.reproduce.catalogue import SECTIONS
+
+    declared: set[str] = set()
+    for section in SECTIONS:
+        notebook = notebooks_dir() / section.notebook
+        if notebook.is_file():
+            declared |= set(declared_parameters(notebook))
+    unknown = sorted(set(profile.parameters) - declared)
+    if unknown:
+        import difflib
+
+        hints = [name + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, declared, 1))
+                         else "") for name in unknown]
+        raise ValueError(f"profile '{profile.name}': no notebook declares the parameter(s) {', '.join(hints)}.")
+
+
 def _fingerprint(notebook: Path, parameters: dict) -> str:
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
@@ -117,6 +139,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     sections = resolve_sections(only)
     failed: dict[str, NotebookFailed] = {}
     # Check every notebook's parameters before running anything: a typo should not cost a long run.
+    check_common_parameters(profile)
     plans = []
     for section in sections:
         notebook = notebooks_dir() / section.notebook

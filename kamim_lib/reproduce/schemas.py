@@ -175,3 +175,156 @@ class ReconstructionParams(AnalysisParams):
         check_positive("num_figure_images", self.num_figure_images)
         if self.num_figure_images > self.num_images:
             raise ValueError(f"num_figure_images={self.num_figure_images} must be <= num_images={self.num_images}.")
+
+
+# --- Training notebooks (02–06): pretraining, linear probing, fine-tuning and the ablations. ------------------
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """Parameters shared by the training notebooks.
+
+    train_config: the engine configuration file, relative to the repository's ``params/`` (e.g.
+        "train/smoke.yaml", "train/paper.yaml") or absolute.
+    train_overrides: ``key=value`` applied to every run that has the key, or ``<command>.key=value`` for one
+        command (pretrain, linprobe, finetune), e.g. ["epochs=2", "linprobe.lr=0.1"]; see
+        ``kamim_lib.reproduce.training``. out_dir and device are set by the notebook.
+    methods: which of "simmim" and "kamim" to train.
+    device: the engine's device: "auto", "cpu", "cuda" or "xla".
+    output_dir: None = results/<profile>/; runs go to <output_dir>/runs/. force: recompute the section's summary
+        (training itself is never repeated: finished runs are reused by run id).
+    """
+
+    profile: str
+    train_config: str
+    train_overrides: list[str]
+    methods: list[str]
+    device: str
+    output_dir: str | None
+    force: bool
+
+    # The commands whose configurations the notebook builds (checked up front).
+    stages = ("pretrain",)
+
+    def __post_init__(self) -> None:
+        from kamim_lib.config import DEVICES
+        from kamim_lib.reproduce.experiments import method_variants
+        from kamim_lib.reproduce.training import check_training_setup
+
+        _check_profile(self.profile)
+        method_variants(self.methods)
+        check_choice("device", self.device, DEVICES)
+        check_training_setup(self.train_config, self.train_overrides, self.device, stages=self.stages)
+
+
+@dataclass(frozen=True)
+class PretrainParams(TrainingParams):
+    """02_pretrain: SimMIM and KAMIM pretraining, loss curves, reconstructions of masked validation images.
+
+    num_reconstruction_images: validation images reconstructed by each checkpoint (the same images and masks).
+    seed: which images, and the masks.
+    """
+
+    num_reconstruction_images: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive("num_reconstruction_images", self.num_reconstruction_images)
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}.")
+
+
+@dataclass(frozen=True)
+class ProtocolParams(TrainingParams):
+    """03_linear_probe / 04_finetune: evaluate each method's pretrained backbone.
+
+    checkpoints: method -> checkpoint to evaluate instead of this notebook's own pretraining (e.g. the original's
+        released weights for model=vit_b); {} = pretrain here (or reuse the finished run).
+    """
+
+    checkpoints: dict[str, str]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for method, path in self.checkpoints.items():
+            if method not in self.methods:
+                raise ValueError(f"checkpoints names {method!r}, which is not in methods={self.methods}.")
+            if not isinstance(path, str) or not Path(path).expanduser().exists():
+                raise ValueError(f"checkpoints[{method!r}]={path!r} does not exist; give an existing checkpoint "
+                                 "file (absolute path) or leave the method out to pretrain it here.")
+
+
+@dataclass(frozen=True)
+class LinearProbeParams(ProtocolParams):
+    """03_linear_probe: frozen backbone, linear head on block ``probe_layer`` (average pooling), plus kNN."""
+
+    stages = ("pretrain", "linprobe")
+
+
+@dataclass(frozen=True)
+class FinetuneParams(ProtocolParams):
+    """04_finetune: the whole network fine-tuned with a linear head on the final-LN features."""
+
+    stages = ("pretrain", "finetune")
+
+
+def _check_protocol(protocol: str) -> None:
+    from kamim_lib.reproduce.training import PROTOCOLS
+
+    check_choice("protocol", protocol, PROTOCOLS)
+
+
+@dataclass(frozen=True)
+class DetectorAblationParams(TrainingParams):
+    """05_detector_ablation: KAMIM with each keypoint detector (and SimMIM when "simmim" is in methods).
+
+    detectors: any of "fast", "sift", "orb". protocol: how each backbone is evaluated ("linprobe" or "finetune").
+    """
+
+    detectors: list[str]
+    protocol: str
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return ("pretrain", self.protocol)
+
+    def __post_init__(self) -> None:
+        from kamim_lib.reproduce.experiments import detector_variants
+
+        _check_protocol(self.protocol)
+        super().__post_init__()
+        detector_variants(self.detectors)
+        if "kamim" not in self.methods:
+            raise ValueError(f"methods={self.methods} must include 'kamim': the ablation varies KAMIM's detector.")
+
+
+@dataclass(frozen=True)
+class SweepParams(TrainingParams):
+    """06_wps_temperature_sweep: KAMIM over weight_patch_sizes x temperatures (SimMIM as a reference row when
+    "simmim" is in methods).
+
+    weight_patch_sizes: w_ps values in pixels; each must divide the configured img_size.
+    temperatures: T values (> 0). protocol: "linprobe" or "finetune".
+    """
+
+    weight_patch_sizes: list[int]
+    temperatures: list[float]
+    protocol: str
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return ("pretrain", self.protocol)
+
+    def __post_init__(self) -> None:
+        from kamim_lib.reproduce.experiments import sweep_variants
+        from kamim_lib.reproduce.training import check_training_setup
+
+        _check_protocol(self.protocol)
+        super().__post_init__()
+        if "kamim" not in self.methods:
+            raise ValueError(f"methods={self.methods} must include 'kamim': the sweep varies KAMIM's w_ps and T.")
+        # Each w_ps must divide img_size: the engine's configuration says so, naming the variant.
+        check_training_setup(self.train_config, self.train_overrides, self.device, stages=("pretrain",),
+                             variants=[variant.overrides for variant in
+                                       sweep_variants(self.weight_patch_sizes, self.temperatures)])

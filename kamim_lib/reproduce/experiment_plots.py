@@ -1,0 +1,134 @@
+"""Figures of the training notebooks: loss curves, bar charts of accuracies, and the w_ps x T heatmap.
+
+Like ``kamim_lib.analysis.plots``, figures are ``matplotlib.figure.Figure`` objects built without pyplot (no global
+state, safe under papermill); a returned Figure renders inline in Jupyter once ``matplotlib.pyplot`` is imported.
+Missing numbers (None/NaN) are drawn as "n/a", never as 0.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from kamim_lib.reproduce.experiments import relative_curve
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def plot_loss_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = "",
+                     note: str = "") -> Figure:
+    """Training loss per epoch of several runs: as logged (left) and divided by the first epoch's value (right).
+
+    The right panel makes curves of different scales comparable: KAMIM's loss under the original normalisation
+    (÷ 3ΣM) is a weighted sum whose weights are >= 1, so its values are larger than SimMIM's by construction.
+
+    Args:
+        curves: label -> ``{"epoch": [...], "train_loss": [...]}`` (:func:`~kamim_lib.reproduce.experiments.
+            read_loss_curve`).
+        title: figure title.
+        note: a line of text under the panels (e.g. the loss normalisation).
+
+    Returns:
+        The Figure (two Axes).
+    """
+    if not curves:
+        raise ValueError("curves must hold at least one run's loss curve.")
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    raw, relative = figure.subplots(1, 2)
+    for label, curve in curves.items():
+        if len(curve["epoch"]) != len(curve["train_loss"]):
+            raise ValueError(f"curve {label!r}: epoch and train_loss have different lengths.")
+        raw.plot(curve["epoch"], curve["train_loss"], marker="o", markersize=3, label=label)
+        relative.plot(curve["epoch"], relative_curve(curve["train_loss"]), marker="o", markersize=3, label=label)
+    raw.set_ylabel("train loss (as logged)")
+    relative.set_ylabel("train loss / first epoch's")
+    for ax in (raw, relative):
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    if note:
+        figure.supxlabel(note, fontsize="small")
+    return figure
+
+
+def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel: str = "", title: str = "") -> Figure:
+    """Grouped bars: one group per variant, one bar per metric (e.g. linear top-1 and kNN top-1).
+
+    Args:
+        values: variant label -> {metric name: value or None}; a missing value is written "n/a" in place of a bar.
+        ylabel, title: axis label and title.
+
+    Returns:
+        The Figure.
+    """
+    if not values:
+        raise ValueError("values must hold at least one variant.")
+    metrics = list(dict.fromkeys(name for group in values.values() for name in group))
+    figure = Figure(figsize=(max(4.0, 1.4 * len(values) * max(1, len(metrics)) * 0.6 + 2), 3.6), layout="constrained")
+    ax = figure.add_subplot()
+    width = 0.8 / max(1, len(metrics))
+    positions = np.arange(len(values))
+    for index, metric in enumerate(metrics):
+        offsets = positions - 0.4 + width * (index + 0.5)
+        heights = [values[label].get(metric) for label in values]
+        bars = ax.bar(offsets, [0 if _missing(h) else h for h in heights], width, label=metric)
+        for bar, height in zip(bars, heights):
+            text = "n/a" if _missing(height) else f"{height:.1f}"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                        fontsize="x-small")
+    ax.set_xticks(positions, list(values))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if metrics:
+        ax.legend(fontsize="small")
+    return figure
+
+
+def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, row_labels: Sequence,
+                  column_labels: Sequence, row_name: str, column_name: str, title: str = "",
+                  value_format: str = "{:.2f}") -> Figure:
+    """Side-by-side annotated heatmaps over the same grid (e.g. top-1 and final loss over w_ps x T).
+
+    Args:
+        matrices: panel title -> rows x columns values (None/NaN cells are grey and written "n/a").
+        row_labels, column_labels: tick labels.
+        row_name, column_name: axis labels.
+        title: figure title.
+        value_format: how each cell's number is written.
+
+    Returns:
+        The Figure (one Axes per matrix, each with its colour bar).
+    """
+    if not matrices:
+        raise ValueError("matrices must hold at least one panel.")
+    shape = (len(row_labels), len(column_labels))
+    figure = Figure(figsize=(4.2 * len(matrices) + 0.5, 0.6 * shape[0] + 2.4), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(matrices)))
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        values = np.array([[np.nan if _missing(v) else float(v) for v in row] for row in matrix], dtype=float)
+        if values.shape != shape:
+            raise ValueError(f"panel {name!r} is {values.shape[0]} x {values.shape[1] if values.ndim > 1 else 0}; "
+                             f"the labels give {shape[0]} x {shape[1]}.")
+        ax.set_facecolor("0.85")
+        image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+        figure.colorbar(image, ax=ax, shrink=0.8)
+        finite = values[np.isfinite(values)]
+        middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+        for (row, column), value in np.ndenumerate(values):
+            text = "n/a" if np.isnan(value) else value_format.format(value)
+            ax.text(column, row, text, ha="center", va="center", fontsize="small",
+                    color="black" if np.isnan(value) or value > middle else "white")
+        ax.set_xticks(range(shape[1]), [str(label) for label in column_labels])
+        ax.set_yticks(range(shape[0]), [str(label) for label in row_labels])
+        ax.set_xlabel(column_name)
+        ax.set_ylabel(row_name)
+        ax.set_title(name)
+    if title:
+        figure.suptitle(title)
+    return figure

@@ -1,0 +1,304 @@
+"""The experiments of the training notebooks: the variants trained, "pretrain then evaluate" for each, and the rows
+of their tables.
+
+A :class:`Variant` is one pretraining setting (``method=kamim detector=sift``). :func:`run_variants` pretrains each
+(or reuses its finished run), then linearly probes or fine-tunes it when a protocol is given, and returns one
+plain-JSON *result* per variant::
+
+    {"label": "kamim sift", "fields": {"method": "kamim", "detector": "sift"}, "overrides": [...],
+     "pretrain": {"run_id", "run_dir", "checkpoint", "method", "model", "dataset", "epochs", "loss_normalize",
+                  "train_loss_first_epoch", "train_loss_last_epoch"} or None (started from a given checkpoint),
+     "protocol": "linprobe" | "finetune" | None,
+     "evaluation": {"run_id", "run_dir", "pretrained", "model", "dataset", "epochs", "top1", "top5",
+                    "knn_top1", "knn_top5", "knn_k", "probe_layer"} or None}
+
+Results go into the section's summary.json as they are; the table and plot helpers read them back from there, so a
+notebook re-run that skips training still draws every table and figure.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from kamim_lib._validation import check_choice, check_positive
+from kamim_lib.config.schema import DETECTORS, METHODS
+from kamim_lib.reproduce.training import PROTOCOLS, TrainingSetup
+
+# Evaluation metrics of a result, in table order, with their display names.
+EVALUATION_METRICS = {"top1": "top-1 %", "top5": "top-5 %", "knn_top1": "kNN top-1 %", "knn_top5": "kNN top-5 %"}
+FINAL_LOSS = "final train loss"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One pretraining setting.
+
+    Attributes:
+        label: its name in tables and plots, e.g. "simmim", "kamim sift", "w_ps=8, T=0.25".
+        overrides: pretrain overrides that define it, e.g. ``("method=kamim", "detector=sift")``.
+        fields: the table columns that identify it, e.g. ``{"method": "kamim", "detector": "sift"}``.
+    """
+
+    label: str
+    overrides: tuple[str, ...]
+    fields: Mapping = field(default_factory=dict)
+
+
+def _check_unique(name: str, values: Sequence) -> None:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}.")
+    repeated = sorted({str(value) for value in values if list(values).count(value) > 1})
+    if repeated:
+        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once.")
+
+
+def method_variants(methods: Sequence[str]) -> list[Variant]:
+    """SimMIM and/or KAMIM with every other setting from the configuration file.
+
+    Raises:
+        ValueError: an unknown or repeated method, or an empty list.
+    """
+    _check_unique("methods", methods)
+    for method in methods:
+        check_choice("methods", method, METHODS)
+    return [Variant(method, (f"method={method}",), {"method": method}) for method in methods]
+
+
+def detector_variants(detectors: Sequence[str], *, include_simmim: bool = True) -> list[Variant]:
+    """The detector ablation: KAMIM with each detector, after the SimMIM baseline (detector "none").
+
+    Raises:
+        ValueError: an unknown or repeated detector, or an empty list.
+    """
+    _check_unique("detectors", detectors)
+    for detector in detectors:
+        check_choice("detectors", detector, DETECTORS)
+    variants = [Variant("simmim", ("method=simmim",), {"method": "simmim", "detector": "none"})] \
+        if include_simmim else []
+    variants += [Variant(f"kamim {detector}", ("method=kamim", f"detector={detector}"),
+                         {"method": "kamim", "detector": detector}) for detector in detectors]
+    return variants
+
+
+def sweep_variants(weight_patch_sizes: Sequence[int], temperatures: Sequence[float], *,
+                   include_simmim: bool = False) -> list[Variant]:
+    """The KAMIM grid w_ps x T, row-major (every temperature of the first w_ps first), optionally after the SimMIM
+    reference (its w_ps and T are None: not applicable).
+
+    Raises:
+        ValueError: an empty or repeated list, a non-positive value, a w_ps that is not an int.
+    """
+    _check_unique("weight_patch_sizes", weight_patch_sizes)
+    _check_unique("temperatures", temperatures)
+    for size in weight_patch_sizes:
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ValueError(f"weight_patch_sizes must hold integers (pixels), got {size!r}.")
+        check_positive("weight_patch_sizes", size)
+    for temperature in temperatures:
+        check_positive("temperatures", temperature)
+    variants = [Variant("simmim", ("method=simmim",),
+                        {"method": "simmim", "weight_patch_size": None, "temperature": None})] if include_simmim else []
+    variants += [Variant(f"w_ps={size}, T={temperature:g}",
+                         ("method=kamim", f"weight_patch_size={size}", f"temperature={float(temperature)!r}"),
+                         {"method": "kamim", "weight_patch_size": size, "temperature": float(temperature)})
+                 for size in weight_patch_sizes for temperature in temperatures]
+    return variants
+
+
+def _pretrain_entry(config, summary: dict) -> dict:
+    return {"run_id": summary["run_id"], "run_dir": summary["run_dir"], "checkpoint": summary["checkpoint"],
+            "method": config.method, "model": config.model, "dataset": config.dataset, "epochs": config.epochs,
+            "loss_normalize": config.loss_normalize,
+            "train_loss_first_epoch": summary.get("train_loss_first_epoch"),
+            "train_loss_last_epoch": summary.get("train_loss_last_epoch")}
+
+
+def _evaluation_entry(config, summary: dict) -> dict:
+    return {"run_id": summary["run_id"], "run_dir": summary["run_dir"], "pretrained": config.pretrained,
+            "model": config.model, "dataset": config.dataset, "epochs": config.epochs,
+            "top1": summary.get("val_top1"), "top5": summary.get("val_top5"),
+            "knn_top1": summary.get("knn_top1"), "knn_top5": summary.get("knn_top5"), "knn_k": summary.get("knn_k"),
+            "probe_layer": getattr(config, "probe_layer", None)}
+
+
+def _engine_fit(config) -> dict:
+    from kamim_lib.engine import fit
+
+    return fit(config)
+
+
+def run_variant(setup: TrainingSetup, variant: Variant, protocol: str | None = None, *,
+                pretrained: str | Path | None = None, fit: Callable[..., dict] | None = None) -> dict:
+    """Pretrain ``variant`` (resuming or reusing its run), then evaluate it with ``protocol``.
+
+    Args:
+        setup: the notebook's :class:`~kamim_lib.reproduce.training.TrainingSetup`.
+        variant: what to pretrain.
+        protocol: "linprobe", "finetune", or None to pretrain only.
+        pretrained: a checkpoint to evaluate instead of pretraining (e.g. the original's released weights).
+        fit: the training function, ``config -> summary`` (default :func:`kamim_lib.engine.fit`).
+
+    Returns:
+        The result dict described in the module docstring.
+    """
+    if protocol is not None:
+        check_choice("protocol", protocol, PROTOCOLS)
+    elif pretrained is not None:
+        raise ValueError("pretrained is only used with a protocol (linprobe or finetune): nothing would be trained.")
+    fit = fit or _engine_fit
+    pretrain = None
+    if pretrained is None:
+        config = setup.pretrain_config(variant.overrides)
+        pretrain = _pretrain_entry(config, fit(config))
+    evaluation = None
+    if protocol is not None:
+        config = setup.classifier_config(protocol, variant.overrides, pretrained=pretrained)
+        evaluation = _evaluation_entry(config, fit(config))
+    return {"label": variant.label, "fields": dict(variant.fields), "overrides": list(variant.overrides),
+            "pretrain": pretrain, "protocol": protocol, "evaluation": evaluation}
+
+
+def run_variants(setup: TrainingSetup, variants: Sequence[Variant], protocol: str | None = None, *,
+                 pretrained: Mapping[str, str] | None = None, fit: Callable[..., dict] | None = None,
+                 log: Callable[[str], None] | None = print) -> list[dict]:
+    """:func:`run_variant` for each variant, in order.
+
+    Args:
+        pretrained: variant label -> checkpoint to evaluate instead of pretraining that variant.
+        log: called with one line per variant (None: silent).
+
+    Raises:
+        ValueError: ``pretrained`` names a label that is not among the variants.
+    """
+    pretrained = dict(pretrained or {})
+    unknown = sorted(set(pretrained) - {variant.label for variant in variants})
+    if unknown:
+        raise ValueError(f"checkpoints given for {', '.join(unknown)}, which are not trained here "
+                         f"({', '.join(variant.label for variant in variants)}).")
+    results = []
+    for index, variant in enumerate(variants, 1):
+        if log is not None:
+            log(f"[{index}/{len(variants)}] {variant.label}: {' '.join(variant.overrides)}"
+                + (f" then {protocol}" if protocol else ""))
+        results.append(run_variant(setup, variant, protocol, pretrained=pretrained.get(variant.label), fit=fit))
+    return results
+
+
+def read_loss_curve(run_dir: str | Path) -> dict[str, list]:
+    """The per-epoch training loss of a run, from its ``metrics.jsonl``.
+
+    Returns:
+        ``{"epoch": [1, 2, ...], "train_loss": [...], "lr": [...]}``; a non-finite loss (written as text by the
+        engine) becomes ``nan``.
+
+    Raises:
+        FileNotFoundError: the run has no metrics yet.
+    """
+    from kamim_lib.engine.run_dir import METRICS_FILE
+
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the run has not finished an epoch yet.")
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {"epoch": [int(record["epoch"]) for record in records],
+            "train_loss": [float(record["train_loss"]) for record in records],
+            "lr": [float(record["lr"]) for record in records]}
+
+
+def relative_curve(values: Sequence[float]) -> list[float]:
+    """``values / values[0]``: loss curves of different scales (KAMIM's grows with its weights) on one axis."""
+    if not values:
+        return []
+    first = float(values[0])
+    if not math.isfinite(first) or first == 0:
+        return [math.nan] * len(values)
+    return [float(value) / first for value in values]
+
+
+def display_label(value) -> str:
+    """A table label cell: ``8`` -> "8", ``0.25`` -> "0.25", None -> "n/a" (not applicable)."""
+    from kamim_lib.reporting.tables import NOT_AVAILABLE
+
+    if value is None:
+        return NOT_AVAILABLE
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _labels(values: Mapping) -> dict:
+    return {key: display_label(value) for key, value in values.items()}
+
+
+def _paper(result: dict, metric: str, with_paper: bool) -> float | None:
+    from kamim_lib.reporting import paper_value
+
+    evaluation = result["evaluation"]
+    method = result["fields"].get("method")
+    if not with_paper or metric != "top1" or method is None:
+        return None
+    return paper_value(evaluation["model"], method, result["protocol"], evaluation["dataset"])
+
+
+def evaluation_rows(results: Sequence[dict], *, with_paper: bool = False,
+                    metrics: Sequence[str] = tuple(EVALUATION_METRICS)) -> list[dict]:
+    """One table row per (result, metric) with ``ours`` and ``paper`` (None = unknown), for ``comparison_table``.
+
+    Args:
+        results: :func:`run_variants` results with a protocol.
+        with_paper: look the paper's top-1 up (``kamim_lib.reporting.paper_value``: known for ImageNet-1K and the
+            paper's models only). False for ablations whose numbers the paper does not give here.
+        metrics: keys of :data:`EVALUATION_METRICS`; a metric a result lacks (kNN when fine-tuning) is skipped.
+
+    Returns:
+        Dicts with the result's ``fields``, ``variant``, ``model``, ``dataset``, ``protocol``, ``metric`` (display
+        name) as text (:func:`display_label`), and the numbers ``ours`` and ``paper``.
+    """
+    rows = []
+    for result in results:
+        evaluation = result.get("evaluation")
+        if evaluation is None:
+            raise ValueError(f"result {result['label']!r} has no evaluation: run it with a protocol.")
+        for metric in metrics:
+            check_choice("metrics", metric, EVALUATION_METRICS)
+            if evaluation.get(metric) is None:
+                continue
+            labels = _labels({**result["fields"], "variant": result["label"], "model": evaluation["model"],
+                              "dataset": evaluation["dataset"], "protocol": result["protocol"],
+                              "metric": EVALUATION_METRICS[metric]})
+            rows.append({**labels, "ours": evaluation[metric], "paper": _paper(result, metric, with_paper)})
+    return rows
+
+
+def pretrain_rows(results: Sequence[dict]) -> list[dict]:
+    """One row per pretrained result: its final training loss (the paper reports none: ``paper`` is None)."""
+    rows = []
+    for result in results:
+        pretrain = result.get("pretrain")
+        if pretrain is None:
+            continue
+        labels = _labels({**result["fields"], "variant": result["label"], "model": pretrain["model"],
+                          "dataset": pretrain["dataset"], "epochs": pretrain["epochs"],
+                          "loss_normalize": pretrain["loss_normalize"], "metric": FINAL_LOSS})
+        rows.append({**labels, "ours": pretrain["train_loss_last_epoch"], "paper": None})
+    return rows
+
+
+def result_value(result: dict, metric: str) -> float | None:
+    """A number of a result: an evaluation metric (``top1``, ``knn_top1``, ...) or ``final_loss``."""
+    if metric == "final_loss":
+        return (result.get("pretrain") or {}).get("train_loss_last_epoch")
+    check_choice("metric", metric, (*EVALUATION_METRICS, "final_loss"))
+    return (result.get("evaluation") or {}).get(metric)
+
+
+def grid_matrix(results: Sequence[dict], *, row_key: str, row_values: Sequence, column_key: str,
+                column_values: Sequence, metric: str) -> list[list[float | None]]:
+    """``matrix[i][j]`` = ``metric`` of the result whose fields have ``row_key = row_values[i]`` and
+    ``column_key = column_values[j]`` (None where no such result or no such number), e.g. the w_ps x T heatmap."""
+    by_cell = {(result["fields"].get(row_key), result["fields"].get(column_key)): result for result in results}
+    return [[result_value(by_cell[(row, column)], metric) if (row, column) in by_cell else None
+             for column in column_values] for row in row_values]
