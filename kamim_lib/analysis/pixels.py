@@ -5,8 +5,7 @@ from typing import Sequence
 
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 
 def unnormalize(x: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
