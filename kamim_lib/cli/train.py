@@ -2,6 +2,8 @@
 
 Every key is listed (type, default, meaning) by ``kamim <command> --help``, generated from the configuration
 dataclasses. Several GPUs (or CPU processes): ``torchrun --nproc_per_node N --no-python kamim pretrain ...``.
+TPU: ``--set device=xla`` (one process drives every core, SPMD) or ``--set device=xla xla_mode=multiprocess``
+(``fit`` starts one replica per core with ``torch_xla.launch``; do not wrap it in torchrun).
 """
 from __future__ import annotations
 

@@ -27,6 +27,10 @@ KEYPOINTS_ON = ("workers", "device")
 LOSS_NORMALIZATIONS = ("mask", "weight")
 POOLINGS = ("mean", "cls")
 AUGMENTS = ("finetune", "probe", "eval")
+# Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's RandomResizedCrop.
+FINETUNE_CROPS = ("resize", "random_resized_crop")
+# How device=xla uses several cores: one process driving all of them (SPMD) or one process per core/chip.
+XLA_MODES = ("spmd", "multiprocess")
 # Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
 MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The batched torch keypoint backend implements FAST only (SIFT/ORB run with OpenCV in the workers).
@@ -106,6 +110,11 @@ class TrainConfig:
     precision: str = param("auto", "auto (bf16 autocast on cuda/xla, fp32 on cpu), fp32, bf16 or fp16 "
                                    "(cuda only, with loss scaling)",
                            choices=PRECISIONS, identity=False)
+    xla_mode: str = param("spmd", "how device=xla uses several cores (ignored on cpu/cuda): spmd (one process "
+                                  "drives every core, each batch sharded over them; tested on CPU with virtual "
+                                  "devices) or multiprocess (torch_xla.launch starts one replica per core, "
+                                  "xm all-reduces the gradients, rank 0 saves; tested here with one process "
+                                  "only)", choices=XLA_MODES, identity=False)
     num_workers: int = param(4, "DataLoader worker processes per device (0: load in the main process)",
                              minimum=0, identity=False)
     num_threads: int | None = param(None, "torch CPU threads of each training process (none: torch's default); "
@@ -233,9 +242,14 @@ class _ClassifierConfig(TrainConfig):
     num_classes: int | None = param(None, "classifier outputs (none: the data set's class count)", minimum=1)
     pooling: str = param("mean", "token pooling: mean over patch tokens (CLS dropped) or cls (ViT only)",
                          choices=POOLINGS)
-    augment: str = param("finetune", "training transform: finetune (RandomResizedCrop, flip, "
-                                     "TrivialAugmentWide, RandomErasing), probe (crop + flip) or eval (none)",
-                         choices=AUGMENTS)
+    augment: str = param("finetune", "training transform: finetune (finetune_crop geometry, "
+                                     "TrivialAugmentWide, RandomErasing), probe (RandomResizedCrop + flip) or "
+                                     "eval (none)", choices=AUGMENTS)
+    finetune_crop: str = param("resize", "geometry of augment=finetune: resize (Resize + CenterCrop to img_size, "
+                                         "no random crop or flip: the original's fine-tune transform) or "
+                                         "random_resized_crop (RandomResizedCrop scale 0.08-1 + horizontal flip, "
+                                         "the timm/SimMIM recipe); ignored by augment=probe/eval",
+                               choices=FINETUNE_CROPS)
     mixup_alpha: float = param(1.0, "MixUp Beta(alpha, alpha) (0: off)", minimum=0)
     cutmix_alpha: float = param(1.0, "CutMix Beta(alpha, alpha) (0: off)", minimum=0)
     label_smoothing: float = param(0.0, "label smoothing of the (soft) targets (the original: 0)", minimum=0)

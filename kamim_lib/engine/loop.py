@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..runtime import Runtime, create_runtime
+from .launch import fit_in_xla_processes, launches_xla_processes
 from .optim import build_optimizer
 from .run_dir import RunDirectory
 from .sampling import EpochBatchSampler, PositionSeededDataset, mix_seed
@@ -58,10 +59,14 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
 
     Args:
         config: a :class:`PretrainConfig`, :class:`FinetuneConfig` or :class:`LinprobeConfig`.
-        runtime: where to run; default ``create_runtime(config.device, config.precision)`` (torchrun detected).
+        runtime: where to run; default ``create_runtime(config.device, config.precision, xla_mode=...)``
+            (torchrun detected). With ``device="xla"``, ``xla_mode="multiprocess"`` and no runtime, ``fit`` starts
+            one replica per XLA device with ``torch_xla.launch`` (see :mod:`.launch`), waits for them and returns
+            the summary that replica 0 wrote.
         on_step: called after every optimiser step with ``{"epoch", "optimizer_steps", "lr", "loss", "model"}``
             (``loss`` is None on XLA, where reading it back would stall the device; ``model`` is the unwrapped
-            module being trained); handy for live plots in notebooks.
+            module being trained); handy for live plots in notebooks. Under ``xla_mode="multiprocess"`` it runs
+            in every replica's process, so it must be picklable (a module-level function).
 
     Returns:
         The summary (also written to ``summary.json``): status, run id and directory, epochs, optimiser steps,
@@ -72,8 +77,10 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
             checkpoint stays as it was.
         ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint (clear messages).
     """
+    if runtime is None and launches_xla_processes(config):
+        return fit_in_xla_processes(config, on_step=on_step)
     owns_runtime = runtime is None
-    runtime = runtime or create_runtime(config.device, config.precision)
+    runtime = runtime or create_runtime(config.device, config.precision, xla_mode=config.xla_mode)
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
@@ -186,6 +193,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
                 continue
 
             lr = schedule.apply()
+            runtime.reduce_gradients(optimizer)  # XLA multi-process: all-reduce before clipping and the check
             if scaler is not None:
                 scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_norm)

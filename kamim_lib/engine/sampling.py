@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from typing import Iterator
 
 import numpy as np
@@ -39,19 +40,28 @@ def mix_seed(*values: int) -> int:
     return state >> 1
 
 
+# The global generators belong to the process; threads that load samples at the same time (XLA multi-process runs
+# one thread per core on TPU v2/v3, each with its own loader) take turns inside seeded_rngs.
+_GLOBAL_RNG_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def seeded_rngs(seed: int):
-    """Seed python's, numpy's and torch's global generators inside the block and restore them afterwards."""
-    python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-        torch.set_rng_state(torch_state)
+    """Seed python's, numpy's and torch's global generators inside the block and restore them afterwards.
+
+    Holds a process-wide (re-entrant) lock for the whole block, so concurrent threads cannot draw from each other's
+    seeded generators."""
+    with _GLOBAL_RNG_LOCK:
+        python_state, numpy_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+            torch.set_rng_state(torch_state)
 
 
 class PositionSeededDataset(Dataset):

@@ -55,6 +55,19 @@ def eval_loader(dataset: Dataset, config: TrainConfig, runtime: Runtime, collate
                       num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda")
 
 
+def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
+    """The training transform that ``augment`` (and, for "finetune", ``finetune_crop``) selects.
+
+    Returns:
+        Callable PIL RGB image -> (3, img_size, img_size) float32, ImageNet-normalised.
+    """
+    if config.augment == "finetune":
+        return build_finetune_transform(config.img_size, crop=config.finetune_crop)
+    if config.augment == "probe":
+        return build_probe_transform(config.img_size)
+    return build_eval_transform(config.img_size)
+
+
 class PretrainTask:
     """SimMIM / KAMIM masked image modelling (SPEC §1): masked (keypoint-weighted) L1 on reconstructed pixels."""
 
@@ -112,9 +125,7 @@ class ClassifierTask:
         self.runtime = runtime
         self.section = config.section
         self.backbone, self.pretrained_info = load_backbone(config)
-        train_transform = {"finetune": build_finetune_transform, "probe": build_probe_transform,
-                           "eval": build_eval_transform}[config.augment](config.img_size)
-        self.train_dataset = build_split(config, "train", train_transform)
+        self.train_dataset = build_split(config, "train", classifier_train_transform(config))
         self.val_dataset = build_split(config, "val", build_eval_transform(config.img_size))
         self.num_classes = config.num_classes or int(getattr(self.train_dataset, "num_classes"))
         if isinstance(config, LinprobeConfig):

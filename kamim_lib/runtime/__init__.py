@@ -4,11 +4,15 @@
 >>> runtime = create_runtime("auto", "auto")   # cuda + bf16 autocast when a GPU is visible, else cpu + fp32
 >>> runtime.device, runtime.world_size, runtime.is_main
 
+XLA has two modes (``xla_mode``): SPMD (:mod:`.xla`, one process drives every core) and multi-process
+(:mod:`.xla_multiprocess`, one replica per core started by ``torch_xla.launch``).
+
 The engine calls only the methods of :class:`Runtime`; adding a backend means subclassing it.
 """
 from .base import Runtime, move_to_device
 from .distributed import DistributedRuntime, torchrun_environment
-from .factory import DEVICE_CHOICES, PRECISION_CHOICES, autocast_dtype_for, create_runtime, resolve_device_type
+from .factory import (DEVICE_CHOICES, PRECISION_CHOICES, XLA_MODE_CHOICES, autocast_dtype_for, create_runtime,
+                      resolve_device_type)
 
-__all__ = ["DEVICE_CHOICES", "DistributedRuntime", "PRECISION_CHOICES", "Runtime", "autocast_dtype_for",
-           "create_runtime", "move_to_device", "resolve_device_type", "torchrun_environment"]
+__all__ = ["DEVICE_CHOICES", "DistributedRuntime", "PRECISION_CHOICES", "Runtime", "XLA_MODE_CHOICES",
+           "autocast_dtype_for", "create_runtime", "move_to_device", "resolve_device_type", "torchrun_environment"]

@@ -2,7 +2,8 @@
 
 The engine only talks to a :class:`Runtime`: where tensors go, how the model is wrapped, how the optimiser steps,
 how metrics are reduced across processes and who writes files. Subclasses change those few methods for DDP
-(:mod:`.distributed`) and XLA (:mod:`.xla`, imported only when asked for).
+(:mod:`.distributed`) and XLA (:mod:`.xla` for SPMD, :mod:`.xla_multiprocess` for one process per core; both
+imported only when asked for).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Runtime:
     """One process driving one device (CPU or a single CUDA GPU).
 
     Attributes:
-        name: "cpu", "cuda", "ddp-cpu", "ddp-cuda", "xla" or "xla-spmd".
+        name: "cpu", "cuda", "ddp-cpu", "ddp-cuda", "xla", "xla-spmd" or "xla-multiprocess".
         device: where the model and batches live.
         autocast_dtype: ``torch.bfloat16`` (or float16) for mixed precision, None for fp32.
         rank, world_size: this process among the training processes (0 and 1 here).
@@ -115,6 +116,11 @@ class Runtime:
         return None
 
     # --- stepping ---
+    def reduce_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        """Make the gradients of ``optimizer``'s parameters global (the mean over replicas) before they are
+        clipped, checked and applied. A no-op here and under DDP (which all-reduces during ``backward``) and XLA
+        SPMD (one process holds the global gradients); XLA multi-process all-reduces here."""
+
     def optimizer_step(self, optimizer: torch.optim.Optimizer, scaler=None) -> None:
         if scaler is not None:
             scaler.step(optimizer)

@@ -9,6 +9,7 @@ from .distributed import DistributedRuntime, torchrun_environment
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "xla")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
+XLA_MODE_CHOICES = ("spmd", "multiprocess")
 
 
 def resolve_device_type(device: str) -> str:
@@ -31,25 +32,41 @@ def autocast_dtype_for(device_type: str, precision: str) -> torch.dtype | None:
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def create_runtime(device: str = "auto", precision: str = "auto", *, spmd: bool = True) -> Runtime:
+def create_runtime(device: str = "auto", precision: str = "auto", *, spmd: bool = True,
+                   xla_mode: str = "spmd") -> Runtime:
     """The runtime for this process.
 
     - ``cpu`` / ``cuda``: one process, one device; under ``torchrun --nproc_per_node N`` (detected from RANK,
       LOCAL_RANK, WORLD_SIZE) a :class:`DistributedRuntime` (gloo on CPU, NCCL on ``cuda:LOCAL_RANK``).
-    - ``xla``: :class:`~kamim_lib.runtime.xla.XLARuntime`, one process driving every local XLA device (SPMD data
-      parallelism when there are several and ``spmd`` is true); torch_xla is imported only here.
+    - ``xla`` with ``xla_mode="spmd"``: :class:`~kamim_lib.runtime.xla.XLARuntime`, one process driving every
+      local XLA device (SPMD data parallelism when there are several and ``spmd`` is true).
+    - ``xla`` with ``xla_mode="multiprocess"``:
+      :class:`~kamim_lib.runtime.xla_multiprocess.XLAMultiprocessRuntime`, this replica of a job that
+      ``torch_xla.launch`` started (:func:`kamim_lib.engine.fit` launches it); outside such a job, one replica.
+
+    torch_xla is imported only for ``device="xla"``.
 
     Args:
         device: "auto", "cpu", "cuda" or "xla".
         precision: "auto", "fp32", "bf16" or "fp16".
-        spmd: shard the batch over all local XLA devices (XLA only).
+        spmd: shard the batch over all local XLA devices (``xla_mode="spmd"`` only).
+        xla_mode: "spmd" or "multiprocess" (XLA only).
+
+    Raises:
+        ValueError: an unknown choice, CUDA asked for but absent, or XLA under torchrun.
     """
     device_type = resolve_device_type(device)
     autocast_dtype = autocast_dtype_for(device_type, precision)
+    check_choice("xla_mode", xla_mode, XLA_MODE_CHOICES)
     if device_type == "xla":
         if torchrun_environment() is not None:
-            raise ValueError("device='xla' runs as one process driving every core (SPMD); do not launch it with "
-                             "torchrun.")
+            raise ValueError("device='xla' starts its own processes: xla_mode='spmd' runs one process that drives "
+                             "every core, xla_mode='multiprocess' starts one per core with torch_xla.launch; do "
+                             "not launch it with torchrun.")
+        if xla_mode == "multiprocess":
+            from .xla_multiprocess import XLAMultiprocessRuntime  # lazy: torch_xla is optional and slow to import
+
+            return XLAMultiprocessRuntime(autocast_dtype)
         from .xla import XLARuntime  # lazy: torch_xla is optional and slow to import
 
         return XLARuntime(autocast_dtype, spmd=spmd)

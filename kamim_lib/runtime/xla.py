@@ -4,7 +4,8 @@ SPMD data parallelism (the batch dimension sharded over a 1-D "data" mesh axis).
 This module imports ``torch_xla`` when it is imported, so nothing else imports it at module level: the factory
 (:func:`kamim_lib.runtime.create_runtime`) does so only for ``device="xla"``. Why SPMD rather than one process per
 core: it is the multi-core path that also runs on PJRT CPU (``PJRT_DEVICE=CPU CPU_NUM_DEVICES=4``), so CI can
-exercise it; multi-process XLA collectives hang on PJRT CPU.
+exercise it; multi-process XLA collectives hang on PJRT CPU. The one-replica-per-core alternative is
+:mod:`.xla_multiprocess` (``xla_mode="multiprocess"``).
 
 Differences from CUDA that the engine relies on:
 - batches are moved by ``MpDeviceLoader`` (host-to-device overlap) and sharded along the batch dimension;
@@ -116,6 +117,6 @@ class XLARuntime(Runtime):
 
     def describe(self) -> dict:
         info = super().describe()
-        info.update({"xla_devices": self._num_devices, "spmd": self.spmd,
+        info.update({"xla_mode": "spmd", "xla_devices": self._num_devices, "spmd": self.spmd,
                      "xla_device_kind": str(xm.xla_device_hw(self.device))})
         return info
