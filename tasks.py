@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent
 # name -> (folder, requirements file installed before the package). Editing either file triggers a re-install.
 ENVIRONMENTS = {"main": (ROOT / ".venv", "requirements/torch-pair.txt"),
                 "xla": (ROOT / ".venv-xla", "requirements/xla-pair.txt")}
-# What the main job runs until the notebooks take over: the keypoint-weighting figure of the paper's method.
-MAIN_JOB = ["weights-demo"]
+# The main job: every notebook of the paper on the CPU smoke profile (see README).
+MAIN_JOB = ["reproduce", "--profile", "smoke"]
 
 
 def _venv_bin(venv_dir: Path, name: str) -> Path:

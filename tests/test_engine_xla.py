@@ -1,4 +1,14 @@
-"""The training loop on XLA (run by `python3 tasks.py test-xla`: PJRT_DEVICE=CPU with 4 virtual devices, SPMD)."""
+"""The training loop on XLA (run by `python3 tasks.py test-xla`: PJRT_DEVICE=CPU with 4 virtual devices, SPMD).
+
+Each XLA run is a fresh subprocess: the SPMD runtime calls `use_spmd()`, which is process-global and crashes a
+process that already holds XLA tensors (as the other XLA test files' processes do).
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 torch_xla = pytest.importorskip("torch_xla")
@@ -9,10 +19,31 @@ from kamim_lib.engine import fit  # noqa: E402
 
 from engine_fixtures import state_dicts_equal, tiny_config  # noqa: E402
 
+_RUN_FIT = """
+import json, sys
+from engine_fixtures import tiny_config
+from kamim_lib.engine import fit
+out_dir, section, overrides, result = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+summary = fit(tiny_config(out_dir, section, **overrides))
+open(result, "w").write(json.dumps(summary, default=str))
+"""
+
+
+def fit_in_subprocess(out_dir: Path, section: str = "pretrain", **overrides) -> dict:
+    """``fit(tiny_config(...))`` in a new process; returns its summary."""
+    result = out_dir / "summary-from-subprocess.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    completed = subprocess.run([sys.executable, "-c", _RUN_FIT, str(out_dir), section, json.dumps(overrides),
+                                str(result)], env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(result.read_text())
+
 
 def test_spmd_pretraining_matches_one_cpu_process_on_the_global_batch(tmp_path):
     common = {"method": "kamim", "keypoints_on": "device", "epochs": 1, "precision": "fp32", "num_threads": None}
-    on_xla = fit(tiny_config(tmp_path / "xla", device="xla", batch_size=16, **common))
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
     replicas = on_xla["derived"]["num_replicas"]
     assert on_xla["status"] == "finished" and on_xla["derived"]["global_batch"] == 16 * replicas
     on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
@@ -25,7 +56,7 @@ def test_spmd_pretraining_matches_one_cpu_process_on_the_global_batch(tmp_path):
 
 
 def test_linear_probe_on_xla_evaluates_a_ragged_last_batch(tmp_path):
-    summary = fit(tiny_config(tmp_path, "linprobe", device="xla", pretrained="scratch", epochs=1, batch_size=8,
-                              max_eval_samples=70, num_threads=None))
+    summary = fit_in_subprocess(tmp_path, "linprobe", device="xla", pretrained="scratch", epochs=1, batch_size=8,
+                                max_eval_samples=70, num_threads=None)
     assert summary["val_count"] == 70  # 64 + a last batch of 6 sharded over the devices
     assert 0 <= summary["val_top1"] <= summary["val_top5"] <= 100 and 0 <= summary["knn_top1"] <= 100

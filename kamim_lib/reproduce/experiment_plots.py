@@ -70,10 +70,11 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
     if not values:
         raise ValueError("values must hold at least one variant.")
     metrics = list(dict.fromkeys(name for group in values.values() for name in group))
-    figure = Figure(figsize=(max(4.0, 1.4 * len(values) * max(1, len(metrics)) * 0.6 + 2), 3.6), layout="constrained")
+    figure = Figure(figsize=(max(4.5, 1.1 * len(values) * max(1, len(metrics)) + 1.5), 3.8), layout="constrained")
     ax = figure.add_subplot()
     width = 0.8 / max(1, len(metrics))
     positions = np.arange(len(values))
+    tallest = 0.0
     for index, metric in enumerate(metrics):
         offsets = positions - 0.4 + width * (index + 0.5)
         heights = [values[label].get(metric) for label in values]
@@ -82,11 +83,13 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
             text = "n/a" if _missing(height) else f"{height:.1f}"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                         fontsize="x-small")
+            tallest = max(tallest, 0.0 if _missing(height) else float(height))
+    ax.set_ylim(0, max(tallest, 1e-9) * 1.12)  # room for the value labels
     ax.set_xticks(positions, list(values))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if metrics:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(metrics), frameon=False)
     return figure
 
 

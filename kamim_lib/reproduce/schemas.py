@@ -189,6 +189,8 @@ class TrainingParams:
     train_overrides: ``key=value`` applied to every run that has the key, or ``<command>.key=value`` for one
         command (pretrain, linprobe, finetune), e.g. ["epochs=2", "linprobe.lr=0.1"]; see
         ``kamim_lib.reproduce.training``. out_dir and device are set by the notebook.
+    data_root: the data set's folder (None: the configuration's own ``data_root``, e.g. for the embedded digits);
+        passed to every run as ``data_root=...``, which is not part of the run ids.
     methods: which of "simmim" and "kamim" to train.
     device: the engine's device: "auto", "cpu", "cuda" or "xla".
     output_dir: None = results/<profile>/; runs go to <output_dir>/runs/. force: recompute the section's summary
@@ -198,6 +200,7 @@ class TrainingParams:
     profile: str
     train_config: str
     train_overrides: list[str]
+    data_root: str | None
     methods: list[str]
     device: str
     output_dir: str | None
@@ -205,6 +208,12 @@ class TrainingParams:
 
     # The commands whose configurations the notebook builds (checked up front).
     stages = ("pretrain",)
+
+    @property
+    def overrides(self) -> list[str]:
+        """``train_overrides`` plus ``data_root=...`` when a data root is given."""
+        extra = [f"data_root={self.data_root}"] if self.data_root else []
+        return [*self.train_overrides, *extra]
 
     def __post_init__(self) -> None:
         from kamim_lib.config import DEVICES
@@ -214,7 +223,7 @@ class TrainingParams:
         _check_profile(self.profile)
         method_variants(self.methods)
         check_choice("device", self.device, DEVICES)
-        check_training_setup(self.train_config, self.train_overrides, self.device, stages=self.stages)
+        check_training_setup(self.train_config, self.overrides, self.device, stages=self.stages)
 
 
 @dataclass(frozen=True)
@@ -250,9 +259,10 @@ class ProtocolParams(TrainingParams):
         for method, path in self.checkpoints.items():
             if method not in self.methods:
                 raise ValueError(f"checkpoints names {method!r}, which is not in methods={self.methods}.")
-            if not isinstance(path, str) or not Path(path).expanduser().exists():
-                raise ValueError(f"checkpoints[{method!r}]={path!r} does not exist; give an existing checkpoint "
-                                 "file (absolute path) or leave the method out to pretrain it here.")
+            # Absolute only: notebooks run with notebooks/ as the working folder.
+            if not isinstance(path, str) or not Path(path).is_absolute() or not Path(path).exists():
+                raise ValueError(f"checkpoints[{method!r}]={path!r} must be the absolute path of an existing "
+                                 "checkpoint file, or leave the method out to pretrain it here.")
 
 
 @dataclass(frozen=True)
@@ -325,6 +335,6 @@ class SweepParams(TrainingParams):
         if "kamim" not in self.methods:
             raise ValueError(f"methods={self.methods} must include 'kamim': the sweep varies KAMIM's w_ps and T.")
         # Each w_ps must divide img_size: the engine's configuration says so, naming the variant.
-        check_training_setup(self.train_config, self.train_overrides, self.device, stages=("pretrain",),
+        check_training_setup(self.train_config, self.overrides, self.device, stages=("pretrain",),
                              variants=[variant.overrides for variant in
                                        sweep_variants(self.weight_patch_sizes, self.temperatures)])

@@ -120,7 +120,8 @@ class TrainingSetup:
 
     def _load(self, stage: str, variant: Sequence[str], extra: Sequence[str] = ()) -> TrainConfig:
         owned = [f"out_dir={self.runs_dir}", f"device={self.device}", *extra]
-        entries = stage_overrides([*self.overrides, *variant], stage)
+        # The variant comes last: it defines the row, so "pretrain.temperature=..." cannot flatten a T sweep.
+        entries = stage_overrides(self.overrides, stage) + stage_overrides(variant, stage)
         return load_config(self.train_config, [*entries, *owned], section=stage)
 
     def pretrain_config(self, variant: Sequence[str] = ()):
