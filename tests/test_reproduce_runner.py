@@ -48,6 +48,22 @@ def test_run_skip_force_and_failure(tmp_path):
     assert (out / "notebooks" / "ok.done.json").exists()                   # finished work is untouched
 
 
+def test_force_is_set_where_no_done_marker_exists(tmp_path):
+    out = tmp_path / "out"
+    seen = tmp_path / "force.txt"
+    nb = tmp_path / "f.ipynb"
+    params = new_code_cell("force = False\nprofile = 'x'")
+    params.metadata["tags"] = ["parameters"]
+    nbformat.write(new_notebook(cells=[params, new_code_cell(
+        f"from pathlib import Path\nPath({str(seen)!r}).write_text(str(force))")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), nb)
+    section = Section("f", "f.ipynb", "test")
+    assert run_notebook(section, nb, {"force": False}, out) == "ran" and seen.read_text() == "True"  # fresh
+    assert run_notebook(section, nb, {"force": False}, out) == "skipped"
+    # a forced re-run of a finished notebook passes the notebook's own parameter through unchanged
+    assert run_notebook(section, nb, {"force": False}, out, force=True) == "ran" and seen.read_text() == "False"
+
+
 def test_unknown_profile_override_is_named(tmp_path):
     nb = _write_notebook(tmp_path / "n.ipynb", "pass")
     profile = Profile("p", "", parameters={"value": 5, "other": 1}, notebooks={"n": {"valeu": 3}})

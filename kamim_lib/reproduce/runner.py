@@ -97,6 +97,10 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     """Execute one notebook into ``out_dir/notebooks/``; returns "ran" or "skipped".
 
     A finished notebook (its done-marker matches the notebook and parameters) is skipped unless ``force``.
+    Done-markers are local to a checkout (git ignores them): where none exists, e.g. in a fresh clone whose
+    committed results/ holds summaries from elsewhere, the notebook runs with ``force=True`` so that its tables and
+    figures are recomputed rather than redrawn from those summaries. Training is never repeated by ``force``:
+    finished runs are found by run id.
 
     Raises:
         NotebookFailed: a cell raised; the partially executed notebook is kept.
@@ -106,9 +110,12 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
 
     executed = out_dir / "notebooks" / notebook.name
     marker = executed.with_suffix(".done.json")
-    fingerprint = _fingerprint(notebook, parameters)
+    # `force` changes what a notebook recomputes, not what it computes: it is left out of the fingerprint.
+    fingerprint = _fingerprint(notebook, {k: v for k, v in parameters.items() if k != "force"})
     if not force and marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
         return "skipped"
+    if "force" in parameters and not marker.exists():
+        parameters = {**parameters, "force": True}
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     start = time.monotonic()
