@@ -286,54 +286,65 @@ def _check_protocol(protocol: str) -> None:
 
 
 @dataclass(frozen=True)
-class DetectorAblationParams(TrainingParams):
-    """05_detector_ablation: KAMIM with each keypoint detector (and SimMIM when "simmim" is in methods).
+class KamimVariantsParams(TrainingParams):
+    """Shared by 05 and 06: KAMIM variants, each pretrained then evaluated by ``protocol``.
 
-    detectors: any of "fast", "sift", "orb". protocol: how each backbone is evaluated ("linprobe" or "finetune").
+    protocol: how each backbone is evaluated ("linprobe" or "finetune").
     """
 
-    detectors: list[str]
     protocol: str
+
+    # What the notebook varies, for the message when "kamim" is missing from methods.
+    varies = "KAMIM's settings"
 
     @property
     def stages(self) -> tuple[str, ...]:
         return ("pretrain", self.protocol)
 
     def __post_init__(self) -> None:
-        from kamim_lib.reproduce.experiments import detector_variants
-
         _check_protocol(self.protocol)
         super().__post_init__()
-        detector_variants(self.detectors)
         if "kamim" not in self.methods:
-            raise ValueError(f"methods={self.methods} must include 'kamim': the ablation varies KAMIM's detector.")
+            raise ValueError(f"methods={self.methods} must include 'kamim': {self.varies}.")
 
 
 @dataclass(frozen=True)
-class SweepParams(TrainingParams):
+class DetectorAblationParams(KamimVariantsParams):
+    """05_detector_ablation: KAMIM with each keypoint detector (and SimMIM when "simmim" is in methods).
+
+    detectors: any of "fast", "sift", "orb".
+    """
+
+    detectors: list[str]
+
+    varies = "the ablation varies KAMIM's detector"
+
+    def __post_init__(self) -> None:
+        from kamim_lib.reproduce.experiments import detector_variants
+
+        super().__post_init__()
+        detector_variants(self.detectors)
+
+
+@dataclass(frozen=True)
+class SweepParams(KamimVariantsParams):
     """06_wps_temperature_sweep: KAMIM over weight_patch_sizes x temperatures (SimMIM as a reference row when
     "simmim" is in methods).
 
     weight_patch_sizes: w_ps values in pixels; each must divide the configured img_size.
-    temperatures: T values (> 0). protocol: "linprobe" or "finetune".
+    temperatures: T values (> 0).
     """
 
     weight_patch_sizes: list[int]
     temperatures: list[float]
-    protocol: str
 
-    @property
-    def stages(self) -> tuple[str, ...]:
-        return ("pretrain", self.protocol)
+    varies = "the sweep varies KAMIM's w_ps and T"
 
     def __post_init__(self) -> None:
         from kamim_lib.reproduce.experiments import sweep_variants
         from kamim_lib.reproduce.training import check_training_setup
 
-        _check_protocol(self.protocol)
         super().__post_init__()
-        if "kamim" not in self.methods:
-            raise ValueError(f"methods={self.methods} must include 'kamim': the sweep varies KAMIM's w_ps and T.")
         # Each w_ps must divide img_size: the engine's configuration says so, naming the variant.
         check_training_setup(self.train_config, self.overrides, self.device, stages=("pretrain",),
                              variants=[variant.overrides for variant in
