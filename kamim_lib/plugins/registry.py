@@ -88,6 +88,11 @@ class Registry:
         self._load()
         return tuple(self._classes)
 
+    def live_names(self) -> "LiveNames":
+        """A view of :meth:`names` that stays current (for a config key's ``choices``): plug-ins registered later,
+        without options of their own, are accepted too."""
+        return LiveNames(self)
+
     def get(self, name: str) -> type:
         """The class registered as ``name``.
 
@@ -122,6 +127,31 @@ class Registry:
     def freeze(self, known_keys: Iterable[str]) -> None:
         """Called once the configuration is composed: later plug-ins may only use keys it already has."""
         self._frozen_keys = frozenset(known_keys)
+
+
+class LiveNames:
+    """Iterable, ``in``-testable names of a registry, read at each use."""
+
+    def __init__(self, registry: Registry):
+        self._registry = registry
+
+    def __iter__(self):
+        return iter(self._registry.names())
+
+    def __contains__(self, name) -> bool:
+        return name in self._registry.names()
+
+    def __len__(self) -> int:
+        return len(self._registry.names())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LiveNames) and other._registry is self._registry
+
+    def __hash__(self) -> int:
+        return id(self._registry)
+
+    def __repr__(self) -> str:
+        return repr(self._registry.names())
 
 
 def _same_declaration(a: dataclasses.Field, b: dataclasses.Field) -> bool:
