@@ -9,14 +9,13 @@ import torch
 from kamim_lib.config import ConfigError, load_config, run_dir, run_id
 from kamim_lib.data import normalize_on_device
 from kamim_lib.engine import build_task, fit
-from kamim_lib.masking import MaskingStrategy, list_masking_strategies, register_masking
-from kamim_lib.methods import Method, get_method, list_methods, register_method
+from kamim_lib.masking import MASKING_STRATEGIES, MaskingStrategy, list_masking_strategies, register_masking
+from kamim_lib.methods import METHODS, Method, get_method, list_methods, register_method
 from kamim_lib.runtime import Runtime
 
 from engine_fixtures import tiny_config
 
 
-@register_method
 class ToyMeanColour(Method):
     """Predict every masked pixel; loss = squared error of the mean colour of the masked region (a toy)."""
 
@@ -37,7 +36,6 @@ class ToyMeanColour(Method):
         return (predicted - wanted).square().mean()
 
 
-@register_masking
 class ToyLeftColumns(MaskingStrategy):
     """Mask the left half of the token grid, drawn on the device from the batch shape."""
 
@@ -51,7 +49,17 @@ class ToyLeftColumns(MaskingStrategy):
         return mask
 
 
-def test_a_method_and_a_strategy_defined_in_a_test_file_train_through_the_engine(tmp_path):
+@pytest.fixture
+def toy_plugins():
+    """Register the toy method and strategy for one test (other tests see the built-in lists only)."""
+    register_method(ToyMeanColour)
+    register_masking(ToyLeftColumns)
+    yield
+    METHODS.unregister(ToyMeanColour.name)
+    MASKING_STRATEGIES.unregister(ToyLeftColumns.name)
+
+
+def test_a_method_and_a_strategy_defined_in_a_test_file_train_through_the_engine(tmp_path, toy_plugins):
     assert "toy_mean_colour" in list_methods() and "toy_left_half" in list_masking_strategies()
     config = tiny_config(tmp_path, method="toy_mean_colour", masking="toy_left_half", epochs=2)
     task = build_task(config, Runtime("cpu"))

@@ -91,6 +91,10 @@ class Registry:
         self._classes[name] = cls
         return cls
 
+    def unregister(self, name: str) -> None:
+        """Remove plug-in ``name`` (a test's temporary plug-in; built-ins come back only with a new process)."""
+        self._classes.pop(name, None)
+
     def _load(self) -> None:
         if self._loaded:
             return
