@@ -17,7 +17,8 @@ from PIL import Image
 from torchvision import transforms as v1
 from torchvision.transforms import v2
 
-from kamim_lib.data import IMAGENET_MEAN, IMAGENET_STD, PretrainTransform, build_eval_transform, build_finetune_transform
+from kamim_lib.data import (IMAGENET_MEAN, IMAGENET_STD, PretrainTransform, build_eval_transform,
+                            build_finetune_transform)
 from kamim_lib.keypoints import keypoint_map
 from kamim_lib.sample_photos import PHOTO_NAMES, load_photo
 from kamim_lib.weighting import keypoint_weights

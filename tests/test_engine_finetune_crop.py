@@ -1,8 +1,8 @@
 """Fine-tune geometry (`finetune_crop`): the original's resize (default) never crops; RandomResizedCrop does.
 
 SPEC 1.6 lists the fine-tune augmentation as TrivialAugmentWide + RandomErasing (+ MixUp/CutMix per batch); the
-original's transform starts with Resize((192, 192)) (the eval squash) and has no random crop. The corner test turns the two random
-augmentations off so that only the geometry is under test.
+original's transform starts with Resize((192, 192)) (the eval squash) and has no random crop. The corner test turns
+the two random augmentations off so that only the geometry is under test.
 """
 import pytest
 import torch

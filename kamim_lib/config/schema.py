@@ -6,8 +6,10 @@ The defaults are the original's ImageNet-1K protocol (SPEC §1.6); ``params/trai
 
 Schedule convention: ``epochs`` counts every epoch, warm-up included. The original trains 100 epochs after 10
 warm-up epochs (its loop runs ``EPOCHS + warmup_epochs``), so the paper profile sets ``epochs: 110``,
-``warmup_epochs: 10``: the LR rises linearly from ``warmup_lr`` to ``lr`` over the warm-up, then follows a cosine
-from ``lr`` to ``min_lr`` over the remaining 100 epochs, stepped once per optimiser step.
+``warmup_epochs: 10``: the LR rises linearly from ``warmup_lr`` to ``lr`` over the warm-up; with the default
+``lr_schedule: original`` a cosine from ``lr`` to ``min_lr`` over ``epochs - warmup_epochs`` = 100 epochs runs from the
+first step underneath the warm-up (as timm's CosineLRScheduler without warmup_prefix), and the last 10 epochs stay at
+``min_lr``; stepped once per optimiser step (see :mod:`kamim_lib.engine.schedule`).
 """
 from __future__ import annotations
 

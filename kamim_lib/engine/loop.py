@@ -1,8 +1,9 @@
 """The one training loop, for pretraining, fine-tuning and linear probing on every runtime.
 
 Per micro-batch: loss (the task's), ``loss / accum`` backward (DDP all-reduces on the last micro-batch of a group
-only; an epoch's last group may be shorter when the last batch is kept, and then divides by its own length). Per optimiser step: set the LR of this step (warm-up + cosine over optimiser steps), clip the gradient norm,
-refuse a non-finite loss or gradient before it can touch the weights, step. Per epoch: evaluate (classifiers),
+only; an epoch's last group may be shorter when the last batch is kept, and then divides by its own length). Per
+optimiser step: set the LR of this step (warm-up + cosine over optimiser steps), clip the gradient norm, refuse a
+non-finite loss or gradient before it can touch the weights, step. Per epoch: evaluate (classifiers),
 append a line to metrics.jsonl, save the resumable checkpoint. A run resumes from its last checkpoint
 automatically; a finished run returns its summary without training again.
 """
