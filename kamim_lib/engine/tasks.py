@@ -21,7 +21,10 @@ from ..data import (KeypointSpec, MixupCutmix, PretrainTransform, build_dataset,
 from ..losses import masked_l1
 from ..masking import RandomCellMask
 from ..models import create_model
-from ..runtime import Runtime
+from ..data.device_pipeline import (EncodedPretrainDataset, decode_crops, encoded_collate, file_samples,
+                                    has_image_files)
+from ..runtime import Runtime, decode_on_device_enabled, loader_kwargs, resolve_keypoints_on
+from .compile import compile_function
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
 from .heads import FinetuneClassifier, LinearProbe
 from .pretrained import load_backbone
@@ -52,7 +55,7 @@ def eval_loader(dataset: Dataset, config: TrainConfig, runtime: Runtime, collate
     sampler = EpochBatchSampler(len(dataset), batch_size, seed=config.seed, rank=runtime.rank,
                                 world_size=runtime.world_size, shuffle=False, drop_last=False)
     return DataLoader(PositionSeededDataset(dataset), batch_sampler=sampler, collate_fn=collate,
-                      num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda")
+                      **loader_kwargs(config, runtime.device.type, persistent=False))
 
 
 def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
@@ -82,23 +85,37 @@ class PretrainTask:
         self.keypoints = KeypointSpec(detector=config.detector, mode=config.keypoint_mode,
                                       patch_size=config.weight_patch_size,
                                       temperature=config.temperature) if kamim else None
-        self.weights_on_device = kamim and config.keypoints_on == "device"
+        self.weights_on_device = kamim and resolve_keypoints_on(config.keypoints_on, runtime.device.type,
+                                                                config.detector) == "device"
         mask_generator = RandomCellMask(input_size=config.img_size, mask_patch_size=config.mask_patch_size,
                                         model_patch_size=self.patch_size, mask_ratio=config.mask_ratio)
         transform = PretrainTransform(img_size=config.img_size, mask_generator=mask_generator,
                                       keypoints=None if self.weights_on_device else self.keypoints)
         self.train_dataset = build_split(config, "train", transform)
         self.collate = pretrain_collate
+        # decode_on_device: the workers ship JPEG bytes + crop boxes; crops (and so kamim weights) appear on the device.
+        self.decode_on_device = decode_on_device_enabled(
+            config.decode_on_device, runtime.device.type, file_based=has_image_files(self.train_dataset),
+            detector=config.detector if kamim else None)
+        if self.decode_on_device:
+            self.weights_on_device = kamim
+            self.train_dataset = EncodedPretrainDataset(file_samples(self.train_dataset), img_size=config.img_size,
+                                                        mask_generator=mask_generator)
+            self.collate = encoded_collate
+        self.device_weights = compile_function(device_keypoint_weights, enabled=config.compile_keypoints
+                                               and self.weights_on_device, device_type=runtime.device.type)
 
     def loss_weights(self, batch: dict) -> torch.Tensor | None:
         """(B, h, w) keypoint weights from the workers or computed here on the device; None for SimMIM."""
         if self.keypoints is None:
             return None
         if self.weights_on_device:
-            return device_keypoint_weights(batch["image"], self.keypoints)
+            return self.device_weights(batch["image"], self.keypoints)
         return batch["weights"]
 
     def train_loss(self, model: torch.nn.Module, batch: dict, step_seed: int) -> torch.Tensor:
+        if "encoded" in batch:  # decode_on_device
+            batch = {**batch, "image": decode_crops(batch["encoded"], self.runtime.device, self.config.img_size)}
         images = normalize_on_device(batch["image"])
         weights = self.loss_weights(batch)
         with self.runtime.autocast():
