@@ -20,8 +20,7 @@ from tqdm.auto import tqdm
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
-                       resolve_switch,
-                       tf32_matmuls)
+                       resolve_switch, tf32_matmuls)
 from .compile import compile_model
 from .launch import fit_in_xla_processes, launches_xla_processes
 from .optim import build_optimizer
