@@ -84,8 +84,8 @@ PROFILES = {
 # inductor's code generation is Triton on a GPU and C++ on a CPU (a different generator, over a minute for a tiny
 # ViT on two cores), so the CPU cannot rehearse the GPU's anyway. "threads": 1 because multi-threaded torch on a
 # shared 2-core machine stalls on descheduled OpenMP threads.
-# Resumed vs uninterrupted weights: deterministic kernels make them bit-equal on one machine; this bound (max
-# |difference| of any weight) only allows for a backend without a deterministic implementation of some kernel.
+# Resumed vs uninterrupted weights (max |difference| of any weight): deterministic kernels make them bit-equal on one
+# machine; a device whose kernels still differ between two identical runs gets ten times that rerun difference.
 RESUME_TOLERANCE = 1e-6
 DECODE_TOLERANCE_GREY = 1
 
@@ -212,11 +212,20 @@ def check_resume(settings, device, work: Path) -> dict:
         state = torch.load(summary["checkpoint"], map_location="cpu", weights_only=True)
         return state["model"], summary["optimizer_steps"]
 
+    def max_difference(first: dict, second: dict) -> float:
+        return max(float((first[key].float() - second[key].float()).abs().max()) for key in first)
+
     reference, steps = final_model(work / "uninterrupted", None)
+    repeat, _ = final_model(work / "uninterrupted_again", None)
     resumed, resumed_steps = final_model(work / "resumed", 5)
-    difference = max(float((reference[key].float() - resumed[key].float()).abs().max()) for key in reference)
-    return {"passed": difference <= RESUME_TOLERANCE and steps == resumed_steps, "max_abs_weight_difference":
-            difference, "tolerance": RESUME_TOLERANCE, "optimizer_steps": steps, "interrupted_after_step": 5}
+    # Run-to-run noise of this device's kernels (0 where every kernel is deterministic): resuming may not add more
+    # than ten times that floor, and never more than RESUME_TOLERANCE where the floor is 0.
+    floor = max_difference(reference, repeat)
+    tolerance = max(RESUME_TOLERANCE, 10 * floor)
+    difference = max_difference(reference, resumed)
+    return {"passed": difference <= tolerance and steps == resumed_steps, "max_abs_weight_difference": difference,
+            "rerun_max_abs_weight_difference": floor, "tolerance": tolerance, "optimizer_steps": steps,
+            "interrupted_after_step": 5}
 
 
 def check_device_decode(settings, device, root) -> dict:
@@ -557,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="loader workers (default: all cores, 1 in smoke)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (default: datasheet)")
     parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    parser.add_argument("--compile-backend", default=None,
+                        help="torch.compile backend (default: inductor; aot_eager with --smoke)")
     args = parser.parse_args(argv)
     # Deterministic cuBLAS for the resume check must be configured before the first CUDA matmul of the process.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -564,6 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(PROFILES["smoke" if args.smoke else "full"])
     if args.device:
         settings["device"] = args.device
+    if args.compile_backend:
+        settings["compile_backend"] = args.compile_backend
     if settings["device"] == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA GPU is visible; run with --smoke (or --device cpu) on a CPU machine.")
     if settings["threads"]:
