@@ -636,7 +636,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = failed or (paper.get("status") == "ok" and not paper["passed"])
     report["passed"] = not failed
     path = args.out / "device_suite.json"
-    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    # No paths of this machine in a result that may be committed: the scratch folder and the checkout are named.
+    text = json.dumps(report, indent=2, default=str).replace(str(work), "<scratch>").replace(str(HERE.parent),
+                                                                                             "<checkout>")
+    path.write_text(text + "\n")
     print_table(report)
     print(f"total {report['total_s']} s; wrote {path}")
     return 1 if failed else 0
