@@ -122,11 +122,12 @@ def peak_memory_gib(device: torch.device) -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)  # KiB -> GiB (Linux)
 
 
-def pretrain_config(settings: dict, root: Path | None, **overrides):
+def pretrain_config(settings: dict, root: Path, **overrides):
+    """The profile's pretraining configuration on the JPEG folder ``root``, with overrides."""
     base = {"model": settings["model"], "img_size": settings["img_size"],
             "mask_patch_size": settings["mask_patch_size"], "batch_size": settings["step_batch"],
             "effective_batch_size": None, "device": settings["device"], "num_workers": 0, "progress": False,
-            "dataset": "imagefolder" if root else "digits", "data_root": str(root) if root else None}
+            "dataset": "imagefolder", "data_root": str(root)}
     return load_config({**base, **overrides}, section="pretrain")
 
 
@@ -609,8 +610,9 @@ def main(argv: list[str] | None = None) -> int:
                 report["sections"][name] = {"status": "skipped", "reason": "not in --sections"}
                 continue
             if clock.left() < estimates[name]:
-                report["sections"][name] = {"status": "skipped", "reason": f"{clock.left():.0f} s of the "
-                                            f"{args.budget_s:.0f} s budget left; this section needs ~{estimates[name]} s"}
+                reason = (f"{clock.left():.0f} s of the {args.budget_s:.0f} s budget left; this section needs "
+                          f"~{estimates[name]} s")
+                report["sections"][name] = {"status": "skipped", "reason": reason}
                 print(f"[device_suite] skipping {name}: {report['sections'][name]['reason']}", flush=True)
                 continue
             print(f"[device_suite] {name} ({clock.elapsed():.0f} s elapsed)", flush=True)

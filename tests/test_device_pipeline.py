@@ -8,9 +8,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import InterpolationMode, v2
 
-from kamim_lib.data import build_dataset, load_rgb_image
-from kamim_lib.data.device_pipeline import (EncodedImages, EncodedPretrainDataset, decode_crops, encoded_collate,
-                                            file_samples, has_image_files, sample_crop_params)
+from kamim_lib.data import build_dataset
+from kamim_lib.data.device_pipeline import (EncodedImages, EncodedPretrainDataset, crop_resize_flip, decode_crops,
+                                            encoded_collate, file_samples, has_image_files, sample_crop_params)
 from kamim_lib.data.photo_folder import write_photo_folder
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, seeded_rngs
 from kamim_lib.masking import RandomCellMask
@@ -51,8 +51,6 @@ def test_crop_draws_are_those_of_the_v2_transforms_and_leave_the_generator_in_th
         with seeded_rngs(seed):
             expected = reference_transform()(v2.functional.to_pil_image(image))
             expected_after = torch.rand(3)
-        from kamim_lib.data.device_pipeline import crop_resize_flip
-
         assert torch.equal(crop_resize_flip(image, params, IMG), expected)
         assert torch.equal(after, expected_after)
     flips = set()
