@@ -55,7 +55,7 @@ SECTIONS = ("correctness", "keypoints", "train_step", "pipeline", "paper_run")
 PROFILES = {
     "full": {"device": "cuda", "model": "vit_b", "img_size": 192, "mask_patch_size": 32, "step_batch": 128,
              "keypoint_batch": 256, "correct_images": 64, "steps": 20, "warmup": 5, "rounds": 3,
-             "train_images": 2048, "val_images": 256, "workers": None, "pipeline_batches": 12,
+             "train_images": 2048, "val_images": 256, "workers": None, "pipeline_batches": 48,
              "resume_model": "vit_nano", "resume_img_size": 64, "paper_epochs": 3, "paper_batch": 128,
              "paper_effective_batch": 256, "paper_compile": False, "compile_backend": "inductor", "threads": None,
              "estimate_s": {"correctness": 60, "keypoints": 60, "train_step": 40, "pipeline": 60, "paper_run": 90,

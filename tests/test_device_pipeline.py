@@ -133,3 +133,17 @@ def test_decoding_on_the_gpu_is_within_one_grey_level_of_the_cpu(folder):
     on_gpu = decode_crops(encoded, "cuda", IMG).cpu()
     on_cpu = decode_crops(encoded, "cpu", IMG)
     assert (on_gpu.int() - on_cpu.int()).abs().max() <= 1
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pretraining_on_cuda_with_every_speed_option(folder, tmp_path):
+    from engine_fixtures import tiny_config
+    from kamim_lib.engine import fit
+
+    config = tiny_config(tmp_path, dataset="imagefolder", data_root=str(folder), img_size=IMG, batch_size=4,
+                         max_train_samples=None, epochs=2, device="cuda", decode_on_device="on",
+                         keypoints_on="device", compile=True, compile_keypoints=True, num_workers=1,
+                         prefetch_factor=2)
+    summary = fit(config)
+    assert summary["status"] == "finished" and np.isfinite(summary["train_loss_last_epoch"])

@@ -1,10 +1,12 @@
 """Section d: JPEG files through the real DataLoader into the step, per input-pipeline variant."""
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
 import torch
+from torch.utils.data import ConcatDataset
 
 from kamim_lib.engine import PretrainTask, build_optimizer
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset
@@ -25,14 +27,15 @@ def run_pipeline_variant(settings, device, root, runtime, overrides: dict, worke
     task = PretrainTask(config, runtime)
     model = task.model.to(device).train()
     optimizer = build_optimizer(model, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.999), fused=device.type == "cuda")
-    batch_size = settings["step_batch"]
-    sampler = EpochBatchSampler(len(task.train_dataset), batch_size, seed=0, shuffle=True, drop_last=True)
-    loader = torch.utils.data.DataLoader(PositionSeededDataset(task.train_dataset), batch_sampler=sampler,
+    batch_size, wanted = settings["step_batch"], settings["pipeline_batches"]
+    # The files repeat (with other crops: positions differ) until an epoch holds the untimed first batch plus the
+    # timed ones: with W workers each preparing a whole batch, batches arrive in bursts of W, so a steady rate
+    # needs several bursts, more than the ~2k files hold.
+    repeats = math.ceil((wanted + 1) * batch_size / len(task.train_dataset))
+    dataset = ConcatDataset([task.train_dataset] * repeats)
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed=0, shuffle=True, drop_last=True)
+    loader = torch.utils.data.DataLoader(PositionSeededDataset(dataset), batch_sampler=sampler,
                                          collate_fn=task.collate, **loader_kwargs(config, device.type))
-    wanted = min(settings["pipeline_batches"], sampler.batches_per_epoch - 1)
-    if wanted < 1:
-        raise ValueError(f"the JPEG folder holds {len(task.train_dataset)} images: fewer than two batches of "
-                         f"{batch_size}")
     step_seconds, waits = [], []
     sampler.set_epoch(0)
     iterator = iter(loader)
@@ -78,7 +81,8 @@ def run_pipeline_variant(settings, device, root, runtime, overrides: dict, worke
             "mean_wait_for_batch_s": round(statistics.mean(waits), 4), "loader_only_images_per_s":
             round(loader_rate, 1), "step_only_images_per_s": round(step_rate, 1),
             "bottleneck": "loader (CPU)" if loader_rate < step_rate else "device (step)", "batches": wanted,
-            "decode_on_device": task.decode_on_device, "weights_on_device": task.weights_on_device}
+            "decode_on_device": task.decode_on_device, "weights_on_device": task.weights_on_device,
+            "file_repeats": repeats}
 
 
 def section_pipeline(settings, device, root, runtime, workers: int) -> dict:
