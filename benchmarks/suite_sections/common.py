@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -58,6 +59,8 @@ def machine(device: torch.device) -> dict:
             "load_average_at_start": list(os.getloadavg()), "python": platform.python_version(),
             "torch": torch.__version__, "torchvision": torchvision.__version__, "opencv": cv2.__version__,
             "device": str(device), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    # DataLoader workers hand batches over in /dev/shm; a small one (containers) makes workers die with a bus error.
+    info["dev_shm_gib"] = round(shutil.disk_usage("/dev/shm").total / 2**30, 2) if Path("/dev/shm").is_dir() else None
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
