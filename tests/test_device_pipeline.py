@@ -147,3 +147,20 @@ def test_pretraining_on_cuda_with_every_speed_option(folder, tmp_path):
                          prefetch_factor=2)
     summary = fit(config)
     assert summary["status"] == "finished" and np.isfinite(summary["train_loss_last_epoch"])
+
+
+def test_a_file_with_an_unreadable_header_is_skipped_like_on_the_cpu_path(tmp_path):
+    import warnings
+
+    from kamim_lib.data.device_pipeline import build_encoded_dataset
+
+    root = write_photo_folder(tmp_path / "data", train_images=6, size_range=(80, 100))
+    (root / "train" / "astronaut" / "000000.jpg").write_bytes(b"not a jpeg at all")
+    dataset = build_encoded_dataset(build_dataset("imagefolder", root=root, split="train"), img_size=IMG,
+                                    mask_generator=None)
+    broken = [index for index, (path, _) in enumerate(dataset.samples) if path.name == "000000.jpg"][0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        item, label = dataset[broken]
+    assert any("000000.jpg" in str(warning.message) for warning in caught)
+    assert item["encoded"].ndim == 1 and label == dataset.samples[broken + 1][1]

@@ -17,8 +17,8 @@ one grey level (tested in the device suite).
 
 Files that are not baseline RGB/grey JPEGs (PNG, CMYK JPEG, ...) are decoded and cropped in the worker with the
 same parameters and travel as finished crops. A file whose header cannot be read raises
-:class:`~kamim_lib.data.image_io.CorruptImageError` (the usual skip policy applies); a JPEG whose header is fine
-but whose data is truncated fails on the device, where it cannot be skipped.
+:class:`~kamim_lib.data.image_io.CorruptImageError`, which :func:`build_encoded_dataset`'s policy skips; a JPEG
+whose header is fine but whose data is truncated fails on the device, where it cannot be skipped.
 
     dataset = EncodedPretrainDataset(file_samples(folder_dataset), img_size=192, mask_generator=RandomCellMask())
     loader = DataLoader(dataset, batch_size=256, collate_fn=encoded_collate, num_workers=8)
@@ -37,6 +37,7 @@ from torch.utils.data import Dataset, Subset, default_collate
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
+from .corrupt import SkipCorruptImages
 from .image_io import CorruptImageError, load_rgb_image
 from .pretrain_transform import PRETRAIN_CROP_RATIO, PRETRAIN_CROP_SCALE
 
@@ -224,6 +225,14 @@ class EncodedPretrainDataset(Dataset):
         if self.mask_generator is not None:
             sample["mask"] = torch.as_tensor(self.mask_generator(), dtype=torch.int64)
         return sample, label
+
+
+def build_encoded_dataset(dataset: Dataset, *, img_size: int, mask_generator: Callable[[], object] | None,
+                          on_corrupt: str = "skip") -> SkipCorruptImages:
+    """The ``decode_on_device`` training set over the files of a folder data set (``Subset`` cuts kept), with the
+    corrupt-file policy of :mod:`kamim_lib.data.corrupt` (a file whose header cannot be read is skipped)."""
+    encoded = EncodedPretrainDataset(file_samples(dataset), img_size=img_size, mask_generator=mask_generator)
+    return SkipCorruptImages(encoded, on_corrupt=on_corrupt)
 
 
 def encoded_collate(samples) -> dict:

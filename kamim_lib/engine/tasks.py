@@ -18,11 +18,10 @@ from ..config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
 from ..data import (KeypointSpec, MixupCutmix, PretrainTransform, build_dataset, build_eval_transform,
                     build_finetune_transform, build_probe_transform, device_keypoint_weights,
                     normalize_on_device, pretrain_collate)
+from ..data.device_pipeline import build_encoded_dataset, decode_crops, encoded_collate, has_image_files
 from ..losses import masked_l1
 from ..masking import RandomCellMask
 from ..models import create_model
-from ..data.device_pipeline import (EncodedPretrainDataset, decode_crops, encoded_collate, file_samples,
-                                    has_image_files)
 from ..runtime import Runtime, decode_on_device_enabled, loader_kwargs, resolve_keypoints_on
 from .compile import compile_function
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
@@ -93,14 +92,14 @@ class PretrainTask:
                                       keypoints=None if self.weights_on_device else self.keypoints)
         self.train_dataset = build_split(config, "train", transform)
         self.collate = pretrain_collate
-        # decode_on_device: the workers ship JPEG bytes + crop boxes; crops (and so kamim weights) appear on the device.
+        # decode_on_device: workers ship JPEG bytes and crop boxes; crops (so kamim weights) exist on the device only.
         self.decode_on_device = decode_on_device_enabled(
             config.decode_on_device, runtime.device.type, file_based=has_image_files(self.train_dataset),
             detector=config.detector if kamim else None)
         if self.decode_on_device:
             self.weights_on_device = kamim
-            self.train_dataset = EncodedPretrainDataset(file_samples(self.train_dataset), img_size=config.img_size,
-                                                        mask_generator=mask_generator)
+            self.train_dataset = build_encoded_dataset(self.train_dataset, img_size=config.img_size,
+                                                       mask_generator=mask_generator)
             self.collate = encoded_collate
         self.device_weights = compile_function(device_keypoint_weights, enabled=config.compile_keypoints
                                                and self.weights_on_device, device_type=runtime.device.type)
