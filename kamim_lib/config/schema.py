@@ -46,6 +46,9 @@ EVAL_PRECISIONS = ("fp32", "autocast")
 LR_SCHEDULES = ("original", "warmup_then_cosine")
 # How device=xla uses several cores: one process driving all of them (SPMD) or one process per core/chip.
 XLA_MODES = ("spmd", "multiprocess")
+# Tri-state speed keys (tf32, fused_optimizer, pin_memory, decode_on_device): auto resolves from the device at run
+# time (kamim_lib.runtime.speed).
+SWITCHES = ("auto", "on", "off")
 # Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
 MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
@@ -146,6 +149,21 @@ class TrainConfig:
                                     identity=False)
     eval_batch_size: int | None = param(None, "evaluation batch size (none: batch_size)", minimum=1, identity=False)
     deterministic: bool = param(False, "use deterministic kernels (slower; for exact resume tests)", identity=False)
+    # --- speed (not part of the run id; kamim_lib.runtime.speed, benchmarks/device_suite.py measures them) ---
+    compile: bool = param(False, "torch.compile the model (inductor; the first steps pay the compilation)",
+                          identity=False)
+    compile_keypoints: bool = param(False, "torch.compile the on-device keypoint-weight function "
+                                           "(keypoints_on=device)", identity=False)
+    tf32: str = param("auto", "TF32 matmuls for the fp32 matmuls left under autocast: auto (on with cuda), on, "
+                              "off", choices=SWITCHES, identity=False)
+    fused_optimizer: str = param("auto", "fused AdamW kernel: auto (on with cuda), on, off", choices=SWITCHES,
+                                 identity=False)
+    pin_memory: str = param("auto", "page-locked loader batches for non-blocking host-to-GPU copies: auto (on "
+                                    "with cuda), on, off", choices=SWITCHES, identity=False)
+    prefetch_factor: int | None = param(None, "batches each loader worker prepares ahead (none: torch's 2)",
+                                        minimum=1, identity=False)
+    persistent_workers: bool = param(True, "keep the training loader's workers alive between epochs",
+                                     identity=False)
     # --- outputs ---
     out_dir: str = param("results", "run directories go to out_dir/<command>/<run_id>/", identity=False)
     run_name: str | None = param(None, "readable prefix of the run id (default: method-model-dataset)")
@@ -216,6 +234,10 @@ class _PretrainKeys(TrainConfig):
                               exclusive_minimum=True)
     final_norm: bool = param(True, "keep the encoder's final LayerNorm (the original/HF default; Microsoft's "
                                    "SimMIM ViT drops it)")
+    decode_on_device: str = param("off", "decode JPEGs and crop/flip on the training device (torchvision's GPU "
+                                         "JPEG decoder; folder data sets): auto (on with cuda), on, off; kamim "
+                                         "weights then come from the device too", choices=SWITCHES,
+                                  identity=False)
 
     def _invariant_problems(self) -> list[str]:
         problems = super()._invariant_problems()

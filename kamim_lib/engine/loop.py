@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import TrainConfig
-from ..runtime import Runtime, create_runtime
+from ..runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
+                       resolve_switch, tf32_matmuls)
+from .compile import compile_model
 from .launch import fit_in_xla_processes, launches_xla_processes
 from .optim import build_optimizer
 from .run_dir import RunDirectory
@@ -86,7 +88,8 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     try:
-        return _fit(config, runtime, on_step)
+        with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)):
+            return _fit(config, runtime, on_step)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -132,7 +135,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
                "warmup_steps": round(config.warmup_epochs * steps_per_epoch), **task.describe()}
 
     optimizer = build_optimizer(model, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
-                                no_weight_decay_1d=config.no_weight_decay_1d)
+                                no_weight_decay_1d=config.no_weight_decay_1d,
+                                fused=fused_optimizer_enabled(config, runtime.device.type))
     schedule = WarmupCosineSchedule(optimizer, base_lr=config.lr, warmup_lr=config.warmup_lr, min_lr=config.min_lr,
                                     warmup_steps=derived["warmup_steps"], total_steps=derived["total_steps"],
                                     shape=config.lr_schedule)
@@ -149,7 +153,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         from ..reporting.provenance import provenance
 
         run.write_config(derived)
-        run.write_env({**runtime.describe(), **provenance()})
+        run.write_env({**runtime.describe(), "speed": describe_speed(config, runtime.device.type), **provenance()})
         run.keep_metrics_through(progress.epoch)
 
     def save(current: Progress) -> None:
@@ -170,10 +174,9 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         raise NonFiniteLossError(reason + f"; the last good checkpoint ({run.checkpoint_path}) was kept. Lower lr, "
                                           "check the data, or use precision=fp32.")
 
-    train_model = runtime.wrap_model(model)
+    train_model = compile_model(runtime.wrap_model(model), enabled=config.compile, device_type=runtime.device.type)
     loader = DataLoader(PositionSeededDataset(task.train_dataset), batch_sampler=sampler, collate_fn=task.collate,
-                        num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda",
-                        persistent_workers=config.num_workers > 0)
+                        **loader_kwargs(config, runtime.device.type))
     trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
     max_norm = config.clip_grad if config.clip_grad is not None else math.inf
     session_start, session_images = time.perf_counter(), 0

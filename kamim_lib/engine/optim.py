@@ -24,7 +24,12 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float, *, no_weight_d
 
 
 def build_optimizer(model: torch.nn.Module, *, lr: float, weight_decay: float, betas: tuple[float, float],
-                    no_weight_decay_1d: bool = False) -> torch.optim.AdamW:
-    """AdamW (the original's optimiser) over ``model``'s trainable parameters; the schedule sets ``lr`` per step."""
+                    no_weight_decay_1d: bool = False, fused: bool = False) -> torch.optim.AdamW:
+    """AdamW (the original's optimiser) over ``model``'s trainable parameters; the schedule sets ``lr`` per step.
+
+    ``fused=True`` uses torch's single-kernel AdamW (the same update up to float rounding; CUDA and CPU parameters,
+    see :func:`kamim_lib.runtime.speed.fused_optimizer_enabled`); otherwise torch's default (multi-tensor)."""
     groups = parameter_groups(model, weight_decay, no_weight_decay_1d=no_weight_decay_1d)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), weight_decay=weight_decay)
+    # fused=None (not False) lets torch pick its default implementation; False would force the per-tensor loop.
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), weight_decay=weight_decay,
+                             fused=True if fused else None)

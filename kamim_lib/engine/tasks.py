@@ -17,10 +17,11 @@ from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from ..config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
 from ..data import (MixupCutmix, PretrainTransform, build_dataset, build_eval_transform, build_finetune_transform,
                     build_probe_transform, pretrain_collate)
+from ..data.device_pipeline import build_encoded_dataset, decode_crops, encoded_collate, has_image_files
 from ..masking import build_masking
 from ..methods import build_method
 from ..models import model_arch
-from ..runtime import Runtime
+from ..runtime import Runtime, decode_on_device_enabled, loader_kwargs
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
 from .heads import FinetuneClassifier, LinearProbe
 from .pretrained import load_backbone
@@ -51,7 +52,7 @@ def eval_loader(dataset: Dataset, config: TrainConfig, runtime: Runtime, collate
     sampler = EpochBatchSampler(len(dataset), batch_size, seed=config.seed, rank=runtime.rank,
                                 world_size=runtime.world_size, shuffle=False, last_batch="shard")
     return DataLoader(PositionSeededDataset(dataset), batch_sampler=sampler, collate_fn=collate,
-                      num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda")
+                      **loader_kwargs(config, runtime.device.type, persistent=False))
 
 
 def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
@@ -106,14 +107,25 @@ class PretrainTask(Task):
         self.method = build_method(config, patch_size=self.patch_size)
         self.masking = build_masking(config, patch_size=self.patch_size)
         self.model = self.method.build_model(config)
-        transform = PretrainTransform(img_size=config.img_size,
-                                      mask_generator=None if self.masking.on_device else self.masking.loader_mask,
-                                      targets=self.method.loader_targets,
-                                      crop_antialias=config.crop_antialias)
+        mask_generator = None if self.masking.on_device else self.masking.loader_mask
+        transform = PretrainTransform(img_size=config.img_size, mask_generator=mask_generator,
+                                      targets=self.method.loader_targets, crop_antialias=config.crop_antialias)
         self.train_dataset = build_split(config, "train", transform)
         self.collate = pretrain_collate
+        # decode_on_device: workers ship JPEG bytes and crop boxes; crops (so any per-crop target) exist on the device
+        # only, and the method computes its targets there.
+        self.decode_on_device = decode_on_device_enabled(
+            config.decode_on_device, runtime.device.type, file_based=has_image_files(self.train_dataset),
+            detector=self.method.crop_detector())
+        if self.decode_on_device:
+            self.train_dataset = build_encoded_dataset(self.train_dataset, img_size=config.img_size,
+                                                       mask_generator=mask_generator)
+            self.collate = encoded_collate
+        self.method.prepare(config, runtime, crops_on_device=self.decode_on_device)
 
     def train_loss(self, model: torch.nn.Module, batch: dict, step_seed: int) -> torch.Tensor:
+        if "encoded" in batch:  # decode_on_device
+            batch = {**batch, "image": decode_crops(batch["encoded"], self.runtime.device, self.config.img_size)}
         if self.masking.on_device:
             batch = {**batch, "mask": self.masking.device_mask(batch, model, self.runtime, seed=step_seed,
                                                                epoch=self.epoch)}

@@ -49,6 +49,21 @@ class Method:
 
         return create_model(config.model, img_size=config.img_size, final_norm=config.final_norm)
 
+    def crop_detector(self) -> str | None:
+        """The keypoint detector this method runs on each crop, or None (decides whether the crops may exist on the
+        training device only: ``decode_on_device`` needs a detector with a device backend)."""
+        return None
+
+    def prepare(self, config, runtime, *, crops_on_device: bool) -> None:
+        """Called once the run's runtime is known, before any batch: e.g. decide where per-crop targets are made.
+
+        Args:
+            config: the pretraining configuration (generic keys such as ``compile_keypoints``).
+            runtime: the :class:`~kamim_lib.runtime.Runtime`.
+            crops_on_device: the crops are decoded on the device (``decode_on_device``): no worker sees them, so
+                :meth:`loader_targets` is not called and targets must be made in :meth:`loss`.
+        """
+
     def loader_targets(self, crop: torch.Tensor) -> dict[str, torch.Tensor]:
         """Per-sample targets computed in the DataLoader workers from the augmented crop.
 

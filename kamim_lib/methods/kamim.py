@@ -15,9 +15,10 @@ from kamim_lib.plugins import param
 from .registry import register_method
 from .simmim import PixelReconstruction, PixelTargetOptions
 
-# Where the weights are computed: in DataLoader workers with OpenCV (any detector), or per batch on the training
-# device with the exact torch FAST (FAST only).
-KEYPOINTS_ON = ("workers", "device")
+# Where the weights are computed: in DataLoader workers with OpenCV (any detector), per batch on the training
+# device with the exact torch FAST (FAST only; identical weights), or auto: the device on CUDA with FAST (it costs a
+# few per cent of the step and frees the CPU cores), the workers elsewhere.
+KEYPOINTS_ON = ("auto", "workers", "device")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -29,8 +30,9 @@ class KamimOptions(PixelTargetOptions, KeypointMapOptions):
                                       "must divide img_size", minimum=1)
     temperature: float = param(0.25, "T > 0 in W = exp((density - min density) / T)", minimum=0,
                                exclusive_minimum=True)
-    keypoints_on: str = param("workers", "where kamim weights are computed: workers (OpenCV, any detector) or "
-                                         "device (batched torch FAST next to the model)", choices=KEYPOINTS_ON)
+    keypoints_on: str = param("auto", "where kamim weights are computed: workers (OpenCV, any detector), device "
+                                      "(batched torch FAST next to the model, identical weights) or auto (device on "
+                                      "cuda with fast, else workers)", choices=KEYPOINTS_ON, identity=False)
     loss_normalize: str = param("mask", "masked-loss denominator: mask (3*sum M, the original) or weight "
                                         "(3*sum M*w, a weighted mean)", choices=NORMALIZATIONS)
     weight_shuffle: bool = param(False, "control: permute each image's patch weights at random before the loss "
@@ -65,6 +67,9 @@ class KAMIM(PixelReconstruction):
         super().__init__(options, img_size=img_size, patch_size=patch_size)
         self.spec = KeypointSpec(detector=options.detector, mode=options.keypoint_mode,
                                  patch_size=options.weight_patch_size, temperature=options.temperature)
+        # Until prepare() knows the device: "auto" means the workers.
+        self.weights_on_device = options.keypoints_on == "device"
+        self.device_weights = device_keypoint_weights
 
     @classmethod
     def option_problems(cls, config) -> list[str]:
@@ -76,14 +81,28 @@ class KAMIM(PixelReconstruction):
                             f"detector={config.detector!r}; use keypoints_on='workers' for SIFT/ORB")
         return problems
 
+    def crop_detector(self) -> str:
+        return self.options.detector
+
+    def prepare(self, config, runtime, *, crops_on_device: bool) -> None:
+        from kamim_lib.engine.compile import compile_function
+        from kamim_lib.runtime import resolve_keypoints_on
+
+        device_type = runtime.device.type
+        self.weights_on_device = crops_on_device or resolve_keypoints_on(
+            self.options.keypoints_on, device_type, self.options.detector) == "device"
+        self.device_weights = compile_function(device_keypoint_weights,
+                                               enabled=config.compile_keypoints and self.weights_on_device,
+                                               device_type=device_type)
+
     def loader_targets(self, crop: torch.Tensor) -> dict[str, torch.Tensor]:
-        if self.options.keypoints_on == "device":
+        if self.weights_on_device:
             return {}
         return {"weights": worker_keypoint_weights(crop, self.spec)}
 
     def loss_weights(self, batch: dict, *, seed: int) -> torch.Tensor:
-        if self.options.keypoints_on == "device":
-            weights = device_keypoint_weights(batch["image"], self.spec)
+        if self.weights_on_device:
+            weights = self.device_weights(batch["image"], self.spec)
         else:
             weights = batch["weights"]
         if self.options.weight_shuffle:

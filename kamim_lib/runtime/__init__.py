@@ -13,6 +13,10 @@ from .base import Runtime, move_to_device
 from .distributed import DistributedRuntime, torchrun_environment
 from .factory import (DEVICE_CHOICES, PRECISION_CHOICES, XLA_MODE_CHOICES, autocast_dtype_for, create_runtime,
                       resolve_device_type)
+from .speed import (decode_on_device_enabled, describe_speed, fused_optimizer_enabled, loader_kwargs,
+                    resolve_keypoints_on, resolve_switch, tf32_matmuls)
 
 __all__ = ["DEVICE_CHOICES", "DistributedRuntime", "PRECISION_CHOICES", "Runtime", "XLA_MODE_CHOICES",
-           "autocast_dtype_for", "create_runtime", "move_to_device", "resolve_device_type", "torchrun_environment"]
+           "autocast_dtype_for", "create_runtime", "decode_on_device_enabled", "describe_speed",
+           "fused_optimizer_enabled", "loader_kwargs", "move_to_device", "resolve_device_type",
+           "resolve_keypoints_on", "resolve_switch", "tf32_matmuls", "torchrun_environment"]

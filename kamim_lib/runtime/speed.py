@@ -1,0 +1,133 @@
+"""Speed switches that do not change what is trained: TF32 matmuls, fused AdamW, pinned memory and the loader's
+worker settings. Each is a configuration key (``tf32``, ``fused_optimizer``, ``pin_memory``, ``prefetch_factor``,
+``persistent_workers``); ``auto`` resolves here, once, from the device type.
+
+Why ``auto`` means "on CUDA only":
+- TF32 rounds fp32 matmul inputs to 10 mantissa bits on Ampere and later GPUs (about 8x the fp32 rate); under the
+  default bf16 autocast it only touches the few fp32 matmuls left (the loss, the optimiser), and it does not exist
+  on a CPU.
+- fused AdamW runs the whole update in one kernel per parameter group on CUDA; on a CPU torch has a fused kernel
+  too, but it is no faster than the default there.
+- pinned (page-locked) host memory is what makes ``tensor.to("cuda", non_blocking=True)`` asynchronous; on a CPU
+  it is pointless.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import torch
+
+from .._validation import check_choice
+from ..config.schema import SWITCHES
+
+
+
+def resolve_switch(name: str, value: str, device_type: str) -> bool:
+    """``"on"`` -> True, ``"off"`` -> False, ``"auto"`` -> whether ``device_type`` is ``"cuda"``.
+
+    Raises:
+        ValueError: ``value`` is not one of :data:`SWITCHES` (the message names ``name``).
+    """
+    check_choice(name, value, SWITCHES)
+    if value == "auto":
+        return device_type == "cuda"
+    return value == "on"
+
+
+@contextlib.contextmanager
+def tf32_matmuls(enabled: bool) -> Iterator[None]:
+    """Allow TF32 in CUDA matmuls and cuDNN convolutions inside the block; restore the previous settings after.
+
+    A no-op on machines without CUDA kernels in use (the flags only affect CUDA)."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
+
+
+def fused_optimizer_enabled(config, device_type: str) -> bool:
+    """Whether AdamW runs fused for ``config.fused_optimizer`` on ``device_type`` (never on XLA: no fused kernel)."""
+    if device_type == "xla":
+        if config.fused_optimizer == "on":
+            raise ValueError("fused_optimizer='on' has no XLA kernel; use fused_optimizer='auto' or 'off' with "
+                             "device='xla'.")
+        return False
+    return resolve_switch("fused_optimizer", config.fused_optimizer, device_type)
+
+
+def loader_kwargs(config, device_type: str, *, persistent: bool = True) -> dict[str, Any]:
+    """Keyword arguments of a ``torch.utils.data.DataLoader`` from the configuration's loader keys.
+
+    Args:
+        config: a TrainConfig (``num_workers``, ``pin_memory``, ``prefetch_factor``, ``persistent_workers``).
+        device_type: where the batches go ("cpu", "cuda", "xla").
+        persistent: whether this loader lives for many epochs (the training loader) and may keep its workers;
+            evaluation loaders, built per evaluation, pass False.
+
+    Returns:
+        ``{"num_workers", "pin_memory", "persistent_workers", "prefetch_factor"}``; ``prefetch_factor`` (batches
+        each worker loads ahead) and persistence only apply with workers, so they are None/False without.
+    """
+    workers = config.num_workers
+    return {"num_workers": workers,
+            "pin_memory": resolve_switch("pin_memory", config.pin_memory, device_type) and device_type == "cuda",
+            "persistent_workers": bool(workers and persistent and config.persistent_workers),
+            "prefetch_factor": (config.prefetch_factor or 2) if workers else None}
+
+
+def describe_speed(config, device_type: str) -> dict[str, Any]:
+    """The resolved speed settings of a run (for env.json and the benchmark's report)."""
+    return {"tf32": resolve_switch("tf32", config.tf32, device_type),
+            "fused_optimizer": fused_optimizer_enabled(config, device_type),
+            "compile": bool(config.compile),
+            **{key: value for key, value in loader_kwargs(config, device_type).items() if key != "num_workers"}}
+
+
+def resolve_keypoints_on(value: str, device_type: str, detector: str) -> str:
+    """Where kamim weights are computed: ``"workers"`` or ``"device"`` as given; ``"auto"`` -> ``"device"`` on CUDA
+    when the detector has a device backend (FAST), else ``"workers"`` (on a CPU the workers run in parallel with
+    the step; on a GPU the batched torch FAST costs a few per cent of the step and frees the CPU cores)."""
+    from ..keypoints.choices import DEVICE_DETECTORS
+
+    if value != "auto":
+        return value
+    return "device" if device_type == "cuda" and detector in DEVICE_DETECTORS else "workers"
+
+
+def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, detector: str | None) -> bool:
+    """Whether pre-training decodes JPEGs and crops on the device (``decode_on_device``).
+
+    ``"auto"`` is on with CUDA for a data set of image files whose kamim detector (if any) has a device backend;
+    ``"on"`` insists and says why it cannot; ``"off"`` keeps the CPU transform.
+
+    Args:
+        value: the key's value.
+        device_type: "cpu", "cuda" or "xla".
+        file_based: whether the training set is a folder of image files.
+        detector: the kamim detector, or None for simmim (the crops exist only on the device, so kamim weights must
+            be computed there too).
+
+    Raises:
+        ValueError: ``"on"`` where it cannot work (XLA, a data set without files, SIFT/ORB weights).
+    """
+    from ..keypoints.choices import DEVICE_DETECTORS as DEVICE_KEYPOINT_DETECTORS
+
+    check_choice("decode_on_device", value, SWITCHES)
+    if value == "off":
+        return False
+    problems = []
+    if device_type == "xla":
+        problems.append("device='xla' has no JPEG decoder")
+    if not file_based:
+        problems.append("the data set is not a folder of image files (imagefolder, imagenet, imagenette)")
+    if detector is not None and detector not in DEVICE_KEYPOINT_DETECTORS:
+        problems.append(f"detector={detector!r} weights need the CPU crop (only {DEVICE_KEYPOINT_DETECTORS} run on "
+                        "the device)")
+    if value == "on" and problems:
+        raise ValueError("decode_on_device='on' cannot work here: " + "; ".join(problems) +
+                         ". Use decode_on_device='auto' or 'off'.")
+    return not problems and (value == "on" or device_type == "cuda")
