@@ -61,7 +61,7 @@ def test_section_key_picks_the_command(tmp_path):
     ({"method": "simim"}, None, "method='simim' is not allowed; choose one of simmim, kamim (did you mean 'simmim'?)"),
     ({"detector": "surf"}, None, "detector='surf' is not allowed; choose one of fast, sift, orb"),
     ({"device": "gpu"}, None, "device='gpu' is not allowed; choose one of auto, cpu, cuda, xla"),
-    ({"keypoints_on": "gpu"}, None, "keypoints_on='gpu' is not allowed; choose one of workers, device"),
+    ({"keypoints_on": "gpu"}, None, "keypoints_on='gpu' is not allowed; choose one of auto, workers, device"),
     ({"temperature": 0}, None, "temperature=0.0 must be > 0"),
     ({"img_size": 200}, None, "img_size=200 must be divisible by mask_patch_size=32"),
     ({**SMALL, "mask_patch_size": 24, "img_size": 48}, None,

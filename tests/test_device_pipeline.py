@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
-from torchvision.transforms import InterpolationMode, v2
+from torchvision.transforms import v2
 
-from kamim_lib.data import build_dataset
+from kamim_lib.data import PretrainTransform, build_dataset
 from kamim_lib.data.device_pipeline import (EncodedImages, EncodedPretrainDataset, crop_resize_flip, decode_crops,
                                             encoded_collate, file_samples, has_image_files, sample_crop_params)
 from kamim_lib.data.photo_folder import write_photo_folder
@@ -20,14 +20,9 @@ IMG = 64
 
 
 def reference_transform(img_size=IMG):
-    """The CPU pre-training augmentation the device path must reproduce (on the uint8 tensor)."""
-    return v2.Compose([
-        v2.PILToTensor(),
-        v2.RandomResizedCrop(img_size, scale=(0.67, 1.0), ratio=(3 / 4, 4 / 3),
-                             interpolation=InterpolationMode.BILINEAR, antialias=False),
-        v2.RandomVerticalFlip(0.5),
-        v2.RandomHorizontalFlip(0.5),
-    ])
+    """The CPU pre-training augmentation the device path must reproduce: PretrainTransform's own (the original's
+    uint8 crop without antialias, then the vertical and horizontal flips)."""
+    return PretrainTransform(img_size=img_size).augment
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +75,7 @@ def test_the_loader_passes_encoded_batches_through_pinning_and_to_device(folder)
     samples = file_samples(build_dataset("imagefolder", root=folder, split="train"))
     mask = RandomCellMask(input_size=IMG, mask_patch_size=16, model_patch_size=16, mask_ratio=0.5)
     dataset = PositionSeededDataset(EncodedPretrainDataset(samples, img_size=IMG, mask_generator=mask))
-    sampler = EpochBatchSampler(len(samples), 4, seed=0, shuffle=True, drop_last=True)
+    sampler = EpochBatchSampler(len(samples), 4, seed=0, shuffle=True, last_batch="drop")
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=encoded_collate, num_workers=1)
     batch = move_to_device(next(iter(loader)), torch.device("cpu"))
     assert isinstance(batch["encoded"], EncodedImages) and len(batch["encoded"]) == 4
@@ -119,7 +114,7 @@ def test_pretraining_with_decode_on_device_runs_on_the_cpu(folder, tmp_path):
     config = tiny_config(tmp_path, dataset="imagefolder", data_root=str(folder), img_size=IMG, batch_size=4,
                          max_train_samples=None, epochs=2, decode_on_device="on", keypoints_on="workers")
     task = build_task(config, Runtime("cpu"))
-    assert task.decode_on_device and task.weights_on_device  # crops exist only on the device, so weights too
+    assert task.decode_on_device and task.method.weights_on_device  # crops exist only on the device: weights too
     summary = fit(config)
     assert summary["status"] == "finished" and np.isfinite(summary["train_loss_last_epoch"])
 

@@ -33,7 +33,7 @@ def run_pipeline_variant(settings, device, root, runtime, overrides: dict, worke
     # needs several bursts, more than the ~2k files hold.
     repeats = math.ceil((wanted + 1) * batch_size / len(task.train_dataset))
     dataset = ConcatDataset([task.train_dataset] * repeats)
-    sampler = EpochBatchSampler(len(dataset), batch_size, seed=0, shuffle=True, drop_last=True)
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed=0, shuffle=True, last_batch="drop")
     loader = torch.utils.data.DataLoader(PositionSeededDataset(dataset), batch_sampler=sampler,
                                          collate_fn=task.collate, **loader_kwargs(config, device.type))
     step_seconds, waits = [], []
@@ -81,7 +81,7 @@ def run_pipeline_variant(settings, device, root, runtime, overrides: dict, worke
             "mean_wait_for_batch_s": round(statistics.mean(waits), 4), "loader_only_images_per_s":
             round(loader_rate, 1), "step_only_images_per_s": round(step_rate, 1),
             "bottleneck": "loader (CPU)" if loader_rate < step_rate else "device (step)", "batches": wanted,
-            "decode_on_device": task.decode_on_device, "weights_on_device": task.weights_on_device,
+            "decode_on_device": task.decode_on_device, "weights_on_device": task.method.weights_on_device,
             "file_repeats": repeats}
 
 
