@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
@@ -381,8 +381,21 @@ def loader_verdict(outcome: LoaderOutcome) -> str:
 
 
 def report_sentences(label: str, report: OriginalLoaderReport) -> List[str]:
-    """Sentences for a notebook: per original code path, whether ``label``'s weights were actually loaded."""
-    return [f"{label}: the original's {outcome.loader} path {loader_verdict(outcome)}" for outcome in report.outcomes]
+    """Sentences for a notebook, generated from the report: per original code path, whether ``label``'s weights
+    were actually loaded; then what this project's strict loader does with the file."""
+    sentences = [f"{label}: the original's {outcome.loader} path {loader_verdict(outcome)}"
+                 for outcome in report.outcomes]
+    strict = report.strict_loader.splitlines()[0]
+    return sentences + [f"{label}: kamim's strict loader {strict}"]
+
+
+def loader_report_record(report: OriginalLoaderReport) -> dict:
+    """The report as JSON-ready data (every field, plus each outcome's ``identical_to_random_init``)."""
+    record = asdict(report)
+    for entry, outcome in zip(record["outcomes"], report.outcomes):
+        entry["identical_to_random_init"] = outcome.identical_to_random_init
+        entry["fully_loaded"] = outcome.fully_loaded
+    return record
 
 
 def _keys(keys: List[str]) -> str:

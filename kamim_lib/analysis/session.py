@@ -46,8 +46,17 @@ def load_models_and_images(setup: AnalysisSetup, params, *, num_images: int | No
 
 
 def _load_images(params, num_images: int, img_size: int) -> AnalysisImages:
-    return load_analysis_images(params.dataset, root=params.images_root, split=params.split, num_images=num_images,
-                                img_size=img_size, seed=params.seed, analysis_transform=params.analysis_transform)
+    try:
+        return load_analysis_images(params.dataset, root=params.images_root, split=params.split,
+                                    num_images=num_images, img_size=img_size, seed=params.seed,
+                                    analysis_transform=params.analysis_transform)
+    except (ValueError, FileNotFoundError) as error:
+        if params.analysis_data_root is not None or params.data_root is None:
+            raise
+        # The analysis fell back to the training data root, which may hold another data set.
+        raise type(error)(f"{error}\nThe analysis read dataset={params.dataset!r} from data_root={params.data_root!r}; "
+                          "if its images are elsewhere (the paper profile: Imagenette-160), pass "
+                          "--set analysis_data_root=/path/to/imagenette2-160.") from error
 
 
 def reconstructing_models(models: dict) -> tuple[dict, list[str]]:

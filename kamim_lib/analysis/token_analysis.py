@@ -11,7 +11,7 @@ from torch import nn
 from kamim_lib.analysis.attention_pca import JointPCA, pre_post_attention_pca
 from kamim_lib.analysis.collect import TokenSimilarity, layer_tokens, pre_post_attention, token_similarity_per_block
 from kamim_lib.analysis.model_layout import check_block, check_hidden_layer
-from kamim_lib.analysis.token_tsne import TokenEmbedding, token_tsne
+from kamim_lib.analysis.token_tsne import TokenEmbedding, image_silhouette, token_tsne
 
 
 @dataclass
@@ -24,6 +24,7 @@ class TokenAnalysis:
         pca_block: block whose LN1 output and attention output were projected.
         pca: ``JointPCA`` of those two token sets.
         similarity: per-block token cosine similarity before/after attention (ViT), None for Swin.
+        image_silhouette: silhouette (cosine) of the t-SNE layer's tokens grouped by image (``image_silhouette``).
     """
 
     tsne_layer: int
@@ -31,6 +32,7 @@ class TokenAnalysis:
     pca_block: int
     pca: JointPCA
     similarity: TokenSimilarity | None
+    image_silhouette: float
 
 
 def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, tsne_layer: int | None = None,
@@ -59,7 +61,8 @@ def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     pair = pre_post_attention(model, images, block, batch_size=batch_size)
     similarity = (token_similarity_per_block(model, images, batch_size=batch_size)
                   if hasattr(model.encoder, "blocks") else None)
-    return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity)
+    return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity,
+                         image_silhouette(tokens, has_cls=prefix))
 
 
 def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:
@@ -69,6 +72,7 @@ def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for label, analysis in analyses.items():
         arrays["tsne/labels"] = analysis.tsne.labels
+        arrays["tsne/image_index"] = analysis.tsne.image_index
         arrays[f"tsne/{label}/points"] = analysis.tsne.points
         for field in ("pre", "post", "explained_variance_ratio", "components", "mean"):
             arrays[f"pca/{label}/{field}"] = np.asarray(getattr(analysis.pca, field), dtype=np.float32)

@@ -176,11 +176,13 @@ class ReconstructionParams(AnalysisParams):
 
     mask_ratio / mask_patch_size: the SimMIM masks (the same masks for every model, drawn from ``seed``); the
         paper's reconstruction numbers use mask ratio 0.4. num_figure_images: rows of the figure.
+    floor_images: training images averaged into the image-blind floor's mean image.
     """
 
     mask_ratio: float
     mask_patch_size: int
     num_figure_images: int
+    floor_images: int
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -188,6 +190,7 @@ class ReconstructionParams(AnalysisParams):
             raise ValueError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}.")
         check_positive("mask_patch_size", self.mask_patch_size)
         check_positive("num_figure_images", self.num_figure_images)
+        check_positive("floor_images", self.floor_images)
         if self.num_figure_images > self.num_images:
             raise ValueError(f"num_figure_images={self.num_figure_images} must be <= num_images={self.num_images}.")
 
