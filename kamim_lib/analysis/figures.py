@@ -47,7 +47,7 @@ def layer_curves_figure(summary: dict, metric: str, *, ylabel: str, title: str,
     ours = {_display(label): entries[metric] for label, entries in summary["models"].items()}
     paper = summary.get("paper", {}).get(metric, {})
     paper_model = summary.get("paper", {}).get("paper_model", "vit_b")
-    reference = {f"{_display(method)} ({paper_model})": rows for method, rows in paper.items()}
+    reference = {f"{_display(method)} ({paper_model}, read off ±0.5 %)": rows for method, rows in paper.items()}
     layers, aligned = _aligned({**ours, **{f"paper {name}": rows for name, rows in reference.items()}})
     figure = plots.plot_layer_curves({name: aligned[name] for name in ours}, layers=layers,
                                      reference={name: aligned[f"paper {name}"] for name in reference},
@@ -108,7 +108,7 @@ def attention_curves_figure(summary: dict) -> Figure:
                                             for d, u in zip(distance["value"], uniform["value"])]}
     paper_uniform = uniform_attention_distance(12, 16)
     paper_model = summary.get("paper", {}).get("paper_model", "vit_b")
-    reference = {f"{_display(method)} ({paper_model})": {"layer": rows["layer"],
+    reference = {f"{_display(method)} ({paper_model}, read off ±0.5 %)": {"layer": rows["layer"],
                                                        "value": [100 * v / paper_uniform for v in rows["value"]]}
                  for method, rows in summary.get("paper", {}).get("attention_distance_px", {}).items()}
     layers, aligned = _aligned({**share, **{f"paper {name}": rows for name, rows in reference.items()}})

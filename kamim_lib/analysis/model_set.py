@@ -1,9 +1,10 @@
 """The models an analysis compares: trained checkpoints, loaded strictly, plus a randomly initialised baseline.
 
 SPEC §3: the paper's KAMIM attention curves equal those of an untrained ViT, and the original notebooks loaded
-checkpoints with ``strict=False``. Every analysis here therefore loads through ``kamim_lib.models.load_pretrained``
-(strict: a missing or unexpected key raises, naming it) and always includes a "random init" model of the same
-architecture, built from a fixed seed, to plot beside the trained ones.
+checkpoints with ``strict=False``. Every analysis here therefore loads any number of checkpoints ({label: path}:
+this project's, the original's HF files, MoCo v3's) strictly (``load_analysis_checkpoint``: a missing or unexpected
+key raises, naming it) and always includes a "random init" model of the same architecture, built from a fixed
+seed, to plot beside the trained ones.
 """
 from __future__ import annotations
 

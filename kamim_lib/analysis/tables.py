@@ -41,6 +41,8 @@ def per_layer_table(summary: dict, metric: str, *, title: str, digits: int = 2) 
         layers += [layer for layer in values if layer not in layers]
     body = [[layer] + [values.get(layer) for values in columns.values()] for layer in layers]
     text = f"### {title} ({summary['model']})\n\n" + markdown_table(["layer", *columns], body, digits)
+    if paper:
+        text += f"\n\n_paper columns: {paper_model}, read off the paper's figures (±0.5 %)._"
     return text + "\n\n" + provenance_line(summary.get("provenance", {})) + "\n"
 
 

@@ -153,7 +153,8 @@ class TokensParams(AnalysisParams):
     """09_tokens: token t-SNE of one layer, the joint pre/post-attention PCA of one block, token homogeneity.
 
     tsne_layer: hidden state for the t-SNE (0 = embedding output, k = block k), None = the last block.
-    pca_block: block (1 … L) for the pre/post-attention PCA, None = the last block.
+    pca_block: block (1 … L) for the pre/post-attention PCA, None = where the models' post-attention token
+        similarity differs most (``token_analysis.most_different_block``).
     perplexity: t-SNE perplexity (SPEC: 20).
     """
 
