@@ -163,3 +163,15 @@ def test_moco_checkpoint_with_a_missing_or_mis_sized_key_is_refused(tmp_path):
         load_moco_v3(_save(tmp_path, "moco96.pth.tar", _moco_checkpoint(_moco_encoder(96))), "vit_nano", img_size=64)
     with pytest.raises(ValueError, match="not a MoCo v3 checkpoint"):
         moco_v3_encoder_state_dict({"state_dict": {"encoder.cls_token": torch.zeros(1)}})
+
+
+def test_reports_for_an_analysis_name_files_the_original_could_not_read(tmp_path, trained_438):
+    from kamim_lib.analysis.original_loader import checkpoint_loader_reports
+
+    folder = tmp_path / "hf_folder"
+    folder.mkdir()
+    records, sentences = checkpoint_loader_reports(
+        {"final": _save(tmp_path, "final.pth", trained_438), "folder": folder}, "vit_nano")
+    assert records["final"]["outcomes"][0]["tensors_set"] == NANO_TENSORS
+    assert "could not have read" in records["folder"]["error"]
+    assert any(s.startswith("final: the original's hf_vit_mim path sets 137 of 137") for s in sentences)

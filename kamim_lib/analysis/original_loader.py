@@ -287,8 +287,11 @@ def replay_original_load(loader: str, checkpoint, model: str = "vit_b") -> Loade
 
 
 def _read_checkpoint(path: Path):
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"checkpoint {str(path)!r} does not exist; pass the path of a .pth/.pt/.bin file.")
+    if not path.is_file() or path.suffix == ".safetensors":
+        raise ValueError(f"{str(path)!r} is not a torch.save file: the original's notebooks read checkpoints with "
+                         "torch.load, so they could not have read this one.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure gets the same advice
@@ -417,3 +420,27 @@ def format_original_loader_report(report: OriginalLoaderReport) -> str:
     lines.append(f"kamim's strict loader: {strict[0]}")
     lines += [f"  {line.strip()}" for line in strict[1:_LISTED]]
     return "\n".join(lines)
+
+
+def checkpoint_loader_reports(checkpoints: Mapping[str, str | os.PathLike], model: str = "vit_b"
+                              ) -> tuple[Dict[str, dict], List[str]]:
+    """``original_loader_report`` for every checkpoint of an analysis, as JSON records and notebook sentences.
+
+    A file the original's notebooks could not have read (a safetensors file, an HF folder) gets a sentence saying
+    so instead of a report.
+
+    Returns:
+        (label -> ``loader_report_record`` or {"error": message}, sentences).
+    """
+    records: Dict[str, dict] = {}
+    sentences: List[str] = []
+    for label, path in checkpoints.items():
+        try:
+            report = original_loader_report(path, model)
+        except ValueError as error:
+            records[label] = {"path": str(path), "error": str(error)}
+            sentences.append(f"{label}: {error}")
+            continue
+        records[label] = loader_report_record(report)
+        sentences += report_sentences(label, report)
+    return records, sentences
