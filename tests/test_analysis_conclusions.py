@@ -69,3 +69,11 @@ def test_most_different_block_is_where_the_homogeneity_curves_spread_most():
         return TokenSimilarity([1, 2, 3], torch.zeros(3), torch.tensor(values), 4)
     assert most_different_block({"a": curve([0.1, 0.2, 0.3]), "b": curve([0.1, 0.9, 0.35])}) == 2
     assert most_different_block({"a": curve([0.1, 0.2, 0.3]), "swin": None}) is None
+
+
+def test_models_on_different_grids_are_compared_as_shares_of_uniform():
+    moco = _attention_model([120.0, 130.0])
+    moco["uniform_attention_distance_px"] = _rows([125.0, 125.0])
+    sentences = attention_conclusions({"models": {"moco": moco, RANDOM_INIT: _attention_model([99.5, 99.8])}})
+    assert any(s.startswith("moco's attention distance as % of uniform attention on its own grid exceeds random "
+                            "init's in 1 of 2 blocks") for s in sentences)

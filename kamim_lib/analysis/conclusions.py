@@ -111,11 +111,17 @@ def attention_conclusions(summary: dict) -> list[str]:
             sentences.append(f"{display(a)} ({len(da)} blocks) and {display(b)} ({len(db)} blocks) have different "
                              "depths: no block-by-block comparison.")
             continue
-        sentences.append(compare_curves(display(a), da, display(b), db, quantity="mean attention distance",
-                                        relation="exceeds", unit=" px", digits=1))
-        if b == RANDOM_INIT:
-            uniform = _values(models[a]["uniform_attention_distance_px"])
-            same = sum(abs(x - y) < SAME_CURVE_TOLERANCE * u for x, y, u in zip(da, db, uniform))
+        ua, ub = _values(models[a]["uniform_attention_distance_px"]), _values(models[b]["uniform_attention_distance_px"])
+        if all(abs(x - y) < 1e-6 for x, y in zip(ua, ub)):
+            sentences.append(compare_curves(display(a), da, display(b), db, quantity="mean attention distance",
+                                            relation="exceeds", unit=" px", digits=1))
+        else:  # different token grids: compare each as a share of uniform attention on its own grid
+            sentences.append(compare_curves(
+                display(a), [100 * d / u for d, u in zip(da, ua)], display(b), [100 * d / u for d, u in zip(db, ub)],
+                quantity="attention distance as % of uniform attention on its own grid", relation="exceeds",
+                unit=" points", digits=1))
+        if b == RANDOM_INIT and ua == ub:
+            same = sum(abs(x - y) < SAME_CURVE_TOLERANCE * u for x, y, u in zip(da, db, ua))
             sentences.append(f"{display(a)}'s distance is within {SAME_CURVE_TOLERANCE:.0%} of uniform attention of "
                              f"the random-init model's in {same} of {len(da)} blocks.")
     uniform = uniform_attention_distance(_PAPER_GRID, _PAPER_PATCH_PX)
