@@ -113,18 +113,23 @@ def plot_fourier_profiles(analysis: FourierAnalysis, labels: Sequence[str] | Non
     figure, ax = _axes(ax)
     from matplotlib import colormaps
 
-    colours = colormaps["plasma"](np.linspace(0.0, 0.9, max(1, len(analysis.profiles))))
-    for index, (frequencies, profile) in enumerate(zip(analysis.frequencies, analysis.profiles)):
-        ax.plot(_numpy(frequencies), _numpy(profile), color=colours[index],
-                label=None if labels is None else str(labels[index]))
     ax.set_xlabel("diagonal frequency (π rad / token)")
     ax.set_ylabel("Δ log amplitude")
     ax.set_title(title, fontsize="small")
     points = max((len(_numpy(frequencies)) for frequencies in analysis.frequencies), default=0)
     if points < MIN_SPECTRUM_POINTS:
-        # A g x g token grid gives g // 2 + 1 diagonal frequencies: too few to show a spectrum's shape.
-        ax.text(0.5, 0.5, f"only {points} diagonal frequencies:\nthe token grid is too small for a spectrum",
-                ha="center", va="center", transform=ax.transAxes, fontsize="small", color="dimgrey")
+        # A g x g token grid gives g // 2 + 1 diagonal frequencies: a "spectrum" of 2 or 3 points is only the
+        # ΔLog amplitude again (plotted per layer beside it), so the panel says so instead of drawing lines.
+        ax.text(0.5, 0.5, f"only {points} diagonal frequencies:\nthe token grid is too small for a spectrum\n"
+                "(ΔLog amplitude per layer: left)", ha="center", va="center", transform=ax.transAxes,
+                fontsize="small", color="dimgrey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return figure
+    colours = colormaps["plasma"](np.linspace(0.0, 0.9, max(1, len(analysis.profiles))))
+    for index, (frequencies, profile) in enumerate(zip(analysis.frequencies, analysis.profiles)):
+        ax.plot(_numpy(frequencies), _numpy(profile), color=colours[index],
+                label=None if labels is None else str(labels[index]))
     if labels is not None:
         ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
