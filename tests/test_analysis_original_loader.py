@@ -175,3 +175,16 @@ def test_reports_for_an_analysis_name_files_the_original_could_not_read(tmp_path
     assert records["final"]["outcomes"][0]["tensors_set"] == NANO_TENSORS
     assert "could not have read" in records["folder"]["error"]
     assert any(s.startswith("final: the original's hf_vit_mim path sets 137 of 137") for s in sentences)
+
+
+def test_a_file_with_python_objects_needs_trust_pickle(tmp_path, trained_438, capsys):
+    import argparse
+
+    path = _save(tmp_path, "with_args.pth", {"epoch": 3, "model_state_dict": trained_438,
+                                             "args": argparse.Namespace(lr=1e-4)})
+    with pytest.raises(ValueError, match="trust_pickle=True"):
+        original_loader_report(path, "vit_nano")
+    report = original_loader_report(path, "vit_nano", trust_pickle=True)
+    assert report.outcome("hf_vit_mim").tensors_set == 0 and report.strict_ok
+    assert main(["inspect-checkpoint", str(path), "--model", "vit_nano", "--trust-pickle"]) == 0
+    assert "sets 0 of 137 tensors" in capsys.readouterr().out

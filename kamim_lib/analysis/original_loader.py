@@ -286,18 +286,20 @@ def replay_original_load(loader: str, checkpoint, model: str = "vit_b") -> Loade
 # --- the file --------------------------------------------------------------------------------------------------
 
 
-def _read_checkpoint(path: Path):
+def _read_checkpoint(path: Path, trust_pickle: bool = False):
     if not path.exists():
         raise ValueError(f"checkpoint {str(path)!r} does not exist; pass the path of a .pth/.pt/.bin file.")
     if not path.is_file() or path.suffix == ".safetensors":
         raise ValueError(f"{str(path)!r} is not a torch.save file: the original's notebooks read checkpoints with "
                          "torch.load, so they could not have read this one.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # The original called torch.load(path) under torch 2.3, whose default unpickled anything.
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure gets the same advice
         raise ValueError(f"{str(path)!r} could not be read with torch.load(weights_only=True) ({type(exc).__name__}"
                          f": {str(exc).splitlines()[0] if str(exc) else ''}); it holds objects other than tensors "
-                         "and plain containers, which this tool does not unpickle.") from exc
+                         "and plain containers. If you trust the file, pass trust_pickle=True "
+                         "(kamim inspect-checkpoint --trust-pickle), which unpickles it as the original did.") from exc
 
 
 def is_moco_checkpoint(checkpoint) -> bool:
@@ -340,7 +342,25 @@ def _strict_verdict(path: Path, model: str, checkpoint) -> tuple[str, bool]:
         return f"refuses it: {error}", False
 
 
-def original_loader_report(path: str | os.PathLike, model: str = "vit_b") -> OriginalLoaderReport:
+def _strict_verdict_of_object(model: str, checkpoint) -> tuple[str, bool]:
+    """The strict loaders on an already unpickled checkpoint (``trust_pickle``)."""
+    from kamim_lib.models import create_model, load_state_dict_into, model_arch, unwrap_state_dict
+
+    try:
+        if is_moco_checkpoint(checkpoint):
+            from kamim_lib.analysis.moco_v3 import load_moco_v3_state_dict, moco_v3_model
+
+            img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
+            load_moco_v3_state_dict(moco_v3_model(model, img_size), checkpoint)
+            return f"loads strictly as a MoCo v3 encoder ({model}, {img_size} px)", True
+        load_state_dict_into(create_model(model), unwrap_state_dict(checkpoint), strict=True)
+        return f"loads strictly into {model}", True
+    except ValueError as error:
+        return f"refuses it: {error}", False
+
+
+def original_loader_report(path: str | os.PathLike, model: str = "vit_b", *,
+                           trust_pickle: bool = False) -> OriginalLoaderReport:
     """Load ``path`` exactly as each of the original's analysis notebooks did, and say what was really loaded.
 
     For a MoCo v3 checkpoint the MoCo code path is replayed; for anything else the two ViT classes of the
@@ -352,6 +372,8 @@ def original_loader_report(path: str | os.PathLike, model: str = "vit_b") -> Ori
     Args:
         path: a checkpoint file (read with ``torch.load(weights_only=True)``).
         model: the registry name whose size the notebooks' ``ViTConfig`` had ("vit_b" for the paper).
+        trust_pickle: read with ``weights_only=False`` (only for files you trust: unpickling runs code), for
+            checkpoints that store Python objects beside the tensors.
 
     Returns:
         ``OriginalLoaderReport`` (``format_original_loader_report`` prints it).
@@ -361,10 +383,11 @@ def original_loader_report(path: str | os.PathLike, model: str = "vit_b") -> Ori
     """
     path = Path(path)
     _vit_config(model)  # checks the name before reading a large file
-    checkpoint = _read_checkpoint(path)
+    checkpoint = _read_checkpoint(path, trust_pickle)
     loaders = ("moco_v3",) if is_moco_checkpoint(checkpoint) else _MIM_LOADERS
     outcomes = [replay_original_load(loader, checkpoint, model) for loader in loaders]
-    verdict, ok = _strict_verdict(path, model, checkpoint)
+    verdict, ok = _strict_verdict(path, model, checkpoint) if not trust_pickle else _strict_verdict_of_object(
+        model, checkpoint)
     return OriginalLoaderReport(str(path), model, describe_checkpoint_layout(checkpoint), outcomes, verdict, ok)
 
 

@@ -15,11 +15,15 @@ def register(subparsers) -> None:
     parser.add_argument("path", help="checkpoint file (.pth/.pt/.bin/.pth.tar), read with weights_only=True")
     parser.add_argument("--model", default="vit_b",
                         help="registry name of the size the notebooks built (default vit_b, the paper's)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="read with weights_only=False, as the original's torch.load did (only for files you "
+                             "trust: unpickling runs code); needed when the file stores Python objects")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from kamim_lib.analysis.original_loader import format_original_loader_report, original_loader_report
 
-    print(format_original_loader_report(original_loader_report(args.path, args.model)))
+    print(format_original_loader_report(original_loader_report(args.path, args.model,
+                                                                trust_pickle=args.trust_pickle)))
     return 0
