@@ -76,6 +76,10 @@ def check_outputs(section, run_dir):
             assert finite(rows["value"]), (section, label, metric)
     for name in FIGURES[section]:
         assert (run_dir / "figures" / name).stat().st_size > 1000
+    notebook = next(s for s in SECTIONS if s.name == section).notebook
+    executed = (run_dir / "notebooks" / notebook).read_text()
+    assert "IProgress" not in executed and "TqdmWarning" not in executed
+    assert "## Conclusion" in executed
     return summary
 
 
