@@ -77,9 +77,11 @@ def check_outputs(section, run_dir):
     for name in FIGURES[section]:
         assert (run_dir / "figures" / name).stat().st_size > 1000
     notebook = next(s for s in SECTIONS if s.name == section).notebook
-    executed = (run_dir / "notebooks" / notebook).read_text()
-    assert "IProgress" not in executed and "TqdmWarning" not in executed
-    assert "## Conclusion" in executed
+    executed = json.loads((run_dir / "notebooks" / notebook).read_text())
+    outputs = json.dumps([cell.get("outputs", []) for cell in executed["cells"]])
+    assert "IProgress" not in outputs and "TqdmWarning" not in outputs
+    assert "".join(executed["cells"][-2]["source"]).startswith("## Conclusion")
+    assert "".join(executed["cells"][-1]["outputs"][0]["text"]).startswith("- ")  # generated conclusion sentences
     return summary
 
 
