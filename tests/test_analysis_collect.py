@@ -290,22 +290,28 @@ def test_analysis_models_refuse_partial_checkpoints_and_the_reserved_label(check
 def test_resolve_checkpoints_from_the_record_or_the_parameters(checkpoint_files, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(FileNotFoundError, match="pretrain"):
-        resolve_checkpoints(out, None, None, None)
+        resolve_checkpoints(out, None, None)
     record_pretrained_checkpoints(out, checkpoint_files, model="vit_nano")
-    model, paths, sources = resolve_checkpoints(out, None, None, None)
+    model, paths, sources = resolve_checkpoints(out, None, None)
     assert model == "vit_nano" and paths == {k: str(v) for k, v in checkpoint_files.items()}
     assert sources == {"simmim": "pretraining record", "kamim": "pretraining record"}
     other = tmp_path / "other.pth"
     other.write_bytes(b"")
-    model, paths, sources = resolve_checkpoints(out, None, None, str(other))
-    assert paths["kamim"] == str(other) and sources["kamim"] == "parameter"
+    model, paths, sources = resolve_checkpoints(out, None, {"simmim": None, "kamim": str(other)})
+    assert paths["kamim"] == str(other) and sources == {"simmim": "pretraining record", "kamim": "parameter"}
     with pytest.raises(ValueError, match="vit_nano"):
-        resolve_checkpoints(out, "vit_b", None, str(other))           # record is for another model
-    assert resolve_checkpoints(out, "vit_b", str(other), str(other))[0] == "vit_b"
+        resolve_checkpoints(out, "vit_b", {"kamim": None})            # record is for another model
+    assert resolve_checkpoints(out, "vit_b", {"a": str(other), "b": str(other)})[0] == "vit_b"
     with pytest.raises(ValueError, match="model"):
-        resolve_checkpoints(tmp_path / "empty", None, str(other), str(other))
+        resolve_checkpoints(tmp_path / "empty", None, {"a": str(other)})
     with pytest.raises(ValueError, match="does not exist"):
-        resolve_checkpoints(out, None, str(tmp_path / "missing.pth"), None)
+        resolve_checkpoints(out, "vit_nano", {"simmim": str(tmp_path / "missing.pth")})
+    with pytest.raises(ValueError, match="no 'moco' run"):
+        resolve_checkpoints(out, None, {"moco": None})
+    with pytest.raises(ValueError, match="random init"):
+        resolve_checkpoints(out, None, {RANDOM_INIT: str(other)})
+    with pytest.raises(ValueError, match="mapping label -> path"):
+        resolve_checkpoints(out, None, [str(other)])
 
 
 def test_load_analysis_images_is_a_seeded_subset():
@@ -366,3 +372,32 @@ def test_reconstruction_table_shows_the_paper_only_in_its_setting(vit, images):
     assert "| SimMIM | psnr_full |" in text and "12.06–12.09" in text and "0.108–0.115" in text
     assert "12.06" not in tables.reconstruction_table({**summary, "model": "vit_nano"})
     assert "12.06" not in tables.reconstruction_table({**summary, "parameters": {"mask_ratio": 0.6}})
+
+
+def test_three_checkpoints_of_three_formats_side_by_side(checkpoint_files, tmp_path):
+    """kamim's own format, the original's periodic HF dict and a MoCo v3 checkpoint, with the random init."""
+    from kamim_lib.analysis.inputs import images_for_models, load_analysis_images
+    from kamim_lib.analysis.moco_v3 import is_moco_v3_model, moco_v3_model
+    from kamim_lib.analysis.original_loader import hf438_vit_mim
+
+    torch.manual_seed(21)
+    original = tmp_path / "checkpoint_99.pth"
+    torch.save({"epoch": 99, "model_state_dict": hf438_vit_mim("vit_nano").state_dict()}, original)
+    moco = moco_v3_model("vit_nano", img_size=96)
+    moco_path = tmp_path / "moco.pth.tar"
+    torch.save({"epoch": 1, "state_dict": {f"module.base_encoder.{key[len('encoder.'):]}": value
+                                           for key, value in moco.state_dict().items()
+                                           if key.startswith("encoder.") and key != "encoder.mask_token"}}, moco_path)
+    checkpoints = {"simmim": checkpoint_files["simmim"], "original": original, "moco": moco_path}
+    models = analysis_models("vit_nano", checkpoints, seed=0)
+    assert list(models) == ["simmim", "original", "moco", RANDOM_INIT]
+    assert is_moco_v3_model(models["moco"]) and models["moco"].token_grid == 6
+    inputs = images_for_models(models, lambda size: load_analysis_images("digits", num_images=3, img_size=size))
+    assert inputs["simmim"] is inputs["original"] and inputs["moco"].images.shape[-1] == 96
+    assert torch.equal(inputs["moco"].indices, inputs["simmim"].indices)
+    for label, model in models.items():
+        stats = collect.attention_statistics(model, inputs[label].images, batch_size=3)
+        assert len(stats.distance_px) == 8
+    # The uniform-attention distance is that of each model's own grid.
+    assert stats.uniform_distance_px[0] != collect.attention_statistics(
+        models["moco"], inputs["moco"].images).uniform_distance_px[0]

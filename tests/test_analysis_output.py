@@ -58,6 +58,10 @@ def test_other_plots_build_figures():
     analysis = FourierAnalysis(torch.tensor([-1.0, -2.0]), [torch.zeros(6), -torch.arange(6.0)],
                                [torch.arange(6) / 6] * 2)
     assert len(plots.plot_fourier_profiles(analysis, labels=["x", "1"]).axes[0].get_lines()) == 2
+    # A 4 x 4 token grid gives 2 diagonal frequencies: the panel says so instead of drawing 2-point "spectra".
+    degenerate = FourierAnalysis(torch.tensor([-1.0]), [torch.tensor([0.0, -1.0])], [torch.tensor([0.0, 0.5])])
+    axes = plots.plot_fourier_profiles(degenerate, labels=["x"]).axes[0]
+    assert not axes.get_lines() and "too small for a spectrum" in axes.texts[0].get_text()
     assert len(plots.plot_attention_maps(torch.rand(3, 12, 12), titles=["a", "b", "c"], query=(2, 3)).axes) == 3
     assert len(plots.plot_embedding(np.random.rand(10, 2), np.array([0, 1] * 5)).axes[0].collections) == 2
     pca = JointPCA(np.zeros((4, 2)), np.ones((4, 2)), np.array([0.6, 0.3]), np.eye(2, 5), np.zeros(5))

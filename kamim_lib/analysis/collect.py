@@ -32,6 +32,7 @@ from kamim_lib.analysis.fourier import FourierAnalysis, fourier_diagonal_profile
 from kamim_lib.analysis.hooks import record_outputs
 from kamim_lib.analysis.model_layout import (block_token_sizes, check_block, check_hidden_layer, encoder_blocks,
                                              evaluation_mode)
+from kamim_lib.analysis.original_metrics import original_reconstruction_metrics
 from kamim_lib.analysis.pixels import unnormalize
 from kamim_lib.analysis.reconstruction import reconstruction_metrics
 from kamim_lib.analysis.token_similarity import mean_token_cosine_similarity
@@ -378,11 +379,15 @@ class Reconstruction:
     Attributes:
         prediction: float (B, 3, H, W), the decoder output un-normalised and clamped to [0, 1] (every pixel,
             visible ones included, as the model outputs them).
-        metrics: ``psnr_masked``, ``psnr_full`` (dB), ``ssim_masked``, ``ssim_full``: float (B,) each.
+        metrics: ``psnr_masked``, ``psnr_full`` (dB), ``ssim_masked``, ``ssim_full``: float (B,) each
+            (kamim's convention: per image, un-normalised pixels in [0, 1]).
+        original_metrics: ``psnr_full``, ``ssim_full`` under the original's convention (torchmetrics defaults on
+            the normalised full images, one number for the batch; ``original_metrics``).
     """
 
     prediction: torch.Tensor
     metrics: dict[str, torch.Tensor]
+    original_metrics: dict[str, float]
 
 
 @torch.no_grad()
@@ -405,12 +410,14 @@ def reconstruct(model: nn.Module, images: torch.Tensor, mask: torch.Tensor, *, b
                          "kamim_lib.masking.random_cell_masks).")
     if max_psnr_db is not None:
         check_positive("max_psnr_db", max_psnr_db)
-    predictions, parts = [], []
+    predictions, normalised, parts = [], [], []
     with evaluation_mode(model):
         for chunk, chunk_mask in _batches(model, images, mask, batch_size):
             prediction = model(chunk, chunk_mask)
             scores = reconstruction_metrics(prediction, chunk, chunk_mask, max_psnr_db=max_psnr_db)
+            normalised.append(prediction.cpu())
             predictions.append(unnormalize(prediction).cpu())
             parts.append({name: value.cpu() for name, value in scores.items()})
     metrics = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
-    return Reconstruction(torch.cat(predictions), metrics)
+    original = original_reconstruction_metrics(torch.cat(normalised), images.detach().cpu())
+    return Reconstruction(torch.cat(predictions), metrics, original)

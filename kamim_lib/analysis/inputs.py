@@ -1,10 +1,29 @@
-"""The images an analysis runs on: a seeded random subset of a registered data set, evaluation-transformed."""
+"""The images an analysis runs on: a subset of a registered data set, transformed one of two ways.
+
+``analysis_transform``:
+
+* "eval" — this project's evaluation transform (shorter side resized to S bilinear, centre crop S) on a seeded
+  random subset of the split;
+* "original" — what the original's analysis notebooks did (SPEC §1.6): timm's ``transforms_imagenet_eval``
+  (shorter side resized to ⌊S / 0.875⌋ bicubic — 219 px for S = 192, 256 for 224 — then centre crop S), on the
+  first ⌊n_c / 64⌋ images of every class in folder order (their ``subsample(ratio=2**-6)``), of which the first
+  batch is used: 64 images for the attention notebook, 16 for the Fourier/t-SNE one (Imagenette-160 validation).
+"""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import torch
+from torchvision.transforms import InterpolationMode, v2
+
+ANALYSIS_TRANSFORMS = ("eval", "original")
+# timm's transforms_imagenet_eval default: resize the shorter side to img_size / crop_pct, then centre-crop.
+ORIGINAL_CROP_PCT = 0.875
+# The original notebooks' subsample(dataset, ratio=2**-6): the first floor(n_c / 64) images of each class.
+ORIGINAL_SUBSAMPLE_RATIO = 2.0 ** -6
 
 
 @dataclass
@@ -22,9 +41,42 @@ class AnalysisImages:
     indices: torch.Tensor
 
 
+def original_analysis_transform(img_size: int) -> v2.Compose:
+    """timm's ``transforms_imagenet_eval(img_size)`` as the original used it: Resize(⌊S / 0.875⌋, bicubic) of the
+    shorter side, CenterCrop(S), ImageNet normalisation. PIL RGB image -> float32 (3, S, S)."""
+    from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+
+    return v2.Compose([v2.Resize(math.floor(img_size / ORIGINAL_CROP_PCT), interpolation=InterpolationMode.BICUBIC,
+                                 antialias=True),
+                       v2.CenterCrop(img_size), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
+                       v2.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD))])
+
+
+def original_subsample_indices(targets, ratio: float = ORIGINAL_SUBSAMPLE_RATIO) -> list[int]:
+    """The original's ``subsample(dataset, ratio)``: per class (in order of first appearance), its first
+    ⌊n_c · ratio⌋ indices; classes one after another.
+
+    Args:
+        targets: the class of every image of the split, in data set order.
+    """
+    per_class: dict = {}
+    for index, target in enumerate(targets):
+        per_class.setdefault(int(target), []).append(index)
+    return [index for indices in per_class.values() for index in indices[:int(len(indices) * ratio)]]
+
+
+def _targets(data) -> list[int]:
+    targets = getattr(data, "targets", None)
+    if targets is not None:
+        return [int(target) for target in targets]
+    return [int(data[index][1]) for index in range(len(data))]
+
+
 def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: str | os.PathLike | None = None,
-                         split: str = "val", seed: int = 0, **dataset_options) -> AnalysisImages:
-    """Draw ``num_images`` images without replacement from a data set split, the same ones for the same seed.
+                         split: str = "val", seed: int = 0, analysis_transform: str = "eval",
+                         **dataset_options) -> AnalysisImages:
+    """The analysed images of a data set split: a seeded random subset ("eval"), or the original's selection and
+    transform ("original", see the module docstring). The same arguments give the same images.
 
     Args:
         dataset: a registry name (``kamim_lib.data.list_datasets()``), e.g. "digits" (embedded) or "imagenet".
@@ -32,22 +84,33 @@ def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: 
         img_size: side S of the square images; the model's ``img_size``.
         root: the data root (not needed for "digits" and "synthetic").
         split: "train" or "val".
-        seed: which images are drawn (a permutation of the split from ``torch.Generator().manual_seed(seed)``).
+        seed: which images are drawn (a permutation of the split from ``torch.Generator().manual_seed(seed)``);
+            unused by "original", which takes the first ``num_images`` of its per-class subsample.
+        analysis_transform: "eval" or "original".
         **dataset_options: passed to ``build_dataset`` (e.g. ``image_size`` for digits).
 
     Returns:
         ``AnalysisImages``.
     """
+    from kamim_lib._validation import check_choice
     from kamim_lib.data import build_dataset, build_eval_transform
 
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images <= 0:
         raise ValueError(f"num_images must be a positive int, got {num_images!r}.")
-    data = build_dataset(dataset, root=root, split=split, transform=build_eval_transform(img_size),
-                         **dataset_options)
-    if num_images > len(data):
-        raise ValueError(f"num_images={num_images} but the {dataset!r} {split} split has only {len(data)} images.")
-    generator = torch.Generator().manual_seed(seed)
-    indices = torch.randperm(len(data), generator=generator)[:num_images]
+    check_choice("analysis_transform", analysis_transform, ANALYSIS_TRANSFORMS)
+    transform = original_analysis_transform(img_size) if analysis_transform == "original" else \
+        build_eval_transform(img_size)
+    data = build_dataset(dataset, root=root, split=split, transform=transform, **dataset_options)
+    if analysis_transform == "original":
+        candidates = torch.tensor(original_subsample_indices(_targets(data)), dtype=torch.int64)
+        source = f"the original's per-class 1/64 subsample ({len(candidates)} images)"
+    else:
+        candidates = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+        source = "split"
+    if num_images > len(candidates):
+        raise ValueError(f"num_images={num_images} but the {dataset!r} {split} {source} has only {len(candidates)} "
+                         "images; lower num_images.")
+    indices = candidates[:num_images]
     samples = [data[int(index)] for index in indices]
     images = torch.stack([image for image, _ in samples]).float()
     labels = torch.tensor([int(label) for _, label in samples], dtype=torch.int64)
@@ -74,3 +137,22 @@ def analysis_masks(num_images: int, *, img_size: int, model_patch_size: int, mas
     generator = torch.Generator().manual_seed(seed)
     return random_cell_masks(num_images, input_size=img_size, mask_patch_size=mask_patch_size,
                              model_patch_size=model_patch_size, mask_ratio=mask_ratio, generator=generator)
+
+
+def images_for_models(models: Mapping[str, torch.nn.Module],
+                      load: Callable[[int], AnalysisImages]) -> dict[str, AnalysisImages]:
+    """The analysed images at each model's own input size (e.g. 192 px for SimMIM/KAMIM, 224 for MoCo v3).
+
+    Args:
+        models: label -> model with an ``img_size``.
+        load: img_size -> ``AnalysisImages`` (e.g. ``partial(load_analysis_images, "imagenette", ...)``); called
+            once per distinct size, so models of one size share one tensor.
+
+    Returns:
+        label -> ``AnalysisImages``.
+    """
+    by_size: dict[int, AnalysisImages] = {}
+    for model in models.values():
+        if model.img_size not in by_size:
+            by_size[model.img_size] = load(model.img_size)
+    return {label: by_size[model.img_size] for label, model in models.items()}

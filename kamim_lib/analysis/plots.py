@@ -64,7 +64,7 @@ def plot_layer_curves(curves: Mapping[str, Sequence[float]], *, layers: Sequence
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if curves or reference:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
 
 
@@ -113,16 +113,34 @@ def plot_fourier_profiles(analysis: FourierAnalysis, labels: Sequence[str] | Non
     figure, ax = _axes(ax)
     from matplotlib import colormaps
 
+    ax.set_xlabel("diagonal frequency (π rad / token)")
+    ax.set_ylabel("Δ log amplitude")
+    ax.set_title(title, fontsize="small")
+    points = max((len(_numpy(frequencies)) for frequencies in analysis.frequencies), default=0)
+    if points < MIN_SPECTRUM_POINTS:
+        # A g x g token grid gives g // 2 + 1 diagonal frequencies: a "spectrum" of 2 or 3 points is only the
+        # ΔLog amplitude again (plotted per layer beside it), so the panel says so instead of drawing lines.
+        ax.text(0.5, 0.5, f"only {points} diagonal frequencies:\nthe token grid is too small for a spectrum\n"
+                "(ΔLog amplitude per layer: left)", ha="center", va="center", transform=ax.transAxes,
+                fontsize="small", color="dimgrey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return figure
     colours = colormaps["plasma"](np.linspace(0.0, 0.9, max(1, len(analysis.profiles))))
     for index, (frequencies, profile) in enumerate(zip(analysis.frequencies, analysis.profiles)):
         ax.plot(_numpy(frequencies), _numpy(profile), color=colours[index],
                 label=None if labels is None else str(labels[index]))
-    ax.set_xlabel("diagonal frequency (π rad / token)")
-    ax.set_ylabel("Δ log amplitude")
-    ax.set_title(title)
     if labels is not None:
-        ax.legend(fontsize="x-small", ncol=2)
+        ax.legend(fontsize="x-small", ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
+
+
+# Fewer diagonal frequencies than this (a token grid under 6 x 6) make a profile panel degenerate.
+MIN_SPECTRUM_POINTS = 4
+
+
+# More labels than this get a colour map and no legend (a legend would cover the points).
+MAX_LEGEND_ENTRIES = 10
 
 
 def plot_embedding(points, labels, title: str = "", ax=None) -> Figure:
@@ -130,7 +148,7 @@ def plot_embedding(points, labels, title: str = "", ax=None) -> Figure:
 
     Args:
         points: (M, 2).
-        labels: (M,) label per point.
+        labels: (M,) label per point (e.g. the image each token came from).
         title: axes title.
         ax: draw into this Axes instead of a new figure.
 
@@ -141,14 +159,24 @@ def plot_embedding(points, labels, title: str = "", ax=None) -> Figure:
     points, labels = _numpy(points), np.asarray(labels)
     if points.ndim != 2 or points.shape[1] != 2 or labels.shape != (points.shape[0],):
         raise ValueError(f"points must be (M, 2) with labels (M,), got {points.shape} and {labels.shape}.")
-    for label in np.unique(labels):
+    unique = np.unique(labels)
+    colours = plt_colormap("tab20" if len(unique) > MAX_LEGEND_ENTRIES else "tab10")
+    for index, label in enumerate(unique):
         chosen = labels == label
-        ax.scatter(points[chosen, 0], points[chosen, 1], s=2, label=str(label))
-    ax.set_title(title)
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=2, color=colours(index % colours.N), label=str(label))
+    ax.set_title(title, fontsize="small")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(fontsize="x-small", markerscale=4)
+    if len(unique) <= MAX_LEGEND_ENTRIES:
+        ax.legend(fontsize="x-small", markerscale=4, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
+
+
+def plt_colormap(name: str):
+    """A matplotlib colour map by name (e.g. "tab20")."""
+    import matplotlib
+
+    return matplotlib.colormaps[name]
 
 
 def plot_pre_post_pca(result: JointPCA, title: str = "", ax=None) -> Figure:
@@ -168,8 +196,8 @@ def plot_pre_post_pca(result: JointPCA, title: str = "", ax=None) -> Figure:
     ax.scatter(result.post[:, 0], result.post[:, 1], s=2, label="post-attention")
     ax.set_xlabel(f"PC1 ({100 * ratio[0]:.1f}%)")
     ax.set_ylabel(f"PC2 ({100 * ratio[1]:.1f}%)")
-    ax.set_title(title)
-    ax.legend(fontsize="x-small", markerscale=4)
+    ax.set_title(title, fontsize="small")
+    ax.legend(fontsize="x-small", markerscale=4, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return figure
 
 

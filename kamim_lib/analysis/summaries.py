@@ -123,6 +123,7 @@ def attention_map_entries(maps: Mapping[str, AttentionMaps]) -> dict:
     ``maps/<label>``, see ``attention_map_arrays``)."""
     first = next(iter(maps.values()))
     return {"attention_maps": {"block": first.block, "head": first.head, "query": list(first.query),
+                               "queries": {label: list(m.query) for label, m in maps.items()},
                                "num_images": int(first.maps.shape[0])}}
 
 
@@ -164,7 +165,8 @@ def token_entries(analyses: Mapping[str, TokenAnalysis]) -> dict:
     """
     models = {}
     for label, analysis in analyses.items():
-        entries = {"pca_explained_variance_ratio": [float(v) for v in analysis.pca.explained_variance_ratio]}
+        entries = {"pca_explained_variance_ratio": [float(v) for v in analysis.pca.explained_variance_ratio],
+                   "tsne_image_silhouette": float(analysis.image_silhouette)}
         if analysis.similarity is not None:
             values = analysis.similarity
             entries["token_cosine_similarity_pre_attention"] = per_layer_rows(values.pre_attention, values.layers)
@@ -180,24 +182,36 @@ def _mean(values: torch.Tensor) -> float | None:
     return float(finite.mean()) if finite.numel() else None
 
 
-def reconstruction_entries(reconstructions: Mapping[str, Reconstruction]) -> dict:
+def _reconstruction_record(result: Reconstruction) -> dict:
+    return {
+        "original_convention": dict(result.original_metrics),
+        "mean": {name: _mean(values) for name, values in result.metrics.items()},
+        "per_image": {name: [value if math.isfinite(value) else None for value in values.tolist()]
+                      for name, values in result.metrics.items()},
+    }
+
+
+def reconstruction_entries(reconstructions: Mapping[str, Reconstruction],
+                           floor: Reconstruction | None = None) -> dict:
     """``models`` with per-image metrics and their means, and the paper's ranges.
 
     Returns:
-        {"models": {label: {"mean": {metric: float}, "per_image": {metric: [floats]}}}, "paper": {...}}.
+        {"models": {label: {"mean": {metric: float}, "per_image": {metric: [floats]},
+        "original_convention": {"psnr_full": float, "ssim_full": float}}}, "paper": {...}}: "mean"/"per_image"
+        in kamim's convention (per image, un-normalised pixels), "original_convention" as the original's code
+        scored (torchmetrics defaults, normalised full images, one number per batch); with ``floor``, also
+        "floor": the same record for the image-blind floor (``image_floor``).
     """
-    models = {}
-    for label, result in reconstructions.items():
-        models[label] = {
-            "mean": {name: _mean(values) for name, values in result.metrics.items()},
-            "per_image": {name: [value if math.isfinite(value) else None for value in values.tolist()]
-                          for name, values in result.metrics.items()},
-        }
+    models = {label: _reconstruction_record(result) for label, result in reconstructions.items()}
     paper = {"psnr_range": list(paper_reference.RECONSTRUCTION_PSNR_RANGE),
              "ssim_range": list(paper_reference.RECONSTRUCTION_SSIM_RANGE),
              "mask_ratio": paper_reference.RECONSTRUCTION_MASK_RATIO, "paper_model": "vit_b",
-             "note": "the paper does not say whether these are full-image or masked-region scores"}
-    return {"models": models, "paper": paper}
+             "note": "the original's code scores the full image in ImageNet-normalised pixels with torchmetrics' "
+                     "defaults (data range inferred from the batch, one MSE over all images)"}
+    entries = {"models": models, "paper": paper}
+    if floor is not None:
+        entries["floor"] = _reconstruction_record(floor)
+    return entries
 
 
 def _finite_json(value):

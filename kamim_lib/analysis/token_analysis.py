@@ -11,7 +11,7 @@ from torch import nn
 from kamim_lib.analysis.attention_pca import JointPCA, pre_post_attention_pca
 from kamim_lib.analysis.collect import TokenSimilarity, layer_tokens, pre_post_attention, token_similarity_per_block
 from kamim_lib.analysis.model_layout import check_block, check_hidden_layer
-from kamim_lib.analysis.token_tsne import TokenEmbedding, token_tsne
+from kamim_lib.analysis.token_tsne import TokenEmbedding, image_silhouette, token_tsne
 
 
 @dataclass
@@ -24,6 +24,7 @@ class TokenAnalysis:
         pca_block: block whose LN1 output and attention output were projected.
         pca: ``JointPCA`` of those two token sets.
         similarity: per-block token cosine similarity before/after attention (ViT), None for Swin.
+        image_silhouette: silhouette (cosine) of the t-SNE layer's tokens grouped by image (``image_silhouette``).
     """
 
     tsne_layer: int
@@ -31,11 +32,12 @@ class TokenAnalysis:
     pca_block: int
     pca: JointPCA
     similarity: TokenSimilarity | None
+    image_silhouette: float
 
 
 def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, tsne_layer: int | None = None,
                    pca_block: int | None = None, perplexity: float = 20, seed: int = 0,
-                   batch_size: int = 32) -> TokenAnalysis:
+                   batch_size: int = 32, similarity: TokenSimilarity | None = None) -> TokenAnalysis:
     """Run the token analyses of SPEC §3 on one model.
 
     Args:
@@ -47,6 +49,7 @@ def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         perplexity: t-SNE perplexity (SPEC: 20); must be below the number of tokens B·N.
         seed: t-SNE random state.
         batch_size: images per forward pass.
+        similarity: the model's ``token_similarity_per_block`` when already computed (ViT).
 
     Returns:
         ``TokenAnalysis``.
@@ -57,9 +60,43 @@ def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     tokens = layer_tokens(model, images, layer, batch_size=batch_size)
     embedding = token_tsne(tokens, np.asarray(labels), perplexity=perplexity, seed=seed, has_cls=prefix)
     pair = pre_post_attention(model, images, block, batch_size=batch_size)
-    similarity = (token_similarity_per_block(model, images, batch_size=batch_size)
-                  if hasattr(model.encoder, "blocks") else None)
-    return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity)
+    if similarity is None and hasattr(model.encoder, "blocks"):
+        similarity = token_similarity_per_block(model, images, batch_size=batch_size)
+    return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity,
+                         image_silhouette(tokens, has_cls=prefix))
+
+
+def most_different_block(similarities: dict[str, TokenSimilarity | None]) -> int | None:
+    """The block (1 … L) where the models' post-attention token similarity spreads most (max − min over models):
+    where a pre/post-attention PCA has the most to show. Only models with the first one's depth take part.
+
+    Returns:
+        The block, or None when fewer than two ViT models of one depth are given.
+    """
+    curves = [s.post_attention.double() for s in similarities.values() if s is not None]
+    curves = [curve for curve in curves if curves and curve.shape == curves[0].shape]
+    if len(curves) < 2:
+        return None
+    stacked = torch.stack(curves)
+    spread = torch.nan_to_num(stacked.amax(dim=0) - stacked.amin(dim=0), nan=-1.0)
+    return int(spread.argmax()) + 1
+
+
+def analyse_token_models(models: dict[str, nn.Module], inputs: dict, *, tsne_layer: int | None = None,
+                         pca_block: int | None = None, perplexity: float = 20, seed: int = 0,
+                         batch_size: int = 32) -> dict[str, TokenAnalysis]:
+    """``analyse_tokens`` for every model; ``pca_block`` None = ``most_different_block`` of their homogeneity
+    curves (each model's last block when they cannot be compared).
+
+    Args:
+        models: label -> model. inputs: label -> ``AnalysisImages`` (images and labels).
+    """
+    similarities = {label: token_similarity_per_block(model, inputs[label].images, batch_size=batch_size)
+                    if hasattr(model.encoder, "blocks") else None for label, model in models.items()}
+    block = pca_block if pca_block is not None else most_different_block(similarities)
+    return {label: analyse_tokens(model, inputs[label].images, inputs[label].labels, tsne_layer=tsne_layer,
+                                  pca_block=block, perplexity=perplexity, seed=seed, batch_size=batch_size,
+                                  similarity=similarities[label]) for label, model in models.items()}
 
 
 def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:
@@ -69,6 +106,7 @@ def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for label, analysis in analyses.items():
         arrays["tsne/labels"] = analysis.tsne.labels
+        arrays["tsne/image_index"] = analysis.tsne.image_index
         arrays[f"tsne/{label}/points"] = analysis.tsne.points
         for field in ("pre", "post", "explained_variance_ratio", "components", "mean"):
             arrays[f"pca/{label}/{field}"] = np.asarray(getattr(analysis.pca, field), dtype=np.float32)

@@ -53,3 +53,26 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
     reducer = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
     points = reducer.fit_transform(features).astype(np.float32)
     return TokenEmbedding(points, np.repeat(labels, num_tokens), np.repeat(np.arange(batch), num_tokens))
+
+
+def image_silhouette(tokens: torch.Tensor, *, has_cls: bool | int = True) -> float:
+    """How strongly one layer's patch tokens cluster by image: the silhouette score (cosine distance) of the
+    tokens grouped by the image they came from, computed on the tokens themselves (not on the t-SNE points).
+
+    Near 1: each image's tokens form one tight, separate cluster (the contrastive-like picture); near 0 or below:
+    the images' tokens intermingle (MIM-like, content-driven).
+
+    Args:
+        tokens: (B, prefix + N, D) with B ≥ 2.
+
+    Returns:
+        The score in [−1, 1].
+    """
+    from sklearn.metrics import silhouette_score
+
+    patches = patch_tokens(torch.as_tensor(tokens), has_cls, "tokens")
+    batch, num_tokens, dim = patches.shape
+    if batch < 2:
+        raise ValueError(f"the silhouette by image needs at least 2 images, got {batch}.")
+    features = patches.detach().double().cpu().reshape(batch * num_tokens, dim).numpy()
+    return float(silhouette_score(features, np.repeat(np.arange(batch), num_tokens), metric="cosine"))

@@ -9,7 +9,7 @@ import os
 import sys
 
 # Modules of this package that define sub-commands, in the order `kamim --help` lists them.
-SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train")
+SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train", "inspect_checkpoint")
 
 
 def build_parser() -> argparse.ArgumentParser:

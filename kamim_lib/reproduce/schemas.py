@@ -68,20 +68,27 @@ class AnalysisParams:
     """Parameters shared by the analysis notebooks.
 
     model: registry name; None = the model of this profile's pretraining record.
-    simmim_checkpoint / kamim_checkpoint: any checkpoint ``kamim_lib.models.load_pretrained`` reads (the
-        original's released HF files included); None = this profile's own pretraining run.
+    checkpoints: label -> path, any number (``kamim_lib.analysis.model_set.load_analysis_checkpoint`` reads this
+        project's checkpoints, the original's released HF files and MoCo v3's); None = every run of this profile's
+        pretraining record, labelled by method; a None path = that label's recorded run. A random-init
+        baseline is always added.
     dataset / data_root / split / num_images / seed: which images (a seeded random subset); ``seed`` also
-        initialises the random-init baseline.
+        initialises the random-init baseline. analysis_data_root: the analysis images' root when they are not
+        under data_root (the paper profile: Imagenette-160, while data_root is ImageNet); None = data_root.
+    analysis_transform: "eval" (this project's evaluation transform, seeded random subset) or "original" (the
+        original notebooks': timm's eval transform, Resize ⌊S/0.875⌋ bicubic + CenterCrop S, on the first images
+        of their per-class 1/64 subsample; ``kamim_lib.analysis.inputs``).
     batch_size: images per forward pass. device: "auto", "cpu" or "cuda".
     output_dir: None = results/<profile>/. force: recompute even when the summary exists.
     """
 
     profile: str
     model: str | None
-    simmim_checkpoint: str | None
-    kamim_checkpoint: str | None
+    checkpoints: dict | None
     dataset: str
     data_root: str | None
+    analysis_data_root: str | None
+    analysis_transform: str
     split: str
     num_images: int
     batch_size: int
@@ -90,14 +97,22 @@ class AnalysisParams:
     output_dir: str | None
     force: bool
 
+    @property
+    def images_root(self) -> str | None:
+        """Where the analysis images are read from: ``analysis_data_root``, else ``data_root``."""
+        return self.analysis_data_root if self.analysis_data_root is not None else self.data_root
+
     def __post_init__(self) -> None:
-        from kamim_lib.analysis.model_set import ANALYSIS_DEVICES
+        from kamim_lib.analysis.inputs import ANALYSIS_TRANSFORMS
+        from kamim_lib.analysis.model_set import ANALYSIS_DEVICES, check_checkpoint_labels
         from kamim_lib.data import list_datasets
         from kamim_lib.models import list_models
 
         _check_profile(self.profile)
         if self.model is not None:
             check_choice("model", self.model, list_models())
+        check_checkpoint_labels(self.checkpoints)
+        check_choice("analysis_transform", self.analysis_transform, ANALYSIS_TRANSFORMS)
         check_choice("dataset", self.dataset, list_datasets())
         check_choice("split", self.split, ("train", "val"))
         check_choice("device", self.device, ANALYSIS_DEVICES)
@@ -138,7 +153,8 @@ class TokensParams(AnalysisParams):
     """09_tokens: token t-SNE of one layer, the joint pre/post-attention PCA of one block, token homogeneity.
 
     tsne_layer: hidden state for the t-SNE (0 = embedding output, k = block k), None = the last block.
-    pca_block: block (1 … L) for the pre/post-attention PCA, None = the last block.
+    pca_block: block (1 … L) for the pre/post-attention PCA, None = where the models' post-attention token
+        similarity differs most (``token_analysis.most_different_block``).
     perplexity: t-SNE perplexity (SPEC: 20).
     """
 
@@ -161,11 +177,13 @@ class ReconstructionParams(AnalysisParams):
 
     mask_ratio / mask_patch_size: the SimMIM masks (the same masks for every model, drawn from ``seed``); the
         paper's reconstruction numbers use mask ratio 0.4. num_figure_images: rows of the figure.
+    floor_images: training images averaged into the image-blind floor's mean image.
     """
 
     mask_ratio: float
     mask_patch_size: int
     num_figure_images: int
+    floor_images: int
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -173,6 +191,7 @@ class ReconstructionParams(AnalysisParams):
             raise ValueError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}.")
         check_positive("mask_patch_size", self.mask_patch_size)
         check_positive("num_figure_images", self.num_figure_images)
+        check_positive("floor_images", self.floor_images)
         if self.num_figure_images > self.num_images:
             raise ValueError(f"num_figure_images={self.num_figure_images} must be <= num_images={self.num_images}.")
 
