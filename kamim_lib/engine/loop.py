@@ -167,6 +167,10 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
     max_norm = config.clip_grad if config.clip_grad is not None else math.inf
     session_start, session_images = time.perf_counter(), 0
     lr = schedule.current_lr()
+    # Fine-tuning techniques driven by the optimiser step (PSS's drop ratio); pretraining tasks have none.
+    step_hook = getattr(task, "on_optimizer_step", None)
+    if step_hook is not None:
+        step_hook(progress.optimizer_steps, derived)
 
     for epoch in range(progress.epoch, config.epochs):
         sampler.set_epoch(epoch, progress.batches_done)
@@ -209,6 +213,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
             schedule.step()
             runtime.step_end()
             progress.optimizer_steps += 1
+            if step_hook is not None:
+                step_hook(progress.optimizer_steps, derived)
             loss_sum += group_loss.to(torch.float64)
             group_loss.zero_()
 

@@ -59,6 +59,8 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
             derived from the config), or weights that do not match (missing/unexpected keys are listed).
     """
     overrides = {"img_size": config.img_size, "drop_path_rate": config.drop_path_rate}
+    if getattr(config, "relative_position_bias", False):
+        overrides["relative_position_bias"] = True
     if config.pretrained == SCRATCH:
         return create_model(config.model, **overrides).encoder, {"pretrained": SCRATCH}
     path, from_run = resolve_checkpoint_path(config.pretrained)
@@ -86,7 +88,24 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
             raise CheckpointError(message + "; finish it with `kamim pretrain` or name a checkpoint explicitly")
         warnings.warn(message, stacklevel=2)
     model = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides)
-    load_state_strict(model, state["model"], what=f"pretrained {config.model}")
+    weights, fresh = with_fresh_position_bias(model, state["model"])
+    load_state_strict(model, weights, what=f"pretrained {config.model}")
     info = {"pretrained": str(path), "pretrain_method": pretrain_config["method"],
             "pretrain_run": state.get("run_id"), "pretrain_finished": finished}
+    if fresh:
+        info["freshly_initialised"] = fresh
     return model.encoder, info
+
+
+def with_fresh_position_bias(model: torch.nn.Module, weights: dict) -> tuple[dict, list[str]]:
+    """Complete ``weights`` with the model's own (zero) relative-position-bias tables where they are absent.
+
+    Pretraining never uses the bias (``relative_position_bias`` is a fine-tuning option), so a fine-tune that turns
+    it on starts the tables from zero, as BEiT does; every other key is still loaded strictly.
+
+    Returns:
+        ``(weights, names of the keys taken from the fresh model)``.
+    """
+    own = model.state_dict()
+    fresh = sorted(key for key in own if "relative_position_bias_table" in key and key not in weights)
+    return {**weights, **{key: own[key] for key in fresh}}, fresh

@@ -10,6 +10,8 @@ Each task exposes the same small surface to the one training loop (:mod:`.loop`)
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
@@ -21,10 +23,12 @@ from ..data import (KeypointSpec, MixupCutmix, PretrainTransform, build_dataset,
 from ..losses import masked_l1
 from ..masking import RandomCellMask
 from ..models import create_model
+from ..models.pss import TokenDrop, applied_drop_ratio
 from ..runtime import Runtime
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
 from .heads import FinetuneClassifier, LinearProbe
 from .pretrained import load_backbone
+from .pss_classifier import TokenDropClassifier
 from .sampling import EpochBatchSampler, PositionSeededDataset
 
 
@@ -131,6 +135,10 @@ class ClassifierTask:
         if isinstance(config, LinprobeConfig):
             self.model = LinearProbe(self.backbone, self.num_classes, layer=config.probe_layer,
                                      pooling=config.pooling, batchnorm=config.probe_batchnorm)
+        elif getattr(config, "pss", "none") != "none":
+            token_drop = TokenDrop(scorer=config.pss_scorer, patch_size=self.backbone.arch.patch_size)
+            self.model = TokenDropClassifier(self.backbone, self.num_classes, token_drop=token_drop,
+                                             pooling=config.pooling)
         else:
             self.model = FinetuneClassifier(self.backbone, self.num_classes, pooling=config.pooling)
         self.collate = classification_collate
@@ -151,11 +159,24 @@ class ClassifierTask:
             return F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
         return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
+    def on_optimizer_step(self, steps_done: int, derived: dict) -> None:
+        """Called by the loop before training (``steps_done`` restored on resume) and after every optimiser step:
+        sets the PSS drop ratio of the next step (the one computed at the end of the previous step, as PSS)."""
+        if not isinstance(self.model, TokenDropClassifier):
+            return
+        config = self.config
+        self.model.set_drop_ratio(applied_drop_ratio(
+            config.pss, steps_done, total_steps=derived["total_steps"], steps_per_epoch=derived["steps_per_epoch"],
+            start=config.pss_start, end=config.pss_end, quantum=config.pss_quantum))
+
     def _val_loader(self, dataset: Dataset) -> DataLoader:
         return eval_loader(dataset, self.config, self.runtime, self.collate)
 
     def evaluate(self, runtime: Runtime) -> dict:
-        result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime)
+        """Top-1/top-5 on the val split; with PSS always on every token (d = 0), the training ratio restored."""
+        with self.model.drop_ratio_set_to(0.0) if isinstance(self.model, TokenDropClassifier) \
+                else contextlib.nullcontext():
+            result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime)
         return {f"val_{key}": value for key, value in result.items()}
 
     def final_evaluation(self, runtime: Runtime) -> dict:
