@@ -44,7 +44,8 @@ def test_pretrained_checkpoint_gets_fresh_position_bias(tmp_path):
     config = tiny_config(tmp_path, "finetune", pretrained=str(RunDirectory(pretrain).path), epochs=1, pss="linear",
                          relative_position_bias=True)
     summary = fit(config)
-    assert summary["derived"]["freshly_initialised"] == [f"encoder.relative_position_bias.{i}."
+    assert summary["derived"]["unused_pretraining_weights"] == ["decoder"]
+    assert summary["derived"]["freshly_initialised"] == [f"relative_position_bias.{i}."
                                                          "relative_position_bias_table" for i in range(8)]
 
 

@@ -87,14 +87,32 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
         if from_run:
             raise CheckpointError(message + "; finish it with `kamim pretrain` or name a checkpoint explicitly")
         warnings.warn(message, stacklevel=2)
-    model = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides)
-    weights, fresh = with_fresh_position_bias(model, state["model"])
-    load_state_strict(model, weights, what=f"pretrained {config.model}")
+    encoder = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides).encoder
+    weights, unused = split_encoder_weights(state["model"])
+    weights, fresh = with_fresh_position_bias(encoder, weights)
+    load_state_strict(encoder, weights, what=f"pretrained {config.model} encoder")
     info = {"pretrained": str(path), "pretrain_method": pretrain_config["method"],
-            "pretrain_run": state.get("run_id"), "pretrain_finished": finished}
+            "pretrain_run": state.get("run_id"), "pretrain_finished": finished,
+            "unused_pretraining_weights": unused}
     if fresh:
         info["freshly_initialised"] = fresh
-    return model.encoder, info
+    return encoder, info
+
+
+def split_encoder_weights(weights: dict) -> tuple[dict, list[str]]:
+    """The encoder's part of a pretraining state dict, and what is left behind.
+
+    Every pretraining model keeps its encoder under ``encoder.`` (a plain ViT/Swin); the rest exists only for
+    pretraining (SimMIM's ``decoder``; SemanticMIM's ``extra_layers``, ``extra_proxy_tokens`` and ``head``). The
+    encoder part is loaded strictly; the rest is reported, never silently dropped.
+
+    Returns:
+        ``(encoder weights without the "encoder." prefix, sorted top-level names of the unused entries)``.
+    """
+    prefix = "encoder."
+    encoder = {key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)}
+    unused = sorted({key.split(".")[0] for key in weights if not key.startswith(prefix)})
+    return encoder, unused
 
 
 def with_fresh_position_bias(model: torch.nn.Module, weights: dict) -> tuple[dict, list[str]]:
