@@ -103,6 +103,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
     torch.manual_seed(config.seed)  # the same initial weights in every process
     task = build_task(config, runtime)
     model = task.model.to(runtime.device)
+    task.attach(model)
 
     # --- geometry of an epoch, in micro-batches and optimiser steps ---
     accum = accumulation_steps(config, runtime)
@@ -133,7 +134,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         state = load_checkpoint(run.checkpoint_path)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
-                                          path=run.checkpoint_path)
+                                          path=run.checkpoint_path, task=task)
         del state
     if runtime.is_main:
         from ..reporting.provenance import provenance
@@ -146,7 +147,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         rank_states = gather_rank_states(runtime, current.loss_sum)
         if runtime.is_main:
             state = checkpoint_state(config=config, model=model, optimizer=optimizer, schedule=schedule,
-                                     scaler=scaler, progress=current, rank_states=rank_states, derived=derived)
+                                     scaler=scaler, progress=current, rank_states=rank_states, derived=derived,
+                                     task_state=task.state_dict())
             save_checkpoint(runtime.to_cpu_state(state), run.checkpoint_path)
         runtime.barrier()
 
@@ -167,13 +169,10 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
     max_norm = config.clip_grad if config.clip_grad is not None else math.inf
     session_start, session_images = time.perf_counter(), 0
     lr = schedule.current_lr()
-    # Fine-tuning techniques driven by the optimiser step (PSS's drop ratio); pretraining tasks have none.
-    step_hook = getattr(task, "on_optimizer_step", None)
-    if step_hook is not None:
-        step_hook(progress.optimizer_steps, derived)
 
     for epoch in range(progress.epoch, config.epochs):
         sampler.set_epoch(epoch, progress.batches_done)
+        task.set_epoch(epoch)
         model.train()
         epoch_start, epoch_first_batch = time.perf_counter(), progress.batches_done
         loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)  # this session's part of the epoch
@@ -213,8 +212,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
             schedule.step()
             runtime.step_end()
             progress.optimizer_steps += 1
-            if step_hook is not None:
-                step_hook(progress.optimizer_steps, derived)
+            task.after_optimizer_step(model, progress.optimizer_steps, derived["total_steps"])
             loss_sum += group_loss.to(torch.float64)
             group_loss.zero_()
 
