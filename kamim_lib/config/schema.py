@@ -228,7 +228,7 @@ def _compose_pretrain_config() -> type:
         extra.append((registry.config_key, str,
                       param(default, f"{what}: " + "; ".join(f"{name}" + (f" ({text})" if text else "")
                                                           for name, text in summary.items()),
-                            choices=names)))
+                            choices=registry.live_names())))
         for key, field in registry.all_option_fields().items():
             if key in declared and declared[key].metadata != field.metadata:
                 raise ValueError(f"option {key!r} is declared differently by a method and a masking strategy")

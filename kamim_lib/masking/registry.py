@@ -1,9 +1,9 @@
-"""The registry of masking strategies (``masking=<name>``); one file per strategy in this package."""
+"""The registry of masking strategies (``masking=<name>``): every module of this package but the shared mask
+arithmetic (``cells``) is one strategy."""
 from kamim_lib.plugins import Registry
 
-MASKING_STRATEGIES = Registry("masking strategy", "masking",
-                              builtin_modules=("kamim_lib.masking.random_cells", "kamim_lib.masking.attention",
-                                               "kamim_lib.masking.density"))
+MASKING_STRATEGIES = Registry("masking strategy", "masking", package="kamim_lib.masking", leading=("random_cells",),
+                              helpers=("cells",))
 register_masking = MASKING_STRATEGIES.register
 
 

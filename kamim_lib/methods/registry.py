@@ -1,8 +1,7 @@
-"""The registry of pretraining methods (``method=<name>``); one file per method in this package."""
+"""The registry of pretraining methods (``method=<name>``): every module of this package is one method."""
 from kamim_lib.plugins import Registry
 
-METHODS = Registry("method", "method", builtin_modules=("kamim_lib.methods.simmim", "kamim_lib.methods.kamim",
-                                                          "kamim_lib.methods.semanticmim"))
+METHODS = Registry("method", "method", package="kamim_lib.methods", leading=("simmim", "kamim"))
 register_method = METHODS.register
 
 

@@ -6,9 +6,10 @@ configuration is composed from the generic keys plus every registered plug-in's 
 temperature=0.5`` and papermill parameters keep working, while a run id covers only the options of the plug-ins
 that run uses (:mod:`kamim_lib.config.identity`).
 
-Built-in plug-ins are imported lazily by module name (``builtin_modules``) so that the configuration can ask for
-them without an import cycle; a project of your own registers more by naming its modules in the environment
-variable ``KAMIM_PLUGINS`` (comma-separated), which are imported before the configuration is composed.
+Built-in plug-ins are the modules of the registry's package (every ``<package>/<name>.py``: adding a plug-in is
+adding a file), imported lazily on first use so that the configuration can ask for them without an import cycle;
+a project of your own registers more by naming its modules in the environment variable ``KAMIM_PLUGINS``
+(comma-separated), which are imported before the configuration is composed.
 """
 from __future__ import annotations
 
@@ -16,9 +17,17 @@ import dataclasses
 import difflib
 import importlib
 import os
+import pkgutil
 from typing import Iterable
 
 PLUGINS_ENV = "KAMIM_PLUGINS"
+# Modules of a plug-in package that hold the machinery, not plug-ins.
+NOT_PLUGINS = ("base", "registry")
+
+
+def plugin_modules_from_environment() -> list[str]:
+    """The module names listed in ``KAMIM_PLUGINS`` (comma-separated)."""
+    return [module.strip() for module in os.environ.get(PLUGINS_ENV, "").split(",") if module.strip()]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,13 +46,20 @@ class Registry:
     Args:
         kind: what is registered, for messages ("method", "masking strategy").
         config_key: the configuration key that selects one ("method", "masking").
-        builtin_modules: modules whose import registers the built-in plug-ins, imported on first use.
+        package: the package whose modules register the built-in plug-ins, imported on first use (modules named
+            ``base``, ``registry`` or starting with ``_`` are not plug-ins).
+        leading: modules of ``package`` imported first, so that their plug-ins lead the list of names (e.g. SimMIM
+            before the rest); the others follow in alphabetical order.
+        helpers: modules of ``package`` that are shared code, not plug-ins.
     """
 
-    def __init__(self, kind: str, config_key: str, builtin_modules: Iterable[str]):
+    def __init__(self, kind: str, config_key: str, package: str, leading: Iterable[str] = (),
+                 helpers: Iterable[str] = ()):
         self.kind = kind
         self.config_key = config_key
-        self._builtin_modules = tuple(builtin_modules)
+        self._package = package
+        self._leading = tuple(leading)
+        self._skip = NOT_PLUGINS + tuple(helpers)
         self._classes: dict[str, type] = {}
         self._loaded = False
         self._frozen_keys: frozenset[str] | None = None
@@ -75,18 +91,34 @@ class Registry:
         self._classes[name] = cls
         return cls
 
+    def unregister(self, name: str) -> None:
+        """Remove plug-in ``name`` (a test's temporary plug-in; built-ins come back only with a new process)."""
+        self._classes.pop(name, None)
+
     def _load(self) -> None:
         if self._loaded:
             return
         self._loaded = True
-        extra = [module.strip() for module in os.environ.get(PLUGINS_ENV, "").split(",") if module.strip()]
-        for module in (*self._builtin_modules, *extra):
+        for module in (*self.builtin_modules(), *plugin_modules_from_environment()):
             importlib.import_module(module)
+
+    def builtin_modules(self) -> tuple[str, ...]:
+        """The plug-in modules of the package: the leading ones, then the others alphabetically."""
+        package = importlib.import_module(self._package)
+        found = sorted(info.name for info in pkgutil.iter_modules(package.__path__)
+                       if not info.name.startswith("_") and info.name not in self._skip)
+        ordered = [name for name in self._leading if name in found] + [n for n in found if n not in self._leading]
+        return tuple(f"{self._package}.{name}" for name in ordered)
 
     def names(self) -> tuple[str, ...]:
         """Every registered name, built-ins first."""
         self._load()
         return tuple(self._classes)
+
+    def live_names(self) -> "LiveNames":
+        """A view of :meth:`names` that stays current (for a config key's ``choices``): plug-ins registered later,
+        without options of their own, are accepted too."""
+        return LiveNames(self)
 
     def get(self, name: str) -> type:
         """The class registered as ``name``.
@@ -122,6 +154,31 @@ class Registry:
     def freeze(self, known_keys: Iterable[str]) -> None:
         """Called once the configuration is composed: later plug-ins may only use keys it already has."""
         self._frozen_keys = frozenset(known_keys)
+
+
+class LiveNames:
+    """Iterable, ``in``-testable names of a registry, read at each use."""
+
+    def __init__(self, registry: Registry):
+        self._registry = registry
+
+    def __iter__(self):
+        return iter(self._registry.names())
+
+    def __contains__(self, name) -> bool:
+        return name in self._registry.names()
+
+    def __len__(self) -> int:
+        return len(self._registry.names())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, LiveNames) and other._registry is self._registry
+
+    def __hash__(self) -> int:
+        return id(self._registry)
+
+    def __repr__(self) -> str:
+        return repr(self._registry.names())
 
 
 def _same_declaration(a: dataclasses.Field, b: dataclasses.Field) -> bool:
