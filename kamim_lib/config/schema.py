@@ -221,12 +221,11 @@ def _compose_pretrain_config() -> type:
     """
     extra = []
     declared: dict[str, dataclasses.Field] = {}
-    for registry, default, what in ((METHOD_REGISTRY, "kamim", "pretraining objective"),
-                                    (MASKING_REGISTRY, "random", "which tokens are masked")):
+    for registry, what in ((METHOD_REGISTRY, "pretraining objective"), (MASKING_REGISTRY, "which tokens are masked")):
         names = registry.names()
         summary = {name: getattr(registry.get(name), "summary", "") for name in names}
         extra.append((registry.config_key, str,
-                      param(default, f"{what}: " + "; ".join(f"{name}" + (f" ({text})" if text else "")
+                      param(registry.default, f"{what}: " + "; ".join(f"{name}" + (f" ({text})" if text else "")
                                                           for name, text in summary.items()),
                             choices=registry.live_names())))
         for key, field in registry.all_option_fields().items():

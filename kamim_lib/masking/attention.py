@@ -148,6 +148,7 @@ class AttMask(MaskingStrategy):
     """``masking=attmask``: attention-guided masks from a teacher that sees the unmasked image."""
 
     name = "attmask"
+    mode_key = "attmask_mode"
     summary = "AttMask (Kakogeorgiou et al., ECCV 2022): mask by the teacher's CLS attention"
     Options = AttMaskOptions
     on_device = True

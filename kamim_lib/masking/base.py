@@ -23,6 +23,8 @@ class MaskingStrategy:
         name: the value of the ``masking`` configuration key.
         Options: frozen dataclass of the strategy's own configuration keys (``param(...)`` fields).
         on_device: masks are drawn on the device by :meth:`device_mask` (else in workers by :meth:`loader_mask`).
+        mode_key: the option that selects the strategy's variants (its ``choices`` enumerate them, e.g. AttMask's
+            ``attmask_mode``: high, low, hint), or None; experiment grids ask it instead of repeating the names.
         needs_image_on_device: :meth:`device_mask` reads ``batch["image"]`` (always there; informative).
 
     Args:
@@ -34,6 +36,16 @@ class MaskingStrategy:
     name: ClassVar[str] = ""
     Options: ClassVar[type] = NoOptions
     on_device: ClassVar[bool] = False
+    mode_key: ClassVar[str | None] = None
+
+    @classmethod
+    def modes(cls) -> tuple[str, ...]:
+        """The values of :attr:`mode_key` (``()`` for a strategy without variants)."""
+        if cls.mode_key is None:
+            return ()
+        from kamim_lib.plugins import option_fields
+
+        return tuple(option_fields(cls.Options)[cls.mode_key].metadata["choices"])
 
     def __init__(self, options, *, geometry: RandomCellMask):
         self.options = options

@@ -74,6 +74,7 @@ class DensityGuided(MaskingStrategy):
     """``masking=density``: mask cells chosen by FAST keypoint density, computed on the device."""
 
     name = "density"
+    mode_key = "density_mode"
     summary = "mask cells by FAST keypoint density (highest, lowest or sampled), computed on the device"
     Options = DensityOptions
     on_device = True

@@ -2,7 +2,8 @@
 arithmetic (``cells``) is one strategy."""
 from kamim_lib.plugins import Registry
 
-MASKING_STRATEGIES = Registry("masking strategy", "masking", package="kamim_lib.masking", leading=("random_cells",),
+MASKING_STRATEGIES = Registry("masking strategy", "masking", package="kamim_lib.masking", default="random",
+                              leading=("random_cells",),
                               helpers=("cells",))
 register_masking = MASKING_STRATEGIES.register
 

@@ -51,11 +51,13 @@ class Registry:
         leading: modules of ``package`` imported first, so that their plug-ins lead the list of names (e.g. SimMIM
             before the rest); the others follow in alphabetical order.
         helpers: modules of ``package`` that are shared code, not plug-ins.
+        default: the plug-in a configuration selects when it names none.
     """
 
-    def __init__(self, kind: str, config_key: str, package: str, leading: Iterable[str] = (),
+    def __init__(self, kind: str, config_key: str, package: str, *, default: str, leading: Iterable[str] = (),
                  helpers: Iterable[str] = ()):
         self.kind = kind
+        self.default = default
         self.config_key = config_key
         self._package = package
         self._leading = tuple(leading)
