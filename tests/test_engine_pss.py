@@ -54,3 +54,32 @@ def test_pss_needs_a_vit(tmp_path):
         tiny_config(tmp_path, "finetune", model="swin_nano", pss="cyclic")
     with pytest.raises(ConfigError, match="never drops a token"):
         tiny_config(tmp_path, "finetune", pss="linear", pss_start=0.0, pss_end=0.0)
+
+
+def test_pss_keys_count_in_the_run_id_only_when_pss_runs(tmp_path):
+    from kamim_lib.config import run_id
+
+    plain = tiny_config(tmp_path, "finetune", pretrained="scratch")
+    assert run_id(tiny_config(tmp_path, "finetune", pretrained="scratch", pss_start=0.6)) == run_id(plain)
+    cyclic = tiny_config(tmp_path, "finetune", pretrained="scratch", pss="cyclic")
+    assert run_id(cyclic) != run_id(plain)
+    assert run_id(tiny_config(tmp_path, "finetune", pretrained="scratch", pss="cyclic", pss_start=0.6)) \
+        != run_id(cyclic)
+    assert run_id(tiny_config(tmp_path, "finetune", pretrained="scratch", relative_position_bias=True)) \
+        != run_id(plain)
+
+
+def test_external_state_dict_gets_fresh_position_bias(tmp_path):
+    import torch
+
+    from kamim_lib.engine.pretrained import load_backbone
+    from kamim_lib.models import create_model
+
+    torch.manual_seed(0)
+    source = create_model("vit_nano", img_size=32)
+    torch.save(source.state_dict(), tmp_path / "plain.pt")
+    config = tiny_config(tmp_path, "finetune", pretrained=str(tmp_path / "plain.pt"), relative_position_bias=True)
+    encoder, info = load_backbone(config)
+    assert info["pretrain_format"] == "external" and len(info["freshly_initialised"]) == 8
+    assert torch.equal(encoder.blocks[3].attn.qkv.weight, source.encoder.blocks[3].attn.qkv.weight)
+    assert encoder.relative_position_bias is not None

@@ -261,6 +261,22 @@ def _option_type(key: str):
     raise KeyError(key)
 
 
+# Fine-tuning technique keys that change nothing while their technique is off (see inactive_finetune_keys).
+PSS_KEYS = ("pss", "pss_scorer", "pss_start", "pss_end", "pss_quantum")
+
+
+def inactive_finetune_keys(config) -> set[str]:
+    """The fine-tuning technique keys that ``config`` does not use (not in its run id): every PSS key while
+    ``pss=none``, ``relative_position_bias`` while false. Fine-tune runs without them keep the ids they had before
+    these keys existed."""
+    unused = set()
+    if getattr(config, "pss", "none") == "none":
+        unused.update(key for key in PSS_KEYS if hasattr(config, key))
+    if not getattr(config, "relative_position_bias", True):
+        unused.add("relative_position_bias")
+    return unused
+
+
 def inactive_option_keys(config) -> set[str]:
     """The plug-in option keys that ``config``'s method and masking strategy do not use (not in its run id)."""
     used = set()

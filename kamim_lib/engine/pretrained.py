@@ -70,8 +70,15 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
         if "not a kamim checkpoint" not in str(error):
             raise
         # An original HF-format (or plain state-dict) checkpoint: the models package converts and loads strictly.
-        model = load_pretrained(path, config.model, **overrides)
-        return model.encoder, {"pretrained": str(path), "pretrain_format": "external"}
+        plain = {key: value for key, value in overrides.items() if key != "relative_position_bias"}
+        encoder = load_pretrained(path, config.model, **plain).encoder
+        info = {"pretrained": str(path), "pretrain_format": "external"}
+        if "relative_position_bias" in overrides:  # the original checkpoints have none: add fresh (zero) tables
+            with_bias = create_model(config.model, final_norm=encoder.arch.final_norm, **overrides).encoder
+            weights, info["freshly_initialised"] = with_fresh_position_bias(with_bias, encoder.state_dict())
+            load_state_strict(with_bias, weights, what=f"pretrained {config.model} encoder")
+            encoder = with_bias
+        return encoder, info
     if state.get("section") != "pretrain":
         raise CheckpointError(f"{str(path)!r} is a {state.get('section')} checkpoint; fine-tuning and probing start "
                               "from a pretrain checkpoint")
