@@ -3,8 +3,9 @@
 Peers (``methods``): ``simmim``, ``kamim``, ``attmask`` (SimMIM's loss with AttMask's attention-guided masks),
 ``semanticmim`` and ``kamim+semanticmim`` (SemanticMIM's pixel target weighted by KAMIM's keypoint weights). Every
 peer is pretrained with the same configuration file and overrides, once per seed (the same seed gives every peer
-the same data order and, for the random-cell strategies, the same masks), then probed and/or fine-tuned. Two
-baselines say what "good" is: the random-initialised encoder under the same protocols. PSS fine-tunes the chosen
+the same data order and, for the random-cell strategies, the same masks), then probed and/or fine-tuned. The
+baseline that says what "good" is: the random-initialised encoder under the same protocols (probing an untrained
+encoder; fine-tuning = training from scratch). PSS fine-tunes the chosen
 sources with the drop schedule, and the dynamic-inference sweep measures accuracy and images/s of the fine-tuned
 classifiers at each drop ratio.
 
