@@ -27,13 +27,15 @@ class TokenDropClassifier(FinetuneClassifier):
         num_classes: K.
         token_drop: the scorer (``TokenDrop``).
         pooling: "mean" (PSS: mean of the kept patch tokens) or "cls".
+        head_init: see :class:`~.heads.FinetuneClassifier`.
 
     Attributes:
         drop_ratio: the batch-wide d in [0, 1) used by ``forward``; 0 at construction (as PSS's model).
     """
 
-    def __init__(self, encoder: nn.Module, num_classes: int, *, token_drop: TokenDrop, pooling: str = "mean"):
-        super().__init__(encoder, num_classes, pooling=pooling)
+    def __init__(self, encoder: nn.Module, num_classes: int, *, token_drop: TokenDrop, pooling: str = "mean",
+                 head_init: str = "pytorch"):
+        super().__init__(encoder, num_classes, pooling=pooling, head_init=head_init)
         if not hasattr(encoder, "forward_tokens") or encoder.num_prefix_tokens != 1:
             raise ValueError(f"PSS token dropping needs a ViT encoder with one CLS token, got "
                              f"{type(encoder).__name__}; use a vit_* model.")
