@@ -69,6 +69,8 @@ def test_bad_combinations_are_named(tmp_path):
         tiny_config(tmp_path, **SEMANTIC, semanticmim_target="hog", semanticmim_weighting="keypoints")
     with pytest.raises(ConfigError, match="needs a ViT"):
         tiny_config(tmp_path, method="semanticmim", model="swin_nano", mask_patch_size=16)
+    with pytest.raises(ConfigError, match="attmask_mode='hint' reveals some"):
+        tiny_config(tmp_path, **SEMANTIC, device="xla", masking="attmask", attmask_mode="hint")
 
 
 def test_pretrain_then_finetune_and_probe_the_plain_vit(tmp_path):

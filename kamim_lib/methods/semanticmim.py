@@ -84,6 +84,10 @@ class SemanticMIM(Method):
         if config.model.startswith("swin"):
             problems.append(f"method='semanticmim' needs a ViT (global proxy tokens); model={config.model!r} is a "
                             "Swin, choose a vit_* model")
+        if config.device == "xla" and config.masking == "attmask" and config.attmask_mode == "hint":
+            # On XLA the masked-token count is taken from the cell geometry (K cells); hint reveals some of them.
+            problems.append("method='semanticmim' on device='xla' needs a mask with exactly ceil(c²·r) cells per "
+                            "image; attmask_mode='hint' reveals some, use high/low or another device")
         if config.semanticmim_weighting == "keypoints":
             if config.semanticmim_target != "pixels":
                 problems.append("semanticmim_weighting='keypoints' weights the pixel loss; set "
