@@ -57,6 +57,8 @@ def test_rows_and_sentences_from_paired_seeds():
     assert "single seed 0" in peers.difference_sentence("semanticmim", values, "linprobe top-1")
     noisy = {"simmim": {0: 10.0, 1: 12.0}, "kamim": {0: 11.0, 1: 11.0}}
     assert "not distinguishable" in peers.difference_sentence("kamim", noisy, "x")
+    constant = {"simmim": {0: 10.0, 1: 12.0}, "kamim": {0: 11.0, 1: 13.0}}
+    assert "no spread" in peers.difference_sentence("kamim", constant, "x")
 
 
 def test_sweep_curves_and_sentences():

@@ -259,7 +259,9 @@ def difference_sentence(label: str, values: Mapping[str, Mapping[int, float]], w
         return (f"{label} − {reference} ({what}) = {own[seed] - base[seed]:+.2f} points on the single seed {seed}: "
                 f"no interval and no conclusion (give at least 2 seeds).")
     mean, low, high = paired_difference_interval([own[s] for s in shared], [base[s] for s in shared], confidence)
-    if low > 0:
+    if low == high:
+        verdict = "the same difference on every seed (no spread to estimate: no interval, no conclusion)"
+    elif low > 0:
         verdict = f"better than {reference}"
     elif high < 0:
         verdict = f"worse than {reference}"
@@ -274,8 +276,10 @@ def pss_sentences(curves: Mapping[str, Mapping[str, list[float]]], time_rows: Se
     sentences = []
     for row in time_rows:
         published = f" (PSS's README: {row['paper']:.0f} % on ViT-B/ImageNet)" if row["paper"] is not None else ""
-        sentences.append(f"{row['variant']}: fine-tuning took {row['ours']:.0f} % less wall time than without PSS"
-                         f"{published}, over {row['n']} seed(s).")
+        change = "less" if row["ours"] >= 0 else "more"
+        sentences.append(f"{row['variant']}: fine-tuning (training session, evaluations included) took "
+                         f"{abs(row['ours']):.0f} % {change} wall time than without PSS{published}, over {row['n']} "
+                         "seed(s); a busy machine makes this noisy (benchmarks/pss_step.py times the step alone).")
     for label, curve in curves.items():
         if not label.endswith("+pss") or label.removesuffix("+pss") not in curves:
             continue
