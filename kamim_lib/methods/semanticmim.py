@@ -137,9 +137,10 @@ class SemanticMIM(Method):
         predictions = output.predictions.float()
         grid = self.img_size // self.patch_size
         if self.options.semanticmim_target == "hog":
+            from kamim_lib.models.token_gather import gather_tokens  # here: the configuration imports this module
+
             targets = hog_patch_targets(images, self.patch_size)
-            chosen = torch.gather(targets, 1, output.masked_index.unsqueeze(-1).expand(-1, -1, targets.shape[-1]))
-            return (predictions - chosen).square().mean()
+            return (predictions - gather_tokens(targets, output.masked_index)).square().mean()
         reconstruction = patches_to_image(scatter_to_grid(predictions, output.masked_index, grid * grid), grid,
                                           self.patch_size)
         weights = None

@@ -192,11 +192,6 @@ def keep_indices(scores: torch.Tensor, keep: int) -> torch.Tensor:
     return torch.cat([cls, top], dim=1)
 
 
-def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """(B, T, D) tokens, (B, K) int64 positions -> (B, K, D) in the order of ``index``."""
-    return torch.gather(tokens, 1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-
-
 @dataclass(frozen=True)
 class TokenDrop:
     """How a classifier picks the tokens it keeps (stateless; the drop ratio is passed per call).

@@ -31,6 +31,7 @@ from timm.models.vision_transformer import Block
 from kamim_lib.models.architectures import HF_VIT_LAYER_NORM_EPS, ViTArch
 from kamim_lib.models.inputs import check_image_batch
 from kamim_lib.models.mask_token import flatten_token_mask
+from kamim_lib.models.token_gather import gather_tokens
 from kamim_lib.models.vit import MaskedViTEncoder
 from kamim_lib.models.weight_init import INIT_STD, init_linear_and_norm
 
@@ -81,10 +82,6 @@ def split_by_mask(mask: torch.Tensor, num_masked: int) -> tuple[torch.Tensor, to
     """
     order = torch.argsort(mask.to(torch.int64), dim=1, stable=True)
     return order[:, :mask.shape[1] - num_masked], order[:, mask.shape[1] - num_masked:]
-
-
-def _gather(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    return torch.gather(tokens, 1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
 
 
 @dataclass
@@ -158,7 +155,7 @@ class SemanticMIMModel(nn.Module):
         position = self.encoder.pos_embed[:, 1:]
         patches = self.encoder.patch_embed(images) + position
         mask_tokens = (self.encoder.mask_token + position).expand(batch, -1, -1)
-        return self.proxies(batch), _gather(patches, visible_index), _gather(mask_tokens, masked_index), masked_index
+        return self.proxies(batch), gather_tokens(patches, visible_index), gather_tokens(mask_tokens, masked_index), masked_index
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor, *, num_masked: Optional[int] = None,
                 detach_proxies: bool = False) -> MaskStreamOutput:

@@ -21,6 +21,7 @@ from kamim_lib.models.inputs import check_image_batch
 from kamim_lib.models.intermediates import EncoderIntermediates
 from kamim_lib.models.mask_token import flatten_token_mask, replace_with_mask_token
 from kamim_lib.models.relative_position_bias import RelativePositionBias
+from kamim_lib.models.token_gather import gather_tokens
 from kamim_lib.models.weight_init import INIT_STD, init_linear_and_norm
 
 
@@ -111,7 +112,7 @@ class MaskedViTEncoder(VisionTransformer):
             (B, 1 + N, D), or (B, K, D) in the order of ``keep_index``.
         """
         if keep_index is not None:
-            tokens = torch.gather(tokens, 1, keep_index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+            tokens = gather_tokens(tokens, keep_index)
         for index, block in enumerate(self.blocks):
             tokens = self._run_block(block, tokens, self.attention_bias(index, keep_index))
         return self.norm(tokens)
