@@ -1,6 +1,7 @@
 """Training-step throughput of SimMIM vs KAMIM (keypoint weights computed in DataLoader workers with OpenCV, or on
 the training device with the batched torch FAST), the normalised-pixel target, AttMask (one extra no-grad teacher
-forward per step, EMA or student teacher) and density-guided masking, with each one's step-time ratio to SimMIM,
+forward per step, EMA or student teacher), density-guided masking and SemanticMIM (an extra block per depth for the
+mask stream; pixel and HOG targets), with each one's step-time ratio to SimMIM,
 and model FLOP utilisation (MFU) on a GPU.
 
 For each mode the script runs the real pretraining step of ``kamim_lib.engine`` (normalise on the device, masked
@@ -57,6 +58,8 @@ MODES = {
     "attmask-student": {"method": "simmim", "masking": "attmask", "attmask_teacher": "student"},
     "density": {"method": "simmim", "masking": "density"},
     "kamim-device+attmask": {"method": "kamim", "keypoints_on": "device", "masking": "attmask"},
+    "semanticmim": {"method": "semanticmim"},
+    "semanticmim-hog": {"method": "semanticmim", "semanticmim_target": "hog"},
 }
 
 

@@ -58,7 +58,7 @@ def test_section_key_picks_the_command(tmp_path):
     ({"final_norm": "false"}, None, "final_norm: expected true or false, got 'false'"),
     (None, ["betas=[0.9]"], "betas: expected 2 values"),
     (None, ["lr"], "must look like key=value"),
-    ({"method": "simim"}, None, "method='simim' is not allowed; choose one of simmim, kamim (did you mean 'simmim'?)"),
+    ({"method": "simim"}, None, "method='simim' is not allowed; choose one of simmim, kamim, semanticmim (did you mean 'simmim'?)"),
     ({"detector": "surf"}, None, "detector='surf' is not allowed; choose one of fast, sift, orb"),
     ({"device": "gpu"}, None, "device='gpu' is not allowed; choose one of auto, cpu, cuda, xla"),
     ({"keypoints_on": "gpu"}, None, "keypoints_on='gpu' is not allowed; choose one of auto, workers, device"),

@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from .schema import METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_option_keys
+from .schema import (METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_finetune_keys,
+                     inactive_option_keys)
 
 RUN_HASH_CHARS = 10
 
@@ -36,7 +37,7 @@ def config_from_dict(data: dict) -> TrainConfig:
 
 def _identity_values(config: TrainConfig) -> dict:
     values = config_to_dict(config)
-    unused = inactive_option_keys(config) if config.section == "pretrain" else set()
+    unused = inactive_option_keys(config) if config.section == "pretrain" else inactive_finetune_keys(config)
     identity = {key: values[key] for key, (field, _) in config_fields(type(config)).items()
                 if field.metadata.get("identity", True) and key not in unused}
     pretrained = identity.get("pretrained")

@@ -53,6 +53,9 @@ SWITCHES = ("auto", "on", "off")
 MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
 PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
+# PSS token dropping at fine-tuning (PEERS §3): the drop-ratio schedules and the patch scorers.
+PSS_SCHEDULES = ("none", "linear", "cosine", "cyclic")
+PSS_SCORERS = ("l1", "l2", "random", "keypoints")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).
 SCRATCH = "scratch"
 
@@ -309,6 +312,22 @@ def _option_type(key: str):
     raise KeyError(key)
 
 
+# Fine-tuning technique keys that change nothing while their technique is off (see inactive_finetune_keys).
+PSS_KEYS = ("pss", "pss_scorer", "pss_start", "pss_end", "pss_quantum")
+
+
+def inactive_finetune_keys(config) -> set[str]:
+    """The fine-tuning technique keys that ``config`` does not use (not in its run id): every PSS key while
+    ``pss=none``, ``relative_position_bias`` while false. Fine-tune runs without them keep the ids they had before
+    these keys existed."""
+    unused = set()
+    if getattr(config, "pss", "none") == "none":
+        unused.update(key for key in PSS_KEYS if hasattr(config, key))
+    if not getattr(config, "relative_position_bias", True):
+        unused.add("relative_position_bias")
+    return unused
+
+
 def inactive_option_keys(config) -> set[str]:
     """The plug-in option keys that ``config``'s method and masking strategy do not use (not in its run id)."""
     used = set()
@@ -388,7 +407,36 @@ class _ClassifierConfig(TrainConfig):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FinetuneConfig(_ClassifierConfig):
-    """``kamim finetune``: the whole network is trained with a linear head on the final-LN features."""
+    """``kamim finetune``: the whole network is trained with a linear head on the final-LN features.
+
+    The ``pss*`` keys add PSS token dropping (PEERS §3; ``kamim_lib.models.pss``): a drop ratio d per optimiser
+    step from a schedule, K = round((1−d)(N+1)) − 1 patch tokens kept by score; validation at d = 0.
+    """
+
+    pss: str = param("none", "PSS patch-drop schedule over optimiser steps: none, linear, cosine or cyclic "
+                             "(a triangle wave within each epoch, PSS's headline); ViT only", choices=PSS_SCHEDULES)
+    pss_scorer: str = param("l1", "which patch tokens PSS keeps: l1 (largest L1 magnitude, PSS's default), l2 "
+                                  "(squared L2), random, or keypoints (densest FAST keypoints, KAMIM's prior)",
+                            choices=PSS_SCORERS)
+    pss_start: float = param(0.8, "PSS drop ratio at the schedule's start (cyclic: at each epoch start)")
+    pss_end: float = param(-0.1, "PSS drop ratio at the schedule's end (cyclic: mid-epoch); values outside [0, 1] "
+                                 "are clipped after interpolation, so -0.1 holds d = 0 longer")
+    pss_quantum: float = param(0.2, "PSS rounds the drop ratio to multiples of this (0.2: d in {0, .2, ..., .8})",
+                               minimum=0, exclusive_minimum=True)
+    relative_position_bias: bool = param(False, "add a learned relative position bias per ViT block (zero-initialised "
+                                                "when the checkpoint has none; PSS's fine-tune uses it)")
+
+    def _invariant_problems(self) -> list[str]:
+        problems = super()._invariant_problems()
+        vit_only = [key for key, on in (("pss", self.pss != "none"),
+                                        ("relative_position_bias", self.relative_position_bias)) if on]
+        if vit_only and self.model.startswith("swin"):
+            problems.append(f"{' and '.join(vit_only)} need a ViT (one CLS token, a plain token sequence); "
+                            f"model={self.model!r} is a Swin, choose a vit_* model or pss=none")
+        if self.pss != "none" and self.pss_start <= 0 and self.pss_end <= 0:
+            problems.append(f"pss={self.pss!r} with pss_start={self.pss_start} and pss_end={self.pss_end} never "
+                            "drops a token; raise pss_start (PSS: 0.8) or set pss=none")
+        return problems
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

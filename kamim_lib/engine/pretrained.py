@@ -59,6 +59,8 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
             derived from the config), or weights that do not match (missing/unexpected keys are listed).
     """
     overrides = {"img_size": config.img_size, "drop_path_rate": config.drop_path_rate}
+    if getattr(config, "relative_position_bias", False):
+        overrides["relative_position_bias"] = True
     if config.pretrained == SCRATCH:
         return create_model(config.model, **overrides).encoder, {"pretrained": SCRATCH}
     path, from_run = resolve_checkpoint_path(config.pretrained)
@@ -68,8 +70,15 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
         if "not a kamim checkpoint" not in str(error):
             raise
         # An original HF-format (or plain state-dict) checkpoint: the models package converts and loads strictly.
-        model = load_pretrained(path, config.model, **overrides)
-        return model.encoder, {"pretrained": str(path), "pretrain_format": "external"}
+        plain = {key: value for key, value in overrides.items() if key != "relative_position_bias"}
+        encoder = load_pretrained(path, config.model, **plain).encoder
+        info = {"pretrained": str(path), "pretrain_format": "external"}
+        if "relative_position_bias" in overrides:  # the original checkpoints have none: add fresh (zero) tables
+            with_bias = create_model(config.model, final_norm=encoder.arch.final_norm, **overrides).encoder
+            weights, info["freshly_initialised"] = with_fresh_position_bias(with_bias, encoder.state_dict())
+            load_state_strict(with_bias, weights, what=f"pretrained {config.model} encoder")
+            encoder = with_bias
+        return encoder, info
     if state.get("section") != "pretrain":
         raise CheckpointError(f"{str(path)!r} is a {state.get('section')} checkpoint; fine-tuning and probing start "
                               "from a pretrain checkpoint")
@@ -85,8 +94,43 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
         if from_run:
             raise CheckpointError(message + "; finish it with `kamim pretrain` or name a checkpoint explicitly")
         warnings.warn(message, stacklevel=2)
-    model = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides)
-    load_state_strict(model, state["model"], what=f"pretrained {config.model}")
+    encoder = create_model(config.model, final_norm=pretrain_config["final_norm"], **overrides).encoder
+    weights, unused = split_encoder_weights(state["model"])
+    weights, fresh = with_fresh_position_bias(encoder, weights)
+    load_state_strict(encoder, weights, what=f"pretrained {config.model} encoder")
     info = {"pretrained": str(path), "pretrain_method": pretrain_config["method"],
-            "pretrain_run": state.get("run_id"), "pretrain_finished": finished}
-    return model.encoder, info
+            "pretrain_run": state.get("run_id"), "pretrain_finished": finished,
+            "unused_pretraining_weights": unused}
+    if fresh:
+        info["freshly_initialised"] = fresh
+    return encoder, info
+
+
+def split_encoder_weights(weights: dict) -> tuple[dict, list[str]]:
+    """The encoder's part of a pretraining state dict, and what is left behind.
+
+    Every pretraining model keeps its encoder under ``encoder.`` (a plain ViT/Swin); the rest exists only for
+    pretraining (SimMIM's ``decoder``; SemanticMIM's ``extra_layers``, ``extra_proxy_tokens`` and ``head``). The
+    encoder part is loaded strictly; the rest is reported, never silently dropped.
+
+    Returns:
+        ``(encoder weights without the "encoder." prefix, sorted top-level names of the unused entries)``.
+    """
+    prefix = "encoder."
+    encoder = {key[len(prefix):]: value for key, value in weights.items() if key.startswith(prefix)}
+    unused = sorted({key.split(".")[0] for key in weights if not key.startswith(prefix)})
+    return encoder, unused
+
+
+def with_fresh_position_bias(model: torch.nn.Module, weights: dict) -> tuple[dict, list[str]]:
+    """Complete ``weights`` with the model's own (zero) relative-position-bias tables where they are absent.
+
+    Pretraining never uses the bias (``relative_position_bias`` is a fine-tuning option), so a fine-tune that turns
+    it on starts the tables from zero, as BEiT does; every other key is still loaded strictly.
+
+    Returns:
+        ``(weights, names of the keys taken from the fresh model)``.
+    """
+    own = model.state_dict()
+    fresh = sorted(key for key in own if "relative_position_bias_table" in key and key not in weights)
+    return {**weights, **{key: own[key] for key in fresh}}, fresh

@@ -10,6 +10,8 @@ Each task exposes the same small surface to the one training loop (:mod:`.loop`)
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
@@ -21,10 +23,12 @@ from ..data.device_pipeline import build_encoded_dataset, decode_crops, encoded_
 from ..masking import build_masking
 from ..methods import build_method
 from ..models import model_arch
+from ..models.pss import TokenDrop, applied_drop_ratio
 from ..runtime import Runtime, decode_on_device_enabled, loader_kwargs
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
 from .heads import FinetuneClassifier, LinearProbe
 from .pretrained import load_backbone
+from .pss_classifier import TokenDropClassifier
 from .sampling import EpochBatchSampler, PositionSeededDataset
 
 
@@ -170,6 +174,10 @@ class ClassifierTask(Task):
             self.model = LinearProbe(self.backbone, self.num_classes, layer=config.probe_layer,
                                      pooling=config.pooling, batchnorm=config.probe_batchnorm,
                                      head_init=config.head_init)
+        elif config.pss != "none":
+            token_drop = TokenDrop(scorer=config.pss_scorer, patch_size=self.backbone.arch.patch_size)
+            self.model = TokenDropClassifier(self.backbone, self.num_classes, token_drop=token_drop,
+                                             pooling=config.pooling, head_init=config.head_init)
         else:
             self.model = FinetuneClassifier(self.backbone, self.num_classes, pooling=config.pooling,
                                             head_init=config.head_init)
@@ -191,12 +199,33 @@ class ClassifierTask(Task):
             return F.cross_entropy(logits, labels, label_smoothing=self.config.label_smoothing)
         return torch.sum(-targets * F.log_softmax(logits, dim=-1), dim=-1).mean()
 
+    def after_optimizer_step(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
+        """PSS: set the drop ratio of the next optimiser step to the schedule's value at the step just taken
+        (PSS sets it after each step, so the first step runs at d = 0)."""
+        if not isinstance(self.model, TokenDropClassifier):
+            return
+        config = self.config
+        self.model.set_drop_ratio(applied_drop_ratio(
+            config.pss, step, total_steps=total_steps, steps_per_epoch=total_steps // config.epochs,
+            start=config.pss_start, end=config.pss_end, quantum=config.pss_quantum))
+
+    def state_dict(self) -> dict:
+        """The current PSS drop ratio, so a resumed run continues at the ratio the uninterrupted one uses."""
+        return {"pss_drop_ratio": self.model.drop_ratio} if isinstance(self.model, TokenDropClassifier) else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if isinstance(self.model, TokenDropClassifier):
+            self.model.set_drop_ratio(float(state.get("pss_drop_ratio", 0.0)))
+
     def _val_loader(self, dataset: Dataset) -> DataLoader:
         return eval_loader(dataset, self.config, self.runtime, self.collate)
 
     def evaluate(self, runtime: Runtime) -> dict:
-        result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime,
-                                     precision=self.config.eval_precision)
+        """Top-1/top-5 on the val split; with PSS always on every token (d = 0), the training ratio restored."""
+        with self.model.drop_ratio_set_to(0.0) if isinstance(self.model, TokenDropClassifier) \
+                else contextlib.nullcontext():
+            result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime,
+                                         precision=self.config.eval_precision)
         return {f"val_{key}": value for key, value in result.items()}
 
     def final_evaluation(self, runtime: Runtime) -> dict:

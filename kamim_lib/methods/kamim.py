@@ -22,8 +22,9 @@ KEYPOINTS_ON = ("auto", "workers", "device")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class KamimOptions(PixelTargetOptions, KeypointMapOptions):
-    """KAMIM's configuration keys (defaults: the original's examples, SPEC §1.3)."""
+class KeypointWeightOptions(KeypointMapOptions):
+    """The keypoint-weight keys (defaults: the original's examples, SPEC §1.3); shared by every method that
+    weights its loss like KAMIM (e.g. ``semanticmim_weighting=keypoints``)."""
 
     detector: str = param("fast", "keypoint detector for kamim weights", choices=DETECTORS)
     weight_patch_size: int = param(8, "w_ps: keypoint-density patch side in pixels (8, 16 or 32 in the paper); "
@@ -37,6 +38,11 @@ class KamimOptions(PixelTargetOptions, KeypointMapOptions):
                                         "(3*sum M*w, a weighted mean)", choices=NORMALIZATIONS)
     weight_shuffle: bool = param(False, "control: permute each image's patch weights at random before the loss "
                                         "(same weight distribution, no spatial link to the keypoints)")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KamimOptions(PixelTargetOptions, KeypointWeightOptions):
+    """KAMIM's configuration keys: the pixel target and the keypoint weights."""
 
 
 def shuffle_weights_within_image(weights: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:

@@ -58,6 +58,8 @@ class ViTArch:
         in_chans: image channels (3); the decoder predicts the same number.
         final_norm: keep the final LayerNorm on the encoder output (True = original HF; False = Microsoft SimMIM).
         drop_path_rate: stochastic depth rate (0 for pretraining, as the original).
+        relative_position_bias: add a learned BEiT-style relative position bias per block (PSS fine-tuning uses
+            it); off by default, so the weights are exactly those of HF ``ViTModel`` and the original checkpoints.
     """
 
     img_size: int = 192
@@ -69,6 +71,7 @@ class ViTArch:
     in_chans: int = 3
     final_norm: bool = True
     drop_path_rate: float = 0.0
+    relative_position_bias: bool = False
 
     family = "vit"
 
@@ -93,6 +96,8 @@ class ViTArch:
         _check_int("depth", self.depth)
         _check_int("num_heads", self.num_heads)
         check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
+        if not isinstance(self.relative_position_bias, bool):
+            raise ValueError(f"relative_position_bias must be True or False, got {self.relative_position_bias!r}.")
         return self
 
 

@@ -17,12 +17,14 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
-def vit_attention_probs(block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+def vit_attention_probs(block: nn.Module, tokens: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Attention probabilities of a timm ViT ``Block``.
 
     Args:
         block: a ``timm.models.vision_transformer.Block`` (``norm1`` then ``attn`` with fused ``qkv``).
         tokens: the block's input (B, T, D), T = prefix tokens + N patches.
+        bias: None, or the additive logit bias the block receives (relative position bias), broadcastable to
+            (B, heads, T, T).
 
     Returns:
         (B, heads, T, T) float probabilities; each row sums to 1.
@@ -32,6 +34,8 @@ def vit_attention_probs(block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     qkv = attn.qkv(block.norm1(tokens)).reshape(batch, length, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
     query, key = attn.q_norm(qkv[0]), attn.k_norm(qkv[1])
     scores = (query * attn.scale) @ key.transpose(-2, -1)
+    if bias is not None:
+        scores = scores + bias
     return scores.softmax(dim=-1)
 
 

@@ -20,6 +20,8 @@ from kamim_lib.models.attention_probs import vit_attention_probs
 from kamim_lib.models.inputs import check_image_batch
 from kamim_lib.models.intermediates import EncoderIntermediates
 from kamim_lib.models.mask_token import flatten_token_mask, replace_with_mask_token
+from kamim_lib.models.relative_position_bias import RelativePositionBias
+from kamim_lib.models.token_gather import gather_tokens
 from kamim_lib.models.weight_init import INIT_STD, init_linear_and_norm
 
 
@@ -32,6 +34,8 @@ class MaskedViTEncoder(VisionTransformer):
     Attributes:
         arch: the ``ViTArch`` it was built from.
         mask_token: (1, 1, D) learned vector, zeros at init (as HF).
+        relative_position_bias: None, or one ``RelativePositionBias`` per block when
+            ``arch.relative_position_bias`` (PSS fine-tuning); then every block adds it to its attention logits.
         num_prefix_tokens: 1 (the CLS token, first in every token sequence).
         token_grid: g, tokens per side (the mask grid).
         feature_grid: tokens per side of the output (= token_grid).
@@ -50,6 +54,9 @@ class MaskedViTEncoder(VisionTransformer):
         self.token_grid = arch.token_grid
         self.feature_grid = arch.token_grid
         self.mask_token = nn.Parameter(torch.zeros(1, 1, arch.embed_dim))
+        self.relative_position_bias = nn.ModuleList(
+            RelativePositionBias(arch.token_grid, arch.num_heads) for _ in range(arch.depth)
+        ) if arch.relative_position_bias else None
         if not arch.final_norm:
             self.norm = nn.Identity()
         self.init_weights_hf()
@@ -80,17 +87,39 @@ class MaskedViTEncoder(VisionTransformer):
         tokens = self._pos_embed(tokens)
         return self.norm_pre(self.patch_drop(tokens))
 
-    def _run_block(self, block: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    def attention_bias(self, block_index: int, keep_index: Optional[torch.Tensor] = None
+                       ) -> Optional[torch.Tensor]:
+        """The additive attention bias of block ``block_index``: None without relative position bias, else
+        (1, heads, 1 + N, 1 + N), or (B, heads, K, K) for the kept positions ``keep_index`` (B, K)."""
+        if self.relative_position_bias is None:
+            return None
+        return self.relative_position_bias[block_index](keep_index)
+
+    def _run_block(self, block: nn.Module, tokens: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
         if self.grad_checkpointing and torch.is_grad_enabled():
-            return checkpoint(block, tokens, use_reentrant=False)
-        return block(tokens)
+            return checkpoint(block, tokens, attn_mask=bias, use_reentrant=False)
+        return block(tokens, attn_mask=bias)
+
+    def forward_tokens(self, tokens: torch.Tensor, keep_index: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Run the blocks and the final norm on embedded tokens, optionally on a subset of them (PSS).
+
+        Args:
+            tokens: (B, 1 + N, D) from ``embed``.
+            keep_index: None, or (B, K) int64 positions to keep, in the order they are processed (CLS first
+                for PSS); the relative position bias, if any, is gathered for them.
+
+        Returns:
+            (B, 1 + N, D), or (B, K, D) in the order of ``keep_index``.
+        """
+        if keep_index is not None:
+            tokens = gather_tokens(tokens, keep_index)
+        for index, block in enumerate(self.blocks):
+            tokens = self._run_block(block, tokens, self.attention_bias(index, keep_index))
+        return self.norm(tokens)
 
     def forward_features(self, images: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Encoder output (B, 1 + N, D): final LayerNorm applied when ``arch.final_norm``."""
-        tokens = self.embed(images, mask)
-        for block in self.blocks:
-            tokens = self._run_block(block, tokens)
-        return self.norm(tokens)
+        return self.forward_tokens(self.embed(images, mask))
 
     def forward_intermediates(self, images: torch.Tensor, mask: Optional[torch.Tensor] = None,
                               return_attention: bool = False) -> EncoderIntermediates:
@@ -108,10 +137,11 @@ class MaskedViTEncoder(VisionTransformer):
         tokens = self.embed(images, mask)
         hidden_states = [tokens]
         attentions = [] if return_attention else None
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks):
+            bias = self.attention_bias(index)
             if return_attention:
-                attentions.append(vit_attention_probs(block, tokens))
-            tokens = block(tokens)
+                attentions.append(vit_attention_probs(block, tokens, bias))
+            tokens = block(tokens, attn_mask=bias)
             hidden_states.append(tokens)
         return EncoderIntermediates(hidden_states, attentions, self.norm(tokens))
 

@@ -368,3 +368,73 @@ class SweepParams(KamimVariantsParams):
         check_training_setup(self.train_config, self.overrides, self.device, stages=("pretrain",),
                              variants=[variant.overrides for variant in
                                        sweep_variants(self.weight_patch_sizes, self.temperatures)])
+
+
+# --- 12_peers: KAMIM beside SimMIM, AttMask, SemanticMIM and PSS (PEERS §6.2). ---------------------------------
+
+
+@dataclass(frozen=True)
+class PeersParams(TrainingParams):
+    """12_peers: the peers pretrained on one footing with paired seeds; PSS fine-tuning and its sweep.
+
+    methods: peers to pretrain, from ``kamim_lib.reproduce.peers.PEER_METHODS`` (simmim, kamim, attmask,
+        semanticmim, kamim+semanticmim); "simmim" is the reference of every paired difference.
+    attmask_mode: AttMask's rule for the attmask peer (high, low, hint: the best mode of the AttMask notebook).
+    protocols: "linprobe" and/or "finetune" for every peer and the random-init baseline.
+    seeds: the paired seeds (the same seed gives every peer the same data order and random masks); intervals
+        need at least 2.
+    pss_sources: peers whose backbones are also fine-tuned with PSS (needs "finetune" in protocols for the
+        plain comparison and the time saving); pss_schedule / pss_scorers: the PSS settings.
+    sweep_drop_ratios: drop ratios of the dynamic-inference sweep of the fine-tuned PSS sources (plain and PSS).
+    """
+
+    attmask_mode: str
+    protocols: list[str]
+    seeds: list[int]
+    pss_sources: list[str]
+    pss_schedule: str
+    pss_scorers: list[str]
+    sweep_drop_ratios: list[float]
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return ("pretrain", *self.protocols)
+
+    def __post_init__(self) -> None:
+        from kamim_lib.config import DEVICES
+        from kamim_lib.config.schema import PSS_SCHEDULES, PSS_SCORERS
+        from kamim_lib.masking.attention import ATTMASK_MODES
+        from kamim_lib.reproduce.experiments import _check_unique
+        from kamim_lib.reproduce.peers import PEER_METHODS, REFERENCE, peer_variant, pss_variant
+        from kamim_lib.reproduce.training import PROTOCOLS, check_training_setup
+
+        _check_profile(self.profile)
+        _check_unique("methods", self.methods)
+        for name in self.methods:
+            check_choice("methods", name, PEER_METHODS)
+        if REFERENCE not in self.methods:
+            raise ValueError(f"methods={self.methods} must include {REFERENCE!r}: every difference is paired with it.")
+        check_choice("attmask_mode", self.attmask_mode, ATTMASK_MODES)
+        _check_unique("protocols", self.protocols)
+        for protocol in self.protocols:
+            check_choice("protocols", protocol, PROTOCOLS)
+        _check_unique("seeds", self.seeds)
+        if any(isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 for seed in self.seeds):
+            raise ValueError(f"seeds must be integers >= 0, got {self.seeds}.")
+        for source in self.pss_sources:
+            if source not in self.methods:
+                raise ValueError(f"pss_sources names {source!r}, which is not in methods={self.methods}.")
+        if self.pss_sources and "finetune" not in self.protocols:
+            raise ValueError("pss_sources needs 'finetune' in protocols (PSS is compared with the plain fine-tune).")
+        check_choice("pss_schedule", self.pss_schedule, tuple(s for s in PSS_SCHEDULES if s != "none"))
+        _check_unique("pss_scorers", self.pss_scorers)
+        for scorer in self.pss_scorers:
+            check_choice("pss_scorers", scorer, PSS_SCORERS)
+        for ratio in self.sweep_drop_ratios:
+            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+                raise ValueError(f"sweep_drop_ratios must be numbers in [0, 1), got {self.sweep_drop_ratios}.")
+        check_choice("device", self.device, DEVICES)
+        variants = [peer_variant(name, attmask_mode=self.attmask_mode).overrides for name in self.methods]
+        variants += [pss_variant(peer_variant(source), schedule=self.pss_schedule, scorer=scorer).overrides
+                     for source in self.pss_sources for scorer in self.pss_scorers]
+        check_training_setup(self.train_config, self.overrides, self.device, stages=self.stages, variants=variants)
