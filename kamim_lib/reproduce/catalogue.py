@@ -33,6 +33,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("fourier", "08_fourier.ipynb", "Analysis: Fourier ΔLog amplitude of features", ("pretrain",)),
     Section("tokens", "09_tokens.ipynb", "Analysis: token t-SNE, pre/post-attention PCA", ("pretrain",)),
     Section("reconstructions", "10_reconstructions.ipynb", "Analysis: reconstructions, PSNR/SSIM", ("pretrain",)),
+    Section("masking", "11_masking.ipynb", "Masking strategies: random vs AttMask vs keypoint density, x KAMIM "
+                                           "weights x norm-pix target"),
     Section("peers", "12_peers.ipynb", "Peers: SimMIM, KAMIM, AttMask, SemanticMIM (+KAMIM); PSS fine-tuning and "
             "dynamic inference, paired seeds"),
 )

@@ -37,30 +37,28 @@ def arm_overrides(arm: str) -> tuple[str, ...]:
     return (f"masking={name}",) + ((f"{key}={mode}",) if mode else ())
 
 
-def masking_variants(arms: Sequence[str], methods: Sequence[str], targets: Sequence[str],
-                     seeds: Sequence[int]) -> list[Variant]:
-    """The grid, seed-major inside each (arm, method, target) cell, with labels ``"<arm> | <method> | <target> |
-    seed <s>"`` and fields ``{"arm", "method", "target", "seed"}`` (the columns of the tables).
+def pixel_target_methods() -> tuple[str, ...]:
+    """The methods with a ``target`` option (pixels | norm_pix): the weightings the grid crosses with the arms."""
+    from kamim_lib.methods import get_method, list_methods
+    from kamim_lib.plugins import option_fields
+
+    return tuple(name for name in list_methods() if "target" in option_fields(get_method(name).Options))
+
+
+def masking_variants(arms: Sequence[str], methods: Sequence[str], targets: Sequence[str]) -> list[Variant]:
+    """The grid, arm-major, labelled ``"<arm> | <method> | <target>"`` with fields ``{"arm", "method", "target"}``
+    (the table columns); seed it with :func:`~kamim_lib.reproduce.experiments.seeded_variants`.
 
     Raises:
-        ValueError: an unknown or repeated arm, method, target or seed, or an empty list.
+        ValueError: an unknown or repeated arm, method or target, or an empty list.
     """
-    from kamim_lib.methods import list_methods
     from kamim_lib.methods.simmim import TARGETS
 
-    for name, values, allowed in (("arms", arms, masking_arms()), ("methods", methods, list_methods()),
+    for name, values, allowed in (("arms", arms, masking_arms()), ("methods", methods, pixel_target_methods()),
                                   ("targets", targets, TARGETS)):
         _check_unique(name, values)
         for value in values:
             check_choice(name, value, allowed)
-    _check_unique("seeds", seeds)
-    variants = []
-    for arm in arms:
-        for method in methods:
-            for target in targets:
-                for seed in seeds:
-                    overrides = (f"method={method}", *arm_overrides(arm), f"target={target}", f"seed={int(seed)}")
-                    variants.append(Variant(f"{arm} | {method} | {target} | seed {int(seed)}", overrides,
-                                            {"arm": arm, "method": method, "target": target, "seed": int(seed)}))
-    return variants
-
+    return [Variant(f"{arm} | {method} | {target}", (f"method={method}", *arm_overrides(arm), f"target={target}"),
+                    {"arm": arm, "method": method, "target": target})
+            for arm in arms for method in methods for target in targets]

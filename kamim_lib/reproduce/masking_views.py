@@ -1,0 +1,169 @@
+"""Notebook 11's numbers: every masking arm × weighting × target, measured on every paired seed, with baselines.
+
+For each seeded pretraining checkpoint of the grid (:func:`kamim_lib.reproduce.masking_grid.masking_variants`):
+
+- the held-out masked L1 (unweighted, masked pixels of validation images, the same masks for every model:
+  :mod:`kamim_lib.evidence.reconstruction`) — lower is better;
+- the probe top-1 of a converged logistic regression on the frozen block-``probe_layer`` features
+  (:mod:`kamim_lib.evidence.probing`) — higher is better.
+
+Each cell (arm, method, target) is compared with the ``random`` arm of the same method and target on the same
+seeds: mean paired difference and its 95 % Student-t interval (:func:`kamim_lib.stats.paired_difference_ci`).
+Baselines: the image-blind predictor and a random-init model (masked L1), raw pixels and a random-init encoder
+(top-1). Nothing is trained here except the scikit-learn classifiers.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from kamim_lib.reproduce.experiments import per_seed
+
+METRICS = {"val_masked_l1": "held-out masked L1", "top1": "probe top-1 %"}
+LOWER_IS_BETTER = {"val_masked_l1": True, "top1": False}
+REFERENCE_ARM = "random"
+
+
+def reference_label(label: str, fields: dict) -> str:
+    """The label of the cell that ``label`` is compared with: the random arm, same method and target."""
+    return label.replace(fields["arm"], REFERENCE_ARM, 1)
+
+
+def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_config, probe_config, *,
+                     image_blind_passes: int = 2) -> dict:
+    """Measure every seeded checkpoint of the grid and compare each cell with the random arm.
+
+    Args:
+        results: :func:`~kamim_lib.reproduce.experiments.run_variants` results of the seeded grid (pretraining only).
+        seeds: the paired seeds.
+        pretrain_config: the section's base pretraining configuration (data, geometry) for the held-out set.
+        probe_config: a linear-probe configuration (data, probe_layer, pooling) for the probe features.
+
+    Returns:
+        ``{"seeds", "cells": {label: {"arm", "method", "target", "val_masked_l1": [per seed], "top1": [...]}},
+        "baselines": {"image_blind", "random_init_l1", "raw_pixels", "random_init_top1"},
+        "differences": {label: {"reference", metric: {"mean", "ci95"}}}}`` (no entry for the reference cells;
+        ``ci95`` None with a single seed).
+    """
+    from kamim_lib.evidence import probing, reconstruction
+    from kamim_lib.reproduce.evidence_views import _load, _probe_encoder, checkpoint_of
+    from kamim_lib.stats import paired_difference_ci
+
+    held_out = reconstruction.held_out_set(pretrain_config)
+    train, val = probing.labelled_split(probe_config, "train"), probing.labelled_split(probe_config, "val")
+    measured = {}
+    for result in results:
+        checkpoint = checkpoint_of(result)
+        key = (result["label"], result["fields"]["seed"])
+        measured[key] = {
+            "val_masked_l1": reconstruction.model_masked_l1(_load(checkpoint, pretrain_config), held_out),
+            "top1": probing.encoder_top1(_probe_encoder(checkpoint, probe_config), train, val,
+                                         layer=probe_config.probe_layer, pooling=probe_config.pooling)}
+    fields = {result["label"]: result["fields"] for result in results}
+    cells = {label: {"arm": field["arm"], "method": field["method"], "target": field["target"]}
+             for label, field in fields.items()}
+    for metric in METRICS:
+        for label, values in per_seed(results, lambda r: measured[(r["label"], r["fields"]["seed"])][metric],
+                                      seeds).items():
+            cells[label][metric] = [float(value) for value in values]
+    differences = {}
+    for label, cell in cells.items():
+        reference = reference_label(label, cell)
+        if label == reference or reference not in cells:
+            continue
+        differences[label] = {"reference": reference}
+        for metric in METRICS:
+            a, b = cell[metric], cells[reference][metric]
+            if len(seeds) >= 2:
+                mean, low, high = paired_difference_ci(a, b)
+                differences[label][metric] = {"mean": mean, "ci95": [low, high]}
+            else:
+                differences[label][metric] = {"mean": a[0] - b[0], "ci95": None}
+    blind = reconstruction.image_blind_prediction(pretrain_config, passes=image_blind_passes)
+    baselines = {
+        "image_blind": float(reconstruction.masked_pixel_errors(blind, held_out.images, held_out.masks,
+                                                                held_out.patch_size).mean()),
+        "random_init_l1": reconstruction.random_init_masked_l1(pretrain_config, held_out, seeds),
+        "raw_pixels": probing.raw_pixel_top1(train, val),
+        "random_init_top1": probing.random_init_top1(probe_config, train, val, seeds)}
+    return {"seeds": [int(seed) for seed in seeds], "cells": cells, "baselines": baselines,
+            "differences": differences, "held_out_images": int(len(held_out.images)),
+            "probe": f"logistic regression on block-{probe_config.probe_layer} {probe_config.pooling}-pooled "
+                     "features"}
+
+
+def _interval_text(entry: dict | None, digits: int) -> str:
+    if entry is None:
+        return "reference"
+    if entry["ci95"] is None:
+        return f"{entry['mean']:+.{digits}f} (one seed: no interval)"
+    low, high = entry["ci95"]
+    return f"{entry['mean']:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def masking_rows(evidence: dict) -> list[dict]:
+    """Table rows: per cell, n seeds, each metric's mean and its paired difference to the random arm (95 % CI);
+    the paper's number is n/a (no paper ran these combinations)."""
+    from kamim_lib.stats import mean_and_ci
+
+    rows = []
+    for label, cell in evidence["cells"].items():
+        difference = evidence["differences"].get(label)
+        row = {"arm": cell["arm"], "method": cell["method"], "target": cell["target"],
+               "n": str(len(evidence["seeds"]))}
+        for metric, name in METRICS.items():
+            values = cell[metric]
+            mean = mean_and_ci(values)[0] if len(values) >= 2 else values[0]
+            digits = 4 if metric == "val_masked_l1" else 2
+            row[name] = f"{mean:.{digits}f}"
+            row[f"Δ {name} vs random [95 % CI]"] = _interval_text(None if difference is None
+                                                                 else difference[metric], digits)
+        row["ours"] = None
+        row["paper"] = None
+        rows.append(row)
+    return rows
+
+
+def masking_table(evidence: dict, *, title: str, provenance: dict | None = None) -> str:
+    """Markdown table of :func:`masking_rows` with the baselines and the provenance under it."""
+    from kamim_lib.reporting import markdown_table
+    from kamim_lib.reporting.tables import NOT_AVAILABLE, provenance_line
+
+    rows = masking_rows(evidence)
+    header = [key for key in rows[0] if key not in ("ours", "paper")] + ["paper"]
+    body = [[row[key] for key in header[:-1]] + [NOT_AVAILABLE] for row in rows]
+    baselines = evidence["baselines"]
+    text = (f"### {title}\n\n" + markdown_table(header, body) +
+            f"\n\nBaselines — held-out masked L1: image-blind {baselines['image_blind']:.4f}, random-init "
+            f"{baselines['random_init_l1']:.4f}; probe top-1: raw pixels {baselines['raw_pixels']:.2f} %, random-init "
+            f"encoder {baselines['random_init_top1']:.2f} %. Probe: {evidence['probe']}; held-out set: "
+            f"{evidence['held_out_images']} validation images. Paper: n/a (the paper has no masking ablation).\n")
+    if provenance is not None:
+        text += "\n" + provenance_line(provenance) + "\n"
+    return text
+
+
+def masking_sentences(evidence: dict) -> list[str]:
+    """One generated sentence per compared cell and metric, and one on the image-blind floor."""
+    sentences = []
+    seeds = len(evidence["seeds"])
+    for label, difference in evidence["differences"].items():
+        for metric, name in METRICS.items():
+            entry = difference[metric]
+            span = f"{label} vs {difference['reference']}, {name}: {entry['mean']:+.4g}"
+            if entry["ci95"] is None:
+                sentences.append(f"{span} on one seed: no interval, no conclusion.")
+                continue
+            low, high = entry["ci95"]
+            span += f" (95 % CI [{low:+.4g}, {high:+.4g}], {seeds} paired seeds)"
+            if low <= 0 <= high:
+                sentences.append(f"{span}: the interval contains 0, so this run cannot tell them apart.")
+            else:
+                better = (entry["mean"] < 0) == LOWER_IS_BETTER[metric]
+                sentences.append(f"{span}: the interval excludes 0; {'better' if better else 'worse'} than random "
+                                 "masking here.")
+    blind = evidence["baselines"]["image_blind"]
+    for label, cell in evidence["cells"].items():
+        ratio = sum(cell["val_masked_l1"]) / len(cell["val_masked_l1"]) / blind
+        verdict = "beats" if ratio < 1 else "does not beat"
+        sentences.append(f"{label}: held-out masked L1 is {ratio:.2f} × the image-blind predictor's ({verdict} it).")
+    return sentences
