@@ -35,6 +35,8 @@ XLA_MODES = ("spmd", "multiprocess")
 MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The batched torch keypoint backend implements FAST only (SIFT/ORB run with OpenCV in the workers).
 DEVICE_KEYPOINT_DETECTORS = ("fast",)
+# Experiment trackers that mirror metrics.jsonl (kamim_lib.engine.tracking).
+LOGGERS = ("none", "tensorboard")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).
 SCRATCH = "scratch"
 
@@ -135,6 +137,9 @@ class TrainConfig:
     progress: bool = param(True, "show a tqdm progress bar", identity=False)
     progress_interval: float = param(5.0, "minimum seconds between progress-bar refreshes", minimum=0,
                                      identity=False)
+    logger: str = param("none", "experiment tracker besides metrics.jsonl: none or tensorboard (event files in "
+                                "<run_dir>/tensorboard/; needs the tensorboard package)", choices=LOGGERS,
+                        identity=False)
 
     def __post_init__(self) -> None:
         problems = _type_problems(self)
@@ -219,6 +224,10 @@ class PretrainConfig(TrainConfig):
                             f"model={self.model!r}")
         if self.img_size % self.weight_patch_size:
             problems.append(f"weight_patch_size={self.weight_patch_size} must divide img_size={self.img_size}")
+        from kamim_lib.weighting import max_weight_temperature_problem
+
+        if self.method == "kamim" and (overflow := max_weight_temperature_problem(self.temperature)):
+            problems.append(overflow)
         if self.method == "kamim" and self.keypoints_on == "device" \
                 and self.detector not in DEVICE_KEYPOINT_DETECTORS:
             problems.append(f"keypoints_on='device' supports detector in {DEVICE_KEYPOINT_DETECTORS} only, got "
