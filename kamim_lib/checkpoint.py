@@ -142,7 +142,7 @@ def _load_failure_reason(error: Exception) -> str:
     loader off (a file that needs it can run arbitrary code when loaded)."""
     text = str(error)
     if "Weights only load failed" in text or "Unsupported global" in text or "weights_only" in text:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
         holds = f" (it refers to {found.group(1)})" if found else ""
         return (f"it holds Python objects other than tensors and plain containers{holds}, which kamim never "
                 "unpickles because loading them can run code; save a plain state dict instead")
