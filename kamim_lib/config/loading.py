@@ -124,12 +124,15 @@ def parse_overrides(overrides) -> list[tuple[str, object, bool]]:
     if isinstance(overrides, str) or not isinstance(overrides, Sequence):
         raise ValueError("overrides must be a dict or a list of 'key=value' strings, got "
                          f"{type(overrides).__name__}")
-    parsed = []
+    parsed, malformed = [], []
     for item in overrides:
         if not isinstance(item, str) or "=" not in item:
-            raise ConfigError([f"override {item!r} must look like key=value (e.g. lr=1e-3)"])
+            malformed.append(f"override {item!r} must look like key=value (e.g. lr=1e-3) [from {COMMAND_LINE}]")
+            continue
         key, value = item.split("=", 1)
         parsed.append((key.strip(), value, True))
+    if malformed:
+        raise ConfigError(malformed)
     return parsed
 
 

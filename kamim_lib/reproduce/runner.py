@@ -125,7 +125,7 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
         papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
                                    progress_bar=False, cwd=str(notebook.parent))
     except PapermillExecutionError as error:
-        if error.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel too: the user stopped the run
+        if error.ename in ("KeyboardInterrupt", "TrainingInterrupted"):  # Ctrl-C reached the kernel too
             raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, error.cell_index, f"{error.ename}: {error.evalue}",
                              executed) from None
@@ -184,12 +184,10 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
                 status = run_notebook(section, notebook, parameters, out_dir, force=force)
             except NotebookFailed as failure:
                 failed[section.name] = failure
-                outcome[section.name] = "failed"
+                outcome[section.name], current = "failed", None
                 log(f"{prefix}: FAILED\n  {failure}")
                 continue
-            finally:
-                current = None
-            outcome[section.name] = "ok"
+            outcome[section.name], current = "ok", None
             word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
             log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
     except KeyboardInterrupt:
