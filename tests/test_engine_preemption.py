@@ -3,8 +3,10 @@ bit-identical to an uninterrupted one, in one process and in two torchrun proces
 signalled."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,42 @@ def test_two_processes_stop_together_when_one_is_signalled_and_resume_bit_identi
     run_worker({"out_dir": str(stopped), "overrides": common}, processes=2)
     assert_same_training(last_state(stopped, batch_size=8), last_state(reference, batch_size=8))
     assert metric_losses(stopped, batch_size=8) == metric_losses(reference, batch_size=8)
+
+
+def test_the_readme_slurm_recipe_is_valid_bash_and_requeues_on_the_preemption_code(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Clusters (SLURM)", 1)[1]
+    script = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert "#SBATCH --signal=B:USR1@" in script and "--rdzv_backend c10d" in script
+    assert f'[ "$status" -eq {EXIT_PREEMPTED} ]' in script and 'scontrol requeue "$SLURM_JOB_ID"' in script
+    path = tmp_path / "job.sbatch"
+    path.write_text(script)
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_slurm_recipe_forwards_the_warning_and_requeues(tmp_path):
+    """Run the README's script with stand-ins for srun (a job that stops with 75 on SIGTERM) and scontrol."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    script = readme.split("### Clusters (SLURM)", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "job.sbatch").write_text(script)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(f"#!/bin/bash\necho \"$@\" > {tmp_path}/srun.args\n"
+                                  f"trap 'echo TERM > {tmp_path}/srun.signal; exit {EXIT_PREEMPTED}' TERM\n"
+                                  "sleep 60 & wait\n")
+    (bin_dir / "scontrol").write_text(f"#!/bin/bash\nif [ \"$1\" = show ]; then echo node-a; echo node-b; "
+                                      f"else echo \"$@\" > {tmp_path}/scontrol.args; fi\n")
+    for tool in ("srun", "scontrol"):
+        (bin_dir / tool).chmod(0o755)
+    environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242",
+                   "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "node-[a-b]"}
+    job = subprocess.Popen(["bash", str(tmp_path / "job.sbatch")], env=environment, cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "srun.args").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    job.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@300 sends
+    assert job.wait(timeout=30) == EXIT_PREEMPTED
+    assert (tmp_path / "srun.signal").read_text().strip() == "TERM"
+    assert (tmp_path / "scontrol.args").read_text().split() == ["requeue", "4242"]
+    assert "--rdzv_endpoint node-a:29500 --rdzv_id 4242" in (tmp_path / "srun.args").read_text()
