@@ -38,6 +38,10 @@ def image_folder(root, images_per_class: int, seed: int = 0):
 
 def test_fingerprint_covers_the_index_not_the_location(tmp_path):
     first = image_folder(tmp_path / "first", 3)
+    (run_dir(config) / "summary.json").unlink()  # as if it had stopped mid-way: resuming checks the data too
+    with pytest.raises(DataMismatchError, match="other, 18 images"):
+        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+    summary = fit(config)
     moved = tmp_path / "moved"
     shutil.copytree(first, moved)
     other = image_folder(tmp_path / "other", 3, seed=1)
@@ -69,6 +73,10 @@ def test_the_same_configuration_on_other_data_is_refused_and_moved_data_is_accep
                                                 r"configuration's data is imagefolder at .*other, 18 images.*"
                                                 r"set run_name="):
         fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+    (run_dir(config) / "summary.json").unlink()  # as if it had stopped mid-way: resuming checks the data too
+    with pytest.raises(DataMismatchError, match="other, 18 images"):
+        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+    summary = fit(config)
     moved = tmp_path / "moved"
     shutil.copytree(first, moved)
     assert fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(moved))) == summary  # same data, new place

@@ -76,19 +76,25 @@ class RunSession:
     def check_data(self, dataset) -> None:
         """Refuse to continue a run on other data; record the fingerprint (main process).
 
+        Only a run that resumes from a checkpoint is compared: without one, nothing was trained on the old data.
+
         Raises:
             DataMismatchError: ``data.json`` describes different data (length or index hash).
         """
-        if not self.runtime.is_main:
-            return
-        config = self.config
-        current = data_fingerprint(dataset, name=config.dataset, root=config.data_root,
-                                   options=config.dataset_options)
-        stored = self.run.read_data_fingerprint()
-        if stored is not None and not same_data(stored, current):
-            raise DataMismatchError(data_mismatch_message(self.run, stored, current))
-        if stored != current:  # first start, or the same data moved to another root
-            self.run.write_data_fingerprint(current)
+        problem = None
+        if self.runtime.is_main:
+            config = self.config
+            current = data_fingerprint(dataset, name=config.dataset, root=config.data_root,
+                                       options=config.dataset_options)
+            stored = self.run.read_data_fingerprint()
+            resuming = config.resume and self.run.checkpoint_path.is_file()
+            if resuming and stored is not None and not same_data(stored, current):
+                problem = data_mismatch_message(self.run, stored, current)
+            elif stored != current:  # first start, or the same data moved to another root
+                self.run.write_data_fingerprint(current)
+        problem = self.runtime.all_gather_object(problem)[0]  # every rank stops together
+        if problem is not None:
+            raise DataMismatchError(problem)
 
     # --- tracking (main process only; the tracker is a no-op elsewhere) ---
     def start_tracking(self, start_step: int) -> None:
