@@ -186,3 +186,21 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     assert "Run the same command again to resume" in lines[0]
     steps = checkpoint_module.load_checkpoint(checkpoint)["progress"]["optimizer_steps"]
     assert f"after optimiser step {steps};" in lines[0]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_reproduce_is_one_message_without_kernel_tracebacks(tmp_path):
+    # A terminal's Ctrl-C reaches the whole foreground process group: the runner and the notebook's kernel.
+    process = subprocess.Popen([sys.executable, "-m", "kamim_lib.cli", "reproduce", "--profile", "tiny", "--only",
+                                "pretrain", "--out-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert process.stdout.readline().startswith("[1/1] pretrain (02_pretrain.ipynb): running")
+    time.sleep(3)
+    os.killpg(process.pid, signal.SIGINT)
+    out, error = process.communicate(timeout=120)
+    assert process.returncode == EXIT_INTERRUPTED
+    assert "Traceback" not in error and "ZMQError" not in error and "zmq.error" not in error
+    assert "kamim reproduce: stopped: interrupted (Ctrl-C); run the same command again" in error
+    assert out.strip().splitlines()[-1].startswith("interrupted while running pretrain; 0 ok, 0 failed, 1 not run")
