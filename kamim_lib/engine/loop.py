@@ -77,7 +77,11 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
     Raises:
         NonFiniteLossError: a NaN/inf loss or gradient norm; summary.json records the failure and the last good
             checkpoint stays as it was.
-        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint (clear messages).
+        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint, an output folder that
+            cannot be written, other data than the run was trained on (clear messages).
+        TrainingInterrupted: SIGTERM / SIGUSR1 / Ctrl-C; a checkpoint was saved at that optimiser step
+            (:mod:`.preemption`).
+        RunLockedError: another process is training in the run directory (:mod:`.run_lock`).
     """
     if runtime is None and launches_xla_processes(config):
         return fit_in_xla_processes(config, on_step=on_step)

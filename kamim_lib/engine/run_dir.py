@@ -93,11 +93,15 @@ def write_json_atomic(path: Path, data) -> None:
     """Write ``data`` as indented JSON via a temporary file and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(temporary, new_file_mode())
-    with os.fdopen(handle, "w") as stream:
-        json.dump(_json_safe(data), stream, indent=2, sort_keys=False)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        os.chmod(temporary, new_file_mode())
+        with os.fdopen(handle, "w") as stream:
+            json.dump(_json_safe(data), stream, indent=2, sort_keys=False)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:  # e.g. a full disk: leave the previous file and no temporary behind
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class RunDirectory:
