@@ -1,5 +1,7 @@
-"""Training-step throughput of SimMIM vs KAMIM, with keypoint weights computed in DataLoader workers (OpenCV) or
-on the training device (batched torch FAST), and model FLOP utilisation (MFU) on a GPU.
+"""Training-step throughput of SimMIM vs KAMIM (keypoint weights computed in DataLoader workers with OpenCV, or on
+the training device with the batched torch FAST), the normalised-pixel target, AttMask (one extra no-grad teacher
+forward per step, EMA or student teacher) and density-guided masking, with each one's step-time ratio to SimMIM,
+and model FLOP utilisation (MFU) on a GPU.
 
 For each mode the script runs the real pretraining step of ``kamim_lib.engine`` (normalise on the device, masked
 (weighted) L1, backward, gradient clipping, AdamW) on batches from the real data pipeline (``digits`` by default:
@@ -45,7 +47,17 @@ from kamim_lib.runtime import create_runtime  # noqa: E402
 
 # Dense BF16 tensor-core peaks from NVIDIA's datasheets (SXM parts), TFLOP/s; pass --peak-tflops for others.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
-MODES = ("simmim", "kamim-workers", "kamim-device")
+# Each mode's pretraining settings; every ratio in the report is a mode's step time over SimMIM's.
+MODES = {
+    "simmim": {"method": "simmim"},
+    "kamim-workers": {"method": "kamim", "keypoints_on": "workers"},
+    "kamim-device": {"method": "kamim", "keypoints_on": "device"},
+    "simmim-norm_pix": {"method": "simmim", "target": "norm_pix"},
+    "attmask-ema": {"method": "simmim", "masking": "attmask", "attmask_teacher": "ema"},
+    "attmask-student": {"method": "simmim", "masking": "attmask", "attmask_teacher": "student"},
+    "density": {"method": "simmim", "masking": "density"},
+    "kamim-device+attmask": {"method": "kamim", "keypoints_on": "device", "masking": "attmask"},
+}
 
 
 def analytic_vit_flops(model) -> float | None:
@@ -71,17 +83,16 @@ def counted_flops(task, runtime) -> float:
 
 
 def build(mode: str, args, runtime):
-    method = "simmim" if mode == "simmim" else "kamim"
-    keypoints_on = "device" if mode == "kamim-device" else "workers"
     config = load_config({"model": args.model, "dataset": args.dataset, "data_root": args.data_root,
                           "img_size": args.img_size, "mask_patch_size": args.mask_patch_size,
-                          "batch_size": args.batch_size, "effective_batch_size": None, "method": method,
-                          "keypoints_on": keypoints_on, "detector": args.detector,
+                          "batch_size": args.batch_size, "effective_batch_size": None, **MODES[mode],
+                          "detector": args.detector,
                           "dataset_options": json.loads(args.dataset_options)}, section="pretrain")
     torch.manual_seed(0)
     task = PretrainTask(config, runtime)
     task.train_dataset = PositionSeededDataset(task.train_dataset)
     task.model.to(runtime.device)
+    task.attach(task.model)
     optimizer = build_optimizer(task.model, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.999))
     return task, optimizer
 
@@ -92,6 +103,7 @@ def train_step(task, optimizer, batch, runtime) -> None:
     torch.nn.utils.clip_grad_norm_(task.model.parameters(), 1.0)
     runtime.optimizer_step(optimizer)
     optimizer.zero_grad(set_to_none=True)
+    task.after_optimizer_step(task.model, 1, 100)  # e.g. AttMask's EMA teacher update
     runtime.step_end()
 
 
@@ -170,7 +182,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per mode and round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per mode and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--peak-tflops", type=float, default=None, help="device peak for MFU (GPU)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
@@ -190,9 +202,11 @@ def main() -> None:
               "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "torch": torch.__version__,
               "python": platform.python_version(), "results": results}
     if "simmim" in by_mode:
-        for mode in ("kamim-workers", "kamim-device"):
-            if mode in by_mode:
+        for mode in by_mode:
+            if mode != "simmim":
                 report[f"ratio_{mode}_over_simmim"] = round(by_mode[mode]["step_s"] / by_mode["simmim"]["step_s"], 3)
+                report[f"compute_ratio_{mode}_over_simmim"] = round(
+                    by_mode[mode]["compute_step_s"] / by_mode["simmim"]["compute_step_s"], 3)
         flops = by_mode["simmim"]["flops_per_image_analytic"] or by_mode["simmim"]["flops_per_image_counted"]
         if runtime.device.type == "cuda":
             name = torch.cuda.get_device_name(runtime.device)

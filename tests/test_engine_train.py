@@ -46,7 +46,7 @@ def test_keypoint_weights_on_the_device_match_the_workers(tmp_path):
     sample = workers.train_dataset[3][0]
     assert "weights" in sample and "weights" not in device.train_dataset[3][0]
     batch = workers.collate([workers.train_dataset[i] for i in range(4)])
-    on_device = device.loss_weights({"image": batch["image"]})
+    on_device = device.method.loss_weights({"image": batch["image"]}, seed=0)
     torch.testing.assert_close(on_device, batch["weights"])
     assert on_device.min() >= 1.0 and on_device.max() > 1.0  # digits have keypoints: not all weights are 1
 
@@ -55,7 +55,7 @@ def test_simmim_has_no_weights_and_a_smaller_loss_scale(tmp_path):
     simmim = build_task(tiny_config(tmp_path, method="simmim"), Runtime("cpu"))
     kamim = build_task(tiny_config(tmp_path), Runtime("cpu"))
     batch = kamim.collate([kamim.train_dataset[i] for i in range(8)])
-    assert simmim.loss_weights(batch) is None
+    assert simmim.method.loss_weights(batch, seed=0) is None
     torch.manual_seed(0)
     simmim.model.load_state_dict(kamim.model.state_dict())
     with torch.no_grad():

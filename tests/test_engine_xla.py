@@ -60,3 +60,15 @@ def test_linear_probe_on_xla_evaluates_a_ragged_last_batch(tmp_path):
                                 max_eval_samples=70, num_threads=None)
     assert summary["val_count"] == 70  # 64 + a last batch of 6 sharded over the devices
     assert 0 <= summary["val_top1"] <= summary["val_top5"] <= 100 and 0 <= summary["knn_top1"] <= 100
+
+
+@pytest.mark.parametrize("masking", ["attmask", "density"])
+def test_device_masking_strategies_train_under_spmd_with_static_shapes(tmp_path, masking):
+    """AttMask (EMA teacher forward + top-k) and density-guided masks (torch FAST) inside the XLA step."""
+    common = {"method": "kamim", "keypoints_on": "device", "masking": masking, "img_size": 64,
+              "mask_patch_size": 16, "epochs": 1, "precision": "fp32", "num_threads": None}
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
+    on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
+    assert on_xla["status"] == "finished" and on_xla["optimizer_steps"] == on_cpu["optimizer_steps"] > 0
+    assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-3)

@@ -61,3 +61,43 @@ def test_bad_arguments_name_themselves():
         masked_l1(pred, target, torch.ones(1, 3, 3), 4)
     with pytest.raises(ValueError, match="weight"):
         masked_l1(pred, target, torch.ones(1, 2, 2), 4, weight=torch.ones(1, 3, 3))
+
+
+def test_norm_pix_target_standardises_each_patch_as_mae():
+    from kamim_lib.losses import norm_pix_target
+
+    torch.manual_seed(0)
+    images = torch.randn(2, 3, 8, 8) * 3 + 1
+    target = norm_pix_target(images, 4)
+    patch = images[0, :, 4:8, 0:4].reshape(-1)           # one 4x4 patch, all 3 channels: 48 values
+    expected = (patch - patch.mean()) / torch.sqrt(patch.var() + 1e-6)   # unbiased variance, as MAE
+    torch.testing.assert_close(target[0, :, 4:8, 0:4].reshape(-1), expected)
+    with pytest.raises(ValueError, match="do not tile"):
+        norm_pix_target(images, 3)
+
+
+def test_l2_criterion_on_masked_pixels_with_weights():
+    from kamim_lib.losses import masked_reconstruction_loss
+
+    pred, target = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 2.0)
+    mask = torch.tensor([[[1, 0], [0, 0]]])
+    weight = torch.tensor([[[3.0, 1.0], [1.0, 1.0]]])
+    # One masked 2x2 patch: 12 values of (0 - 2)^2 = 4, weighted by 3, divided by 3 * 4 masked pixels.
+    assert masked_reconstruction_loss(pred, target, mask, 2, weight=weight, criterion="l2").item() == \
+        pytest.approx(4 * 3)
+    assert masked_reconstruction_loss(pred, target, mask, 2, weight=weight, criterion="l1").item() == \
+        pytest.approx(2 * 3)
+    with pytest.raises(ValueError, match="criterion"):
+        masked_reconstruction_loss(pred, target, mask, 2, criterion="huber")
+
+
+def test_shuffled_weights_keep_each_images_values_and_lose_their_positions():
+    from kamim_lib.methods.kamim import shuffle_weights_within_image
+
+    weights = torch.arange(32, dtype=torch.float32).reshape(2, 4, 4)
+    keys = torch.rand(2, 16, generator=torch.Generator().manual_seed(0))
+    shuffled = shuffle_weights_within_image(weights, keys)
+    for before, after in zip(weights, shuffled):
+        assert sorted(before.flatten().tolist()) == sorted(after.flatten().tolist())
+    assert not torch.equal(shuffled, weights)
+    torch.testing.assert_close(shuffled.reshape(2, -1), weights.reshape(2, -1).gather(1, keys.argsort(dim=1)))

@@ -12,12 +12,13 @@ values.
 from .describe import describe_config
 from .identity import config_from_dict, config_hash, config_to_dict, run_dir, run_id
 from .loading import SHARED_WITH_PRETRAIN, is_scratch, load_config, parse_overrides
-from .schema import (DEVICES, FINETUNE_CROPS, METHODS, SCRATCH, SECTIONS, XLA_MODES, ConfigError, FinetuneConfig,
-                     LinprobeConfig, PretrainConfig, TrainConfig, config_fields, model_patch_size)
+from .schema import (DEVICES, FINETUNE_CROPS, SCRATCH, SECTIONS, XLA_MODES, ConfigError, FinetuneConfig,
+                     LinprobeConfig, PretrainConfig, TrainConfig, config_fields, inactive_option_keys,
+                     model_patch_size)
 
 __all__ = [
-    "ConfigError", "DEVICES", "FINETUNE_CROPS", "FinetuneConfig", "LinprobeConfig", "METHODS", "PretrainConfig",
+    "ConfigError", "DEVICES", "FINETUNE_CROPS", "FinetuneConfig", "LinprobeConfig", "PretrainConfig",
     "SCRATCH", "SECTIONS", "SHARED_WITH_PRETRAIN", "TrainConfig", "XLA_MODES", "config_fields", "config_from_dict",
-    "config_hash", "config_to_dict", "describe_config", "is_scratch", "load_config", "model_patch_size",
+    "config_hash", "config_to_dict", "describe_config", "inactive_option_keys", "is_scratch", "load_config", "model_patch_size",
     "parse_overrides", "run_dir", "run_id",
 ]

@@ -1,25 +1,4 @@
-"""Declaring configuration keys: a dataclass field plus the metadata that drives validation and ``--help``."""
-from __future__ import annotations
+"""Declaring configuration keys (:func:`param`); defined in :mod:`kamim_lib.plugins.options`, see there."""
+from kamim_lib.plugins.options import param
 
-import dataclasses
-from typing import Any
-
-
-def param(default: Any, help: str, *, choices: tuple | None = None, identity: bool = True,
-          minimum: float | None = None, exclusive_minimum: bool = False) -> Any:
-    """A configuration key.
-
-    Args:
-        default: default value (lists/dicts are copied per instance).
-        help: one sentence for ``--help`` and the docs: what it does, with the unit.
-        choices: the allowed values, when the key is an enumeration.
-        identity: whether the key changes what is trained. Keys with ``identity=False`` (output folder, worker
-            count, progress bars, ...) are left out of the run id, so changing them resumes the same run.
-        minimum: smallest allowed value for numbers.
-        exclusive_minimum: the value must be strictly greater than ``minimum``.
-    """
-    metadata = {"help": help, "choices": choices, "identity": identity, "minimum": minimum,
-                "exclusive_minimum": exclusive_minimum}
-    if isinstance(default, (list, dict)):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+__all__ = ["param"]

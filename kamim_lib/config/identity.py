@@ -1,7 +1,8 @@
 """Plain-JSON form of a configuration and the run id derived from it.
 
-The run id is ``<prefix>-<hash>``: the prefix is readable (``run_name``, or method-model-dataset), the hash covers
-every key whose ``identity`` metadata is true, so the same experiment always lands in the same run directory
+The run id is ``<prefix>-<hash>``: the prefix is readable (``run_name``, or method-model-dataset, with the masking
+strategy when it is not SimMIM's random cells), the hash covers every key whose ``identity`` metadata is true —
+for pretraining, of the plug-in options only those of the run's own method and masking strategy — so the same experiment always lands in the same run directory
 (and resumes there) while a changed hyperparameter starts a new one. Output folders, device, worker counts and
 progress settings are not part of it.
 """
@@ -12,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .schema import SCRATCH, TrainConfig, config_fields
+from .schema import METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_option_keys
 
 RUN_HASH_CHARS = 10
 
@@ -35,8 +36,9 @@ def config_from_dict(data: dict) -> TrainConfig:
 
 def _identity_values(config: TrainConfig) -> dict:
     values = config_to_dict(config)
+    unused = inactive_option_keys(config) if config.section == "pretrain" else set()
     identity = {key: values[key] for key, (field, _) in config_fields(type(config)).items()
-                if field.metadata.get("identity", True)}
+                if field.metadata.get("identity", True) and key not in unused}
     pretrained = identity.get("pretrained")
     if pretrained not in (None, SCRATCH):
         # A pretrain run inside out_dir is named relative to it, so moving out_dir keeps the id.
@@ -58,10 +60,11 @@ def _prefix(config: TrainConfig) -> str:
     if config.run_name:
         return config.run_name
     if config.section == "pretrain":
-        return f"{config.method}-{config.model}-{config.dataset}"
+        masking = "" if config.masking == "random" else f"+{config.masking}"
+        return f"{config.method}{masking}-{config.model}-{config.dataset}"
     pretrained = config.pretrained or ""
     source = "scratch" if pretrained == SCRATCH else Path(pretrained).name.split("-")[0]
-    if source not in ("scratch", "simmim", "kamim"):
+    if source != "scratch" and source.split("+")[0] not in METHOD_REGISTRY.names():
         source = "ckpt"
     return f"{source}-{config.model}-{config.dataset}"
 

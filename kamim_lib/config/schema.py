@@ -15,16 +15,14 @@ import dataclasses
 import difflib
 import typing
 
+from kamim_lib.masking.registry import MASKING_STRATEGIES as MASKING_REGISTRY
+from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
+from kamim_lib.plugins.options import param
+
 from .coerce import CoercionError, coerce_value, type_name
-from .fields import param
 
 DEVICES = ("auto", "cpu", "cuda", "xla")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-METHODS = ("simmim", "kamim")
-DETECTORS = ("fast", "sift", "orb")
-KEYPOINT_MODES = ("faithful", "points")
-KEYPOINTS_ON = ("workers", "device")
-LOSS_NORMALIZATIONS = ("mask", "weight")
 POOLINGS = ("mean", "cls")
 AUGMENTS = ("finetune", "probe", "eval")
 # Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's RandomResizedCrop.
@@ -33,8 +31,8 @@ FINETUNE_CROPS = ("resize", "random_resized_crop")
 XLA_MODES = ("spmd", "multiprocess")
 # Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
 MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
-# The batched torch keypoint backend implements FAST only (SIFT/ORB run with OpenCV in the workers).
-DEVICE_KEYPOINT_DETECTORS = ("fast",)
+# The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
+PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
 # Experiment trackers that mirror metrics.jsonl (kamim_lib.engine.tracking).
 LOGGERS = ("none", "tensorboard")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).
@@ -185,26 +183,13 @@ class TrainConfig:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class PretrainConfig(TrainConfig):
-    """``kamim pretrain``: SimMIM or KAMIM masked image modelling (SPEC §1)."""
+class _PretrainKeys(TrainConfig):
+    """The generic keys of ``kamim pretrain``; :data:`PretrainConfig` adds every plug-in's options to them."""
 
-    method: str = param("kamim", "simmim (plain masked L1) or kamim (keypoint-weighted masked L1)",
-                        choices=METHODS)
     mask_patch_size: int = param(32, "mask cell side s in pixels; img_size % s == 0 and s % model patch == 0",
                                  minimum=1)
     mask_ratio: float = param(0.6, "fraction of mask cells masked per image, in (0, 1)", minimum=0,
                               exclusive_minimum=True)
-    detector: str = param("fast", "keypoint detector for kamim weights", choices=DETECTORS)
-    keypoint_mode: str = param("faithful", "keypoint map: faithful (the original's rings and BGR quirk) or points",
-                               choices=KEYPOINT_MODES)
-    weight_patch_size: int = param(8, "w_ps: keypoint-density patch side in pixels (8, 16 or 32 in the paper); "
-                                      "must divide img_size", minimum=1)
-    temperature: float = param(0.25, "T > 0 in W = exp((density - min density) / T)", minimum=0,
-                               exclusive_minimum=True)
-    keypoints_on: str = param("workers", "where kamim weights are computed: workers (OpenCV, any detector) or "
-                                         "device (batched torch FAST next to the model)", choices=KEYPOINTS_ON)
-    loss_normalize: str = param("mask", "masked-L1 denominator: mask (3*sum M, the original) or weight "
-                                        "(3*sum M*w, a weighted mean)", choices=LOSS_NORMALIZATIONS)
     final_norm: bool = param(True, "keep the encoder's final LayerNorm (the original/HF default; Microsoft's "
                                    "SimMIM ViT drops it)")
 
@@ -222,17 +207,76 @@ class PretrainConfig(TrainConfig):
         if patch is not None and self.img_size % patch:
             problems.append(f"img_size={self.img_size} must be divisible by the patch size {patch} of "
                             f"model={self.model!r}")
-        if self.img_size % self.weight_patch_size:
-            problems.append(f"weight_patch_size={self.weight_patch_size} must divide img_size={self.img_size}")
-        from kamim_lib.weighting import max_weight_temperature_problem
-
-        if self.method == "kamim" and (overflow := max_weight_temperature_problem(self.temperature)):
-            problems.append(overflow)
-        if self.method == "kamim" and self.keypoints_on == "device" \
-                and self.detector not in DEVICE_KEYPOINT_DETECTORS:
-            problems.append(f"keypoints_on='device' supports detector in {DEVICE_KEYPOINT_DETECTORS} only, got "
-                            f"detector={self.detector!r}; use keypoints_on='workers' for SIFT/ORB")
+        if not problems:  # the plug-ins' own checks assume a sane geometry and known names
+            for registry in PLUGIN_REGISTRIES:
+                name = getattr(self, registry.config_key)
+                if name in registry.names():  # an unknown name is already reported by its choices
+                    problems += registry.get(name).option_problems(self)
         return problems
+
+
+def _compose_pretrain_config() -> type:
+    """``PretrainConfig``: the generic keys, the plug-in selectors and every registered plug-in's options.
+
+    The keys stay flat (``--set temperature=0.5``); :func:`inactive_option_keys` says which of them a given run
+    ignores, so its run id does not cover them.
+    """
+    extra = []
+    declared: dict[str, dataclasses.Field] = {}
+    for registry, what in ((METHOD_REGISTRY, "pretraining objective"), (MASKING_REGISTRY, "which tokens are masked")):
+        names = registry.names()
+        summary = {name: getattr(registry.get(name), "summary", "") for name in names}
+        extra.append((registry.config_key, str,
+                      param(registry.default, f"{what}: " + "; ".join(f"{name}" + (f" ({text})" if text else "")
+                                                          for name, text in summary.items()),
+                            choices=registry.live_names())))
+        for key, field in registry.all_option_fields().items():
+            if key in declared and declared[key].metadata != field.metadata:
+                raise ValueError(f"option {key!r} is declared differently by a method and a masking strategy")
+            declared[key] = field
+    base_keys = {field.name for field in dataclasses.fields(_PretrainKeys)}
+    for key, field in declared.items():
+        if key in base_keys:
+            raise ValueError(f"plug-in option {key!r} collides with a generic pretrain key; rename it")
+        resolved = _option_type(key)
+        copy = dataclasses.field(default=field.default, metadata=field.metadata) \
+            if field.default_factory is dataclasses.MISSING \
+            else dataclasses.field(default_factory=field.default_factory, metadata=field.metadata)
+        extra.append((key, resolved, copy))
+    cls = dataclasses.make_dataclass("PretrainConfig", extra, bases=(_PretrainKeys,), frozen=True, kw_only=True)
+    cls.__module__ = __name__
+    cls.__doc__ = ("``kamim pretrain``: masked image modelling with the method and masking strategy named by "
+                   "``method`` and ``masking`` (SPEC §1); every plug-in's options are keys.")
+    for registry in PLUGIN_REGISTRIES:
+        registry.freeze(field.name for field in dataclasses.fields(cls))
+    return cls
+
+
+def _option_type(key: str):
+    """The resolved annotation of plug-in option ``key`` (options modules use postponed annotations)."""
+    for registry in PLUGIN_REGISTRIES:
+        for name in registry.names():
+            options = registry.get(name).Options
+            hints = typing.get_type_hints(options)
+            if key in hints:
+                return hints[key]
+    raise KeyError(key)
+
+
+def inactive_option_keys(config) -> set[str]:
+    """The plug-in option keys that ``config``'s method and masking strategy do not use (not in its run id)."""
+    used = set()
+    every = set()
+    for registry in PLUGIN_REGISTRIES:
+        for name in registry.names():
+            keys = set(registry.option_keys(name))
+            every |= keys
+            if name == getattr(config, registry.config_key):
+                used |= keys
+    return every - used
+
+
+PretrainConfig = _compose_pretrain_config()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

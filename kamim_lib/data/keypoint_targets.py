@@ -8,11 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from .._validation import check_choice, check_positive, check_uint8_images
+from ..keypoints.choices import DETECTORS, DEVICE_DETECTORS, MAP_MODES
 
-KEYPOINT_DETECTORS = ("fast", "sift", "orb")
-KEYPOINT_MODES = ("faithful", "points")
-# The batched torch backend implements FAST only; SIFT and ORB run with OpenCV in the workers.
-DEVICE_DETECTORS = ("fast",)
 
 
 @dataclass(frozen=True)
@@ -32,8 +29,8 @@ class KeypointSpec:
     temperature: float = 0.25
 
     def __post_init__(self):
-        check_choice("detector", self.detector, KEYPOINT_DETECTORS)
-        check_choice("mode", self.mode, KEYPOINT_MODES)
+        check_choice("detector", self.detector, DETECTORS)
+        check_choice("mode", self.mode, MAP_MODES)
         if not isinstance(self.patch_size, int):
             raise ValueError(f"patch_size must be an int, got {self.patch_size!r}.")
         check_positive("patch_size", self.patch_size)

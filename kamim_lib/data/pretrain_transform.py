@@ -29,6 +29,8 @@ class PretrainTransform:
             ``random_cell_masks`` instead).
         keypoints: a :class:`KeypointSpec` to compute keypoint weights here (the worker path, OpenCV), or None
             (no weights, or weights computed on the device from the crops).
+        targets: a callable crop (3, H, W) uint8 -> dict of extra per-sample tensors (a method's
+            ``loader_targets``), merged into the sample; None for none.
         scale, ratio: RandomResizedCrop ranges (defaults: the original's).
         hflip_prob, vflip_prob: flip probabilities (defaults 0.5 each).
 
@@ -39,7 +41,8 @@ class PretrainTransform:
     """
 
     def __init__(self, *, img_size: int = 192, mask_generator: Callable[[], object] | None = None,
-                 keypoints: KeypointSpec | None = None, scale: tuple[float, float] = PRETRAIN_CROP_SCALE,
+                 keypoints: KeypointSpec | None = None,
+                 targets: Callable[[torch.Tensor], dict] | None = None, scale: tuple[float, float] = PRETRAIN_CROP_SCALE,
                  ratio: tuple[float, float] = PRETRAIN_CROP_RATIO, hflip_prob: float = 0.5, vflip_prob: float = 0.5):
         if not isinstance(img_size, int):
             raise ValueError(f"img_size must be an int, got {img_size!r}.")
@@ -61,6 +64,9 @@ class PretrainTransform:
         self.img_size = img_size
         self.mask_generator = mask_generator
         self.keypoints = keypoints
+        if targets is not None and not callable(targets):
+            raise ValueError(f"targets must be callable (crop -> dict) or None, got {type(targets).__name__}.")
+        self.targets = targets
         self.augment = v2.Compose([
             v2.RandomResizedCrop(img_size, scale=tuple(scale), ratio=tuple(ratio),
                                  interpolation=InterpolationMode.BILINEAR, antialias=True),
@@ -80,6 +86,8 @@ class PretrainTransform:
             sample["mask"] = torch.as_tensor(self.mask_generator(), dtype=torch.int64)
         if self.keypoints is not None:
             sample["weights"] = worker_keypoint_weights(crop, self.keypoints)
+        if self.targets is not None:
+            sample.update(self.targets(crop))
         return sample
 
     def __repr__(self) -> str:

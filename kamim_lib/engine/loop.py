@@ -114,6 +114,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     task = build_task(config, runtime)
     session.check_data(task.train_dataset)
     model = task.model.to(runtime.device)
+    task.attach(model)
 
     # --- geometry of an epoch, in micro-batches and optimiser steps ---
     accum = accumulation_steps(config, runtime)
@@ -144,7 +145,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         state = load_resume_checkpoint(run.checkpoint_path)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
-                                          path=run.checkpoint_path)
+                                          path=run.checkpoint_path, task=task)
         del state
     if runtime.is_main:
         from ..reporting.provenance import provenance
@@ -158,7 +159,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         rank_states = gather_rank_states(runtime, current.loss_sum)
         if runtime.is_main:
             state = checkpoint_state(config=config, model=model, optimizer=optimizer, schedule=schedule,
-                                     scaler=scaler, progress=current, rank_states=rank_states, derived=derived)
+                                     scaler=scaler, progress=current, rank_states=rank_states, derived=derived,
+                                     task_state=task.state_dict())
             save_checkpoint(runtime.to_cpu_state(state), run.checkpoint_path)
         runtime.barrier()
 
@@ -181,6 +183,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
 
     for epoch in range(progress.epoch, config.epochs):
         sampler.set_epoch(epoch, progress.batches_done)
+        task.set_epoch(epoch)
         model.train()
         epoch_start, epoch_first_batch = time.perf_counter(), progress.batches_done
         loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)  # this session's part of the epoch
@@ -220,6 +223,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
             schedule.step()
             runtime.step_end()
             progress.optimizer_steps += 1
+            task.after_optimizer_step(model, progress.optimizer_steps, derived["total_steps"])
             loss_sum += group_loss.to(torch.float64)
             group_loss.zero_()
 

@@ -15,12 +15,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from ..config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
-from ..data import (KeypointSpec, MixupCutmix, PretrainTransform, build_dataset, build_eval_transform,
-                    build_finetune_transform, build_probe_transform, device_keypoint_weights,
-                    normalize_on_device, pretrain_collate)
-from ..losses import masked_l1
-from ..masking import RandomCellMask
-from ..models import create_model
+from ..data import (MixupCutmix, PretrainTransform, build_dataset, build_eval_transform, build_finetune_transform,
+                    build_probe_transform, pretrain_collate)
+from ..masking import build_masking
+from ..methods import build_method
+from ..models import model_arch
 from ..runtime import Runtime
 from .evaluation import evaluate_classifier, extract_features, knn_accuracy
 from .heads import FinetuneClassifier, LinearProbe
@@ -68,43 +67,66 @@ def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
     return build_eval_transform(config.img_size)
 
 
-class PretrainTask:
-    """SimMIM / KAMIM masked image modelling (SPEC §1): masked (keypoint-weighted) L1 on reconstructed pixels."""
+class Task:
+    """The hooks every task offers the loop; the defaults do nothing (fine-tuning and probing need none)."""
+
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called at the start of every epoch (0-based), before its first batch."""
+        self.epoch = epoch
+
+    def attach(self, model: torch.nn.Module) -> None:
+        """Called once with the model on the device, before a checkpoint is restored."""
+
+    def after_optimizer_step(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
+        """Called after every optimiser step with the unwrapped model and the steps taken so far."""
+
+    def state_dict(self) -> dict:
+        """Extra resumable state saved in every checkpoint (e.g. an EMA teacher)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+class PretrainTask(Task):
+    """Masked image modelling with the configured method and masking strategy (``kamim_lib.methods``,
+    ``kamim_lib.masking``): crop -> mask (when drawn in the loader) -> the method's loader targets; on the device:
+    mask (when drawn there) -> the method's loss. Nothing here depends on which method or strategy runs."""
 
     section = "pretrain"
 
     def __init__(self, config: PretrainConfig, runtime: Runtime):
         self.config = config
         self.runtime = runtime
-        self.model = create_model(config.model, img_size=config.img_size, final_norm=config.final_norm)
-        self.patch_size = self.model.patch_size
-        kamim = config.method == "kamim"
-        self.keypoints = KeypointSpec(detector=config.detector, mode=config.keypoint_mode,
-                                      patch_size=config.weight_patch_size,
-                                      temperature=config.temperature) if kamim else None
-        self.weights_on_device = kamim and config.keypoints_on == "device"
-        mask_generator = RandomCellMask(input_size=config.img_size, mask_patch_size=config.mask_patch_size,
-                                        model_patch_size=self.patch_size, mask_ratio=config.mask_ratio)
-        transform = PretrainTransform(img_size=config.img_size, mask_generator=mask_generator,
-                                      keypoints=None if self.weights_on_device else self.keypoints)
+        self.patch_size = model_arch(config.model, img_size=config.img_size).patch_size
+        self.method = build_method(config, patch_size=self.patch_size)
+        self.masking = build_masking(config, patch_size=self.patch_size)
+        self.model = self.method.build_model(config)
+        transform = PretrainTransform(img_size=config.img_size,
+                                      mask_generator=None if self.masking.on_device else self.masking.loader_mask,
+                                      targets=self.method.loader_targets)
         self.train_dataset = build_split(config, "train", transform)
         self.collate = pretrain_collate
 
-    def loss_weights(self, batch: dict) -> torch.Tensor | None:
-        """(B, h, w) keypoint weights from the workers or computed here on the device; None for SimMIM."""
-        if self.keypoints is None:
-            return None
-        if self.weights_on_device:
-            return device_keypoint_weights(batch["image"], self.keypoints)
-        return batch["weights"]
-
     def train_loss(self, model: torch.nn.Module, batch: dict, step_seed: int) -> torch.Tensor:
-        images = normalize_on_device(batch["image"])
-        weights = self.loss_weights(batch)
-        with self.runtime.autocast():
-            reconstruction = model(images, batch["mask"])
-        return masked_l1(reconstruction.float(), images, batch["mask"], self.patch_size, weight=weights,
-                         normalize=self.config.loss_normalize)
+        if self.masking.on_device:
+            batch = {**batch, "mask": self.masking.device_mask(batch, model, self.runtime, seed=step_seed,
+                                                               epoch=self.epoch)}
+        return self.method.loss(model, batch, self.runtime, seed=step_seed)
+
+    def attach(self, model: torch.nn.Module) -> None:
+        self.masking.attach(model)
+
+    def after_optimizer_step(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
+        self.masking.after_optimizer_step(model, step, total_steps)
+
+    def state_dict(self) -> dict:
+        return {"masking": self.masking.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.masking.load_state_dict(state.get("masking", {}))
 
     def evaluate(self, runtime: Runtime) -> dict:
         return {}
@@ -114,10 +136,10 @@ class PretrainTask:
 
     def describe(self) -> dict:
         return {"encoder_parameters": sum(p.numel() for p in self.model.encoder.parameters()),
-                "patch_size": self.patch_size}
+                "patch_size": self.patch_size, **self.method.describe(), **self.masking.describe()}
 
 
-class ClassifierTask:
+class ClassifierTask(Task):
     """Fine-tuning or linear probing with MixUp/CutMix soft-target cross-entropy (SPEC §1.6)."""
 
     def __init__(self, config: FinetuneConfig | LinprobeConfig, runtime: Runtime):

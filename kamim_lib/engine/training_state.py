@@ -36,7 +36,8 @@ class Progress:
 
 
 def checkpoint_state(*, config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule,
-                     scaler, progress: Progress, rank_states: list, derived: dict) -> dict:
+                     scaler, progress: Progress, rank_states: list, derived: dict,
+                     task_state: dict | None = None) -> dict:
     """The checkpoint dict (see :mod:`kamim_lib.checkpoint`); tensors may still be on the device."""
     return {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
@@ -44,14 +45,15 @@ def checkpoint_state(*, config: TrainConfig, model: torch.nn.Module, optimizer: 
         "model_name": config.model, "config": config_to_dict(config), "derived": dict(derived),
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else None,
-        "progress": asdict(progress), "ranks": rank_states,
+        "progress": asdict(progress), "ranks": rank_states, "task": task_state or {},
     }
 
 
 def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.Module,
                            optimizer: torch.optim.Optimizer, schedule, scaler, runtime: Runtime,
-                           derived: dict, path) -> Progress:
-    """Load model, optimiser, schedule, scaler and this rank's RNG states; return the progress.
+                           derived: dict, path, task=None) -> Progress:
+    """Load model, optimiser, schedule, scaler, the task's own state (e.g. an EMA teacher) and this rank's RNG
+    states; return the progress.
 
     Raises:
         CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry.
@@ -66,6 +68,8 @@ def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.
                 f"cannot resume {str(path)!r}: {key} was {state['derived'].get(key)}, now {derived[key]}. Resume "
                 "with the same batch_size, effective batch and number of devices, or start a new run (run_name).")
     load_state_strict(model, state["model"], what="resumed model")
+    if task is not None:
+        task.load_state_dict(state.get("task") or {})
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["scheduler"])
     if scaler is not None and state.get("scaler"):

@@ -16,3 +16,6 @@ DETECTOR_BACKENDS: dict[str, tuple[str, ...]] = {"fast": ("opencv", "torch"), "s
 
 #: FAST circle variants (OpenCV's ``FastFeatureDetector_TYPE_*``): "9_16" = 9 contiguous of a 16-pixel circle.
 FAST_TYPES: tuple[str, ...] = ("9_16", "7_12", "5_8")
+
+#: Detectors that can run on the training device (the batched torch backend).
+DEVICE_DETECTORS: tuple[str, ...] = tuple(name for name, backends in DETECTOR_BACKENDS.items() if "torch" in backends)

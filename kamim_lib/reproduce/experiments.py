@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice, check_positive
-from kamim_lib.config.schema import DETECTORS, METHODS
+from kamim_lib.keypoints.choices import DETECTORS
+from kamim_lib.methods import list_methods
 from kamim_lib.reproduce.training import PROTOCOLS, TrainingSetup
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def method_variants(methods: Sequence[str]) -> list[Variant]:
     """
     _check_unique("methods", methods)
     for method in methods:
-        check_choice("methods", method, METHODS)
+        check_choice("methods", method, list_methods())
     return [Variant(method, (f"method={method}",), {"method": method}) for method in methods]
 
 

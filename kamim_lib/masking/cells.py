@@ -1,4 +1,4 @@
-"""SimMIM random cell masking (SPEC §1.1).
+"""SimMIM's mask geometry and random cell masks (SPEC §1.1).
 
 The image is divided into c x c mask cells of ``mask_patch_size`` pixels (c = input_size / mask_patch_size);
 exactly K = ceil(c² · mask_ratio) cells are masked, drawn uniformly without replacement, and each cell is repeated
@@ -66,6 +66,11 @@ class RandomCellMask:
         return self.input_size // self.model_patch_size
 
     @property
+    def scale(self) -> int:
+        """Tokens per mask cell along each axis (s / p)."""
+        return self.mask_patch_size // self.model_patch_size
+
+    @property
     def num_masked(self) -> int:
         return num_masked_cells(self.input_size, self.mask_patch_size, self.mask_ratio)
 
@@ -101,5 +106,26 @@ def random_cell_masks(batch_size: int, *, input_size: int = 192, mask_patch_size
     masked_idx = keys.topk(k, dim=1, largest=False).indices
     cells = torch.zeros(batch_size, c * c, dtype=torch.int64, device=keys.device)
     cells.scatter_(1, masked_idx, 1)
-    scale = mask_patch_size // model_patch_size
-    return cells.view(batch_size, c, c).repeat_interleave(scale, dim=1).repeat_interleave(scale, dim=2)
+    return cells_to_tokens(cells.view(batch_size, c, c), mask_patch_size // model_patch_size)
+
+
+def cells_to_tokens(cells: torch.Tensor, scale: int) -> torch.Tensor:
+    """Repeat each mask cell ``scale`` times per axis: (B, c, c) -> (B, c·scale, c·scale), same dtype."""
+    return cells.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
+
+
+def tokens_to_cells(tokens: torch.Tensor, scale: int) -> torch.Tensor:
+    """Average a per-token map over each mask cell: (B, g, g) -> (B, g/scale, g/scale) float."""
+    return torch.nn.functional.avg_pool2d(tokens.float().unsqueeze(1), scale).squeeze(1)
+
+
+def seeded_random_cell_masks(geometry: RandomCellMask, batch_size: int, seed: int,
+                             device: torch.device | str) -> torch.Tensor:
+    """SimMIM's random masks (B, g, g) int64 for ``geometry``, drawn on the CPU from ``seed``, moved to ``device``.
+
+    The same numbers on every device (see :mod:`kamim_lib._random`); for strategies that fall back to random masks.
+    """
+    generator = torch.Generator().manual_seed(int(seed) % (2**63))
+    return random_cell_masks(batch_size, input_size=geometry.input_size, mask_patch_size=geometry.mask_patch_size,
+                             model_patch_size=geometry.model_patch_size, mask_ratio=geometry.mask_ratio,
+                             generator=generator).to(device)
