@@ -101,28 +101,37 @@ def test_the_readme_slurm_recipe_is_valid_bash_and_requeues_on_the_preemption_co
     assert result.returncode == 0, result.stderr
 
 
-def test_the_slurm_recipe_forwards_the_warning_and_requeues(tmp_path):
-    """Run the README's script with stand-ins for srun (a job that stops with 75 on SIGTERM) and scontrol."""
+def _recipe_job(tmp_path, srun_body: str) -> subprocess.Popen:
+    """Start the README's script with stand-ins for srun (``srun_body``) and scontrol (records its arguments)."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     script = readme.split("### Clusters (SLURM)", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     (tmp_path / "job.sbatch").write_text(script)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "srun").write_text(f"#!/bin/bash\necho \"$@\" > {tmp_path}/srun.args\n"
-                                  f"trap 'echo TERM > {tmp_path}/srun.signal; exit {EXIT_PREEMPTED}' TERM\n"
-                                  "sleep 60 & wait\n")
+    (bin_dir / "srun").write_text(f"#!/bin/bash\necho \"$@\" > {tmp_path}/srun.args\n{srun_body}\n")
     (bin_dir / "scontrol").write_text(f"#!/bin/bash\nif [ \"$1\" = show ]; then echo node-a; echo node-b; "
                                       f"else echo \"$@\" > {tmp_path}/scontrol.args; fi\n")
     for tool in ("srun", "scontrol"):
         (bin_dir / tool).chmod(0o755)
     environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SLURM_JOB_ID": "4242",
                    "SLURM_NNODES": "2", "SLURM_JOB_NODELIST": "node-[a-b]"}
-    job = subprocess.Popen(["bash", str(tmp_path / "job.sbatch")], env=environment, cwd=tmp_path)
+    return subprocess.Popen(["bash", str(tmp_path / "job.sbatch")], env=environment, cwd=tmp_path)
+
+
+def test_the_slurm_recipe_forwards_the_warning_and_requeues(tmp_path):
+    # srun stand-in: a job that stops with the preemption code when SIGTERM reaches it
+    job = _recipe_job(tmp_path, f"trap 'echo TERM > {tmp_path}/srun.signal; exit {EXIT_PREEMPTED}' TERM\n"
+                                "sleep 60 & wait")
     deadline = time.monotonic() + 20
     while not (tmp_path / "srun.args").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    job.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@300 sends
+    job.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@300 sends (the trap is set before srun starts)
     assert job.wait(timeout=30) == EXIT_PREEMPTED
     assert (tmp_path / "srun.signal").read_text().strip() == "TERM"
     assert (tmp_path / "scontrol.args").read_text().split() == ["requeue", "4242"]
     assert "--rdzv_endpoint node-a:29500 --rdzv_id 4242" in (tmp_path / "srun.args").read_text()
+
+
+def test_the_slurm_recipe_does_not_requeue_a_run_that_ended(tmp_path):
+    assert _recipe_job(tmp_path, "exit 0").wait(timeout=30) == 0
+    assert not (tmp_path / "scontrol.args").exists()
