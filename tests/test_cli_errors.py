@@ -63,6 +63,7 @@ def write(path: Path, text: str) -> Path:
      ["nothing was run", "pretrain (02_pretrain.ipynb): device='gpu'", "attention (07_attention.ipynb): device='gpu'"]),
     (lambda t: ["reproduce", "--profile", "tiny", "--only", "method", "--out-dir", write(t / "file", "")],
      ["--out-dir", "is a file"]),
+    (lambda t: ["weights-demo", "--out", write(t / "file", "") / "figure.png"], ["--out:", "is a file"]),
 ])
 def test_bad_input_is_one_message_and_exit_2(argv, expected, tmp_path, capsys):
     code, error = run_cli(argv(tmp_path), capsys)
