@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_lib.reproduce.kernel_control import KernelControl
 from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
 from kamim_lib.reproduce.profiles import Profile, load_profile
 
@@ -121,15 +122,20 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     start = time.monotonic()
+    kernel = KernelControl(executed.with_suffix(".kernel.log"))
     try:
-        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-                                   progress_bar=False, cwd=str(notebook.parent))
+        with kernel:  # Ctrl-C goes to the kernel: training checkpoints, then the cell stops
+            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                                       kernel_name=KERNEL_NAME, progress_bar=False, cwd=str(notebook.parent),
+                                       kernel_manager_class=kernel.manager_class)
     except PapermillExecutionError as error:
-        if error.ename in ("KeyboardInterrupt", "TrainingInterrupted"):  # Ctrl-C reached the kernel too
+        if kernel.interrupted or error.ename in ("KeyboardInterrupt", "TrainingInterrupted"):
             raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, error.cell_index, f"{error.ename}: {error.evalue}",
                              executed) from None
     except Exception as error:  # kernel died, notebook unreadable, ...: still name the notebook
+        if kernel.interrupted:  # the kernel did not survive the forwarded Ctrl-C (e.g. still starting)
+            raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
     marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": parameters,
                                   "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
