@@ -114,7 +114,7 @@ def synchronize(runtime) -> None:
 
 def endless_batches(task, args, runtime):
     """Batches of the real pipeline, epoch after epoch, from persistent workers."""
-    sampler = EpochBatchSampler(len(task.train_dataset), args.batch_size, seed=0, shuffle=True, drop_last=True)
+    sampler = EpochBatchSampler(len(task.train_dataset), args.batch_size, seed=0, shuffle=True, last_batch="drop")
     if sampler.batches_per_epoch == 0:
         raise SystemExit(f"{args.dataset} has fewer than {args.batch_size} images; lower --batch-size.")
     loader = DataLoader(task.train_dataset, batch_sampler=sampler, collate_fn=task.collate,

@@ -28,7 +28,7 @@ def test_defaults_are_the_original_protocol():
     assert (config.weight_patch_size, config.temperature, config.detector, config.final_norm) == (8, 0.25, "fast",
                                                                                                    True)
     finetune = load_config({"pretrained": "scratch"}, section="finetune")
-    assert (finetune.lr, finetune.clip_grad, finetune.min_lr) == (5e-3, None, 2.5e-6)
+    assert (finetune.lr, finetune.clip_grad, finetune.min_lr) == (5e-3, 1.0, 2.5e-6)  # the TPU scripts clip at 1.0
     assert load_config({"pretrained": "scratch"}, section="linprobe").probe_layer == 8
 
 

@@ -32,11 +32,16 @@ def test_pretrain_crop_keeps_the_original_pixel_values():
     assert torch.equal(sample["image"], torch.tensor([12, 200, 99], dtype=torch.uint8).view(3, 1, 1).expand(3, 32, 32))
 
 
-def test_pretrain_crop_uses_the_original_scale_range():
+def test_pretrain_crop_uses_the_original_scale_range_order_and_no_antialias():
     transform = PretrainTransform(img_size=16)
-    crop = transform.augment.transforms[0]
-    assert isinstance(crop, v2.RandomResizedCrop)
+    names = [type(step).__name__ for step in transform.augment.transforms]
+    assert names == ["PILToTensor", "RandomResizedCrop", "RandomVerticalFlip", "RandomHorizontalFlip"]
+    crop = transform.augment.transforms[1]
     assert crop.scale == (0.67, 1.0) and crop.ratio == pytest.approx((3 / 4, 4 / 3))
+    assert crop.antialias is False and transform.crop_antialias is False
+    assert PretrainTransform(img_size=16, crop_antialias=True).augment.transforms[1].antialias is True
+    with pytest.raises(ValueError, match="crop_antialias must be True or False"):
+        PretrainTransform(crop_antialias="no")
 
 
 def test_pretrain_applies_horizontal_and_vertical_flips_each_half_the_time():
@@ -102,26 +107,44 @@ def test_normalize_on_device_matches_the_imagenet_constants():
 
 
 def test_finetune_transform_output_and_recipe():
+    # the default is the original's: uint8 tensor, squash, TrivialAugmentWide, RandomErasing() on uint8, normalise
     transform = build_finetune_transform(24)
     output = transform(_photo(40, 30))
     assert output.dtype == torch.float32 and output.shape == (3, 24, 24)
     names = [type(step).__name__ for step in transform.transforms]
-    assert names == ["RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide", "PILToTensor", "ToDtype",
+    assert names == ["PILToTensor", "Resize", "TrivialAugmentWide", "RandomErasing", "ToDtype", "Normalize"]
+    resize, erasing = transform.transforms[1], transform.transforms[3]
+    assert resize.size == [24, 24] and resize.antialias is False
+    assert erasing.p == 0.5 and erasing.value == [0.0]  # torchvision's defaults: black rectangles on uint8
+    # the timm/SimMIM options
+    transform = build_finetune_transform(24, crop="random_resized_crop", random_erasing="noise")
+    names = [type(step).__name__ for step in transform.transforms]
+    assert names == ["PILToTensor", "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide", "ToDtype",
                      "Normalize", "RandomErasing"]
     erasing = transform.transforms[-1]
     assert erasing.p == 0.25 and erasing.value is None  # None is torchvision's "random" (normal noise) fill
-    assert transform.transforms[0].scale == (0.08, 1.0)
+    assert transform.transforms[1].scale == (0.08, 1.0)
+    with pytest.raises(ValueError, match="random_erasing='random' is not supported"):
+        build_finetune_transform(24, random_erasing="random")
 
 
-def test_finetune_random_erasing_fires_at_its_probability():
+@pytest.mark.parametrize("mode, probability, erased_value", [("black", 0.5, 0.0), ("noise", 0.25, None)])
+def test_finetune_random_erasing_fires_at_its_probability(mode, probability, erased_value):
     # a constant image, no other randomness that changes values: erased images are the ones that are not constant
-    transform = build_finetune_transform(16, trivial_augment=False)
-    erased = sum(bool(transform(Image.new("RGB", (16, 16), (128, 128, 128))).std(dim=(1, 2)).max() > 0)
-                 for _ in range(400))
-    assert 60 <= erased <= 140  # 0.25 * 400 = 100, sd ~ 8.7
+    transform = build_finetune_transform(16, trivial_augment=False, random_erasing=mode)
+    grey = Image.new("RGB", (16, 16), (128, 128, 128))
+    outputs = [transform(grey) for _ in range(400)]
+    erased = [output for output in outputs if output.std(dim=(1, 2)).max() > 0]
+    assert abs(len(erased) - 400 * probability) <= 40, len(erased)  # sd 10 (p 0.5) / 8.7 (p 0.25)
+    if erased_value is not None:  # black: erased pixels are 0 on uint8, i.e. -mean/std after normalisation
+        black = -torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD)
+        assert all(torch.isclose(output, black.view(3, 1, 1)).all(dim=0).any() for output in erased)
+    else:  # noise: the erased values are not one colour
+        background = outputs[[output.std(dim=(1, 2)).max() > 0 for output in outputs].index(False)]
+        assert all(output[output != background].std() > 0.5 for output in erased)  # N(0, 1) fill
 
 
-def test_eval_transform_resizes_crops_and_normalises():
+def test_eval_transform_squashes_without_cropping_and_normalises():
     transform = build_eval_transform(16)
     output = transform(Image.new("RGB", (50, 30), (255, 0, 51)))
     assert output.shape == (3, 16, 16) and output.dtype == torch.float32
@@ -130,3 +153,13 @@ def test_eval_transform_resizes_crops_and_normalises():
     # deterministic
     photo = _photo(50, 30)
     assert torch.equal(transform(photo), transform(photo))
+    # squash keeps the left and right edges of a wide image; shorter_side_crop cuts them off
+    wide = np.full((30, 60, 3), 128, dtype=np.uint8)
+    wide[:, :6] = (255, 0, 0)
+    squashed = build_eval_transform(16)(Image.fromarray(wide))
+    cropped = build_eval_transform(16, resize="shorter_side_crop")(Image.fromarray(wide))
+    red = (torch.tensor([1.0, 0.0, 0.0]) - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    torch.testing.assert_close(squashed[:, 8, 0], red)
+    assert not torch.allclose(cropped[:, 8, 0], red, atol=0.1)
+    with pytest.raises(ValueError, match="resize='crop' is not supported"):
+        build_eval_transform(16, resize="crop")

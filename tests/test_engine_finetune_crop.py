@@ -1,8 +1,8 @@
-"""Fine-tune geometry (`finetune_crop`): the original's Resize (default) never crops; RandomResizedCrop does.
+"""Fine-tune geometry (`finetune_crop`): the original's resize (default) never crops; RandomResizedCrop does.
 
 SPEC 1.6 lists the fine-tune augmentation as TrivialAugmentWide + RandomErasing (+ MixUp/CutMix per batch); the
-original's transform starts with Resize(192) and has no random crop. The corner test turns the two random
-augmentations off so that only the geometry is under test.
+original's transform starts with Resize((192, 192)) (the eval squash) and has no random crop. The corner test turns
+the two random augmentations off so that only the geometry is under test.
 """
 import pytest
 import torch
@@ -41,7 +41,7 @@ def keeps_every_corner(output: torch.Tensor) -> bool:
 
 
 def geometry_only(crop: str):
-    return build_finetune_transform(OUT, crop=crop, trivial_augment=False, re_prob=0.0)
+    return build_finetune_transform(OUT, crop=crop, trivial_augment=False, random_erasing="none")
 
 
 def step_names(transform) -> list[str]:
@@ -68,9 +68,11 @@ def test_random_resized_crop_loses_corners_that_resize_keeps():
 
 def test_finetune_recipes():
     assert step_names(build_finetune_transform(OUT, crop="resize")) == [
-        "Resize", "CenterCrop", "TrivialAugmentWide", "PILToTensor", "ToDtype", "Normalize", "RandomErasing"]
-    assert step_names(build_finetune_transform(OUT, crop="random_resized_crop"))[:3] == [
-        "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide"]
+        "PILToTensor", "Resize", "TrivialAugmentWide", "RandomErasing", "ToDtype", "Normalize"]
+    assert step_names(build_finetune_transform(OUT, crop="resize", resize="shorter_side_crop")) == [
+        "PILToTensor", "Resize", "CenterCrop", "TrivialAugmentWide", "RandomErasing", "ToDtype", "Normalize"]
+    assert step_names(build_finetune_transform(OUT, crop="random_resized_crop"))[:4] == [
+        "PILToTensor", "RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide"]
     assert "RandomHorizontalFlip" in step_names(build_finetune_transform(OUT, crop="resize", hflip_prob=0.5))
     with pytest.raises(ValueError, match="crop='center' is not supported; choose one of 'resize', "
                                          "'random_resized_crop'"):
@@ -91,14 +93,18 @@ def test_config_key_defaults_to_resize_and_rejects_unknown_values():
         load_config(None, ["finetune_crop=resize"], section="pretrain")
 
 
-@pytest.mark.parametrize("augment, finetune_crop, first_steps", [
-    ("finetune", "resize", ["Resize", "CenterCrop", "TrivialAugmentWide"]),
-    ("finetune", "random_resized_crop", ["RandomResizedCrop", "RandomHorizontalFlip", "TrivialAugmentWide"]),
-    ("probe", "resize", ["RandomResizedCrop", "RandomHorizontalFlip", "PILToTensor"]),  # probe ignores the key
-    ("eval", "random_resized_crop", ["Resize", "CenterCrop", "PILToTensor"]),
+@pytest.mark.parametrize("augment, finetune_crop, eval_resize, first_steps", [
+    ("finetune", "resize", "squash", ["PILToTensor", "Resize", "TrivialAugmentWide"]),
+    ("finetune", "resize", "shorter_side_crop", ["PILToTensor", "Resize", "CenterCrop"]),
+    ("finetune", "random_resized_crop", "squash", ["PILToTensor", "RandomResizedCrop", "RandomHorizontalFlip"]),
+    ("probe", "resize", "squash", ["PILToTensor", "RandomResizedCrop", "RandomHorizontalFlip"]),  # ignores the keys
+    ("eval", "random_resized_crop", "squash", ["PILToTensor", "Resize", "ToDtype"]),
+    ("eval", "random_resized_crop", "shorter_side_crop", ["PILToTensor", "Resize", "CenterCrop"]),
 ])
-def test_training_transform_follows_augment_and_finetune_crop(tmp_path, augment, finetune_crop, first_steps):
-    config = tiny_config(tmp_path, "finetune", pretrained="scratch", augment=augment, finetune_crop=finetune_crop)
+def test_training_transform_follows_augment_and_finetune_crop(tmp_path, augment, finetune_crop, eval_resize,
+                                                              first_steps):
+    config = tiny_config(tmp_path, "finetune", pretrained="scratch", augment=augment, finetune_crop=finetune_crop,
+                         eval_resize=eval_resize)
     assert step_names(classifier_train_transform(config))[:3] == first_steps
 
 

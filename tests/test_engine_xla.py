@@ -55,6 +55,19 @@ def test_spmd_pretraining_matches_one_cpu_process_on_the_global_batch(tmp_path):
     assert state_dicts_equal(xla_weights, cpu_weights, atol=1e-5)
 
 
+def test_spmd_keeps_the_last_partial_batch_like_one_cpu_process(tmp_path):
+    # 120 images, global batch 64: one full batch, then the last 56 (a multiple of the 4 devices, 14 each)
+    common = {"method": "simmim", "epochs": 1, "precision": "fp32", "num_threads": None, "max_train_samples": 120,
+              "drop_last": False}
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
+    on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
+    assert on_xla["derived"]["steps_per_epoch"] == on_cpu["derived"]["steps_per_epoch"] == -(-120 // (16 * replicas))
+    assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-4)
+    assert state_dicts_equal(load_checkpoint(on_xla["checkpoint"])["model"],
+                             load_checkpoint(on_cpu["checkpoint"])["model"], atol=1e-5)
+
+
 def test_linear_probe_on_xla_evaluates_a_ragged_last_batch(tmp_path):
     summary = fit_in_subprocess(tmp_path, "linprobe", device="xla", pretrained="scratch", epochs=1, batch_size=8,
                                 max_eval_samples=70, num_threads=None)

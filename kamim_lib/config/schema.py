@@ -6,8 +6,10 @@ The defaults are the original's ImageNet-1K protocol (SPEC §1.6); ``params/trai
 
 Schedule convention: ``epochs`` counts every epoch, warm-up included. The original trains 100 epochs after 10
 warm-up epochs (its loop runs ``EPOCHS + warmup_epochs``), so the paper profile sets ``epochs: 110``,
-``warmup_epochs: 10``: the LR rises linearly from ``warmup_lr`` to ``lr`` over the warm-up, then follows a cosine
-from ``lr`` to ``min_lr`` over the remaining 100 epochs, stepped once per optimiser step.
+``warmup_epochs: 10``: the LR rises linearly from ``warmup_lr`` to ``lr`` over the warm-up; with the default
+``lr_schedule: original`` a cosine from ``lr`` to ``min_lr`` over ``epochs - warmup_epochs`` = 100 epochs runs from the
+first step underneath the warm-up (as timm's CosineLRScheduler without warmup_prefix), and the last 10 epochs stay at
+``min_lr``; stepped once per optimiser step (see :mod:`kamim_lib.engine.schedule`).
 """
 from __future__ import annotations
 
@@ -27,6 +29,21 @@ POOLINGS = ("mean", "cls")
 AUGMENTS = ("finetune", "probe", "eval")
 # Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's RandomResizedCrop.
 FINETUNE_CROPS = ("resize", "random_resized_crop")
+# Square geometry of evaluation (and of finetune_crop=resize): the original's squash to img_size x img_size
+# (Resize((s, s)), no antialias, nothing cropped) or the shorter side to img_size + centre crop (antialiased).
+EVAL_RESIZES = ("squash", "shorter_side_crop")
+# RandomErasing of augment=finetune: torchvision's defaults on the uint8 image (p 0.5, black; the original), per-pixel
+# normal noise with p 0.25 after normalisation (SimMIM/BEiT's reprob 0.25, remode pixel), or none.
+RANDOM_ERASINGS = ("black", "noise", "none")
+# Initialisation of the classifier's linear head: PyTorch's nn.Linear default (the original) or trunc-normal std 0.01
+# with a zero bias (MAE/SimMIM fine-tuning).
+HEAD_INITS = ("pytorch", "trunc_normal")
+# Precision of validation forwards: fp32 (the original) or the training autocast (bf16 on cuda/xla).
+EVAL_PRECISIONS = ("fp32", "autocast")
+# Learning-rate shape: the original's (timm CosineLRScheduler without warmup_prefix: the cosine runs from step 0
+# over epochs - warmup_epochs, underneath the warm-up, then min_lr) or a cosine from the end of the warm-up to the
+# last step.
+LR_SCHEDULES = ("original", "warmup_then_cosine")
 # How device=xla uses several cores: one process driving all of them (SPMD) or one process per core/chip.
 XLA_MODES = ("spmd", "multiprocess")
 # Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
@@ -103,6 +120,15 @@ class TrainConfig:
                                             "decay (MAE/SimMIM practice; the original decays every parameter)")
     clip_grad: float | None = param(1.0, "clip the global gradient norm to this value (none: no clipping)",
                                     minimum=0, exclusive_minimum=True)
+    lr_schedule: str = param("original", "learning-rate shape, stepped per optimiser step: original (timm's "
+                                         "CosineLRScheduler as the original uses it: the cosine runs from step 0 "
+                                         "over epochs - warmup_epochs epochs underneath the linear warm-up, then "
+                                         "stays at min_lr) or warmup_then_cosine (the cosine starts at the end of "
+                                         "the warm-up and ends at the last step)", choices=LR_SCHEDULES)
+    drop_last: bool = param(False, "drop the incomplete last batch of each training epoch (false: keep it, as the "
+                                   "original: 626 optimiser steps per ImageNet epoch at 2048 instead of 625; the "
+                                   "short batch is cut to a multiple of the device count, and on XLA it compiles "
+                                   "one more graph shape)")
     seed: int = param(0, "base random seed (each rank and sample derive their own from it)", minimum=0)
     # --- execution (not part of the run id) ---
     device: str = param("auto", "auto (cuda if available, else cpu), cpu, cuda or xla; several GPUs: torchrun",
@@ -188,6 +214,9 @@ class _PretrainKeys(TrainConfig):
 
     mask_patch_size: int = param(32, "mask cell side s in pixels; img_size % s == 0 and s % model patch == 0",
                                  minimum=1)
+    crop_antialias: bool = param(False, "antialias the RandomResizedCrop resampling of the pretraining crop "
+                                        "(false: the original's antialias=False on the uint8 image, which is "
+                                        "also what the keypoints are detected on)")
     mask_ratio: float = param(0.6, "fraction of mask cells masked per image, in (0, 1)", minimum=0,
                               exclusive_minimum=True)
     final_norm: bool = param(True, "keep the encoder's final LayerNorm (the original/HF default; Microsoft's "
@@ -286,8 +315,9 @@ class _ClassifierConfig(TrainConfig):
     lr: float = param(5e-3, "peak learning rate (after warm-up)", minimum=0, exclusive_minimum=True)
     warmup_lr: float = param(2.5e-6, "learning rate at the first optimiser step", minimum=0)
     min_lr: float = param(2.5e-6, "learning rate at the end of the cosine", minimum=0)
-    clip_grad: float | None = param(None, "clip the global gradient norm to this value (none: no clipping, "
-                                          "the original's fine-tune)", minimum=0, exclusive_minimum=True)
+    clip_grad: float | None = param(1.0, "clip the global gradient norm to this value (none: no clipping); the "
+                                         "original's TPU scripts (the paper's runs) and GPU Swin script clip at 1.0, "
+                                         "its GPU ViT script does not", minimum=0, exclusive_minimum=True)
     pretrained: str | None = param(
         None, "checkpoint file or run directory to start from; 'scratch' for random initialisation; none: the "
               "pretrain run of the same config (same file, same --set for pretrain keys)")
@@ -298,11 +328,25 @@ class _ClassifierConfig(TrainConfig):
     augment: str = param("finetune", "training transform: finetune (finetune_crop geometry, "
                                      "TrivialAugmentWide, RandomErasing), probe (RandomResizedCrop + flip) or "
                                      "eval (none)", choices=AUGMENTS)
-    finetune_crop: str = param("resize", "geometry of augment=finetune: resize (Resize + CenterCrop to img_size, "
-                                         "no random crop or flip: the original's fine-tune transform) or "
+    finetune_crop: str = param("resize", "geometry of augment=finetune: resize (the eval_resize geometry, no "
+                                         "random crop or flip: the original's fine-tune transform) or "
                                          "random_resized_crop (RandomResizedCrop scale 0.08-1 + horizontal flip, "
                                          "the timm/SimMIM recipe); ignored by augment=probe/eval",
                                choices=FINETUNE_CROPS)
+    eval_resize: str = param("squash", "square geometry of evaluation and of finetune_crop=resize: squash "
+                                       "(Resize((img_size, img_size)) bilinear without antialias, nothing cropped: "
+                                       "the original) or shorter_side_crop (shorter side to img_size, antialiased, "
+                                       "then a centre crop)", choices=EVAL_RESIZES)
+    random_erasing: str = param("black", "RandomErasing of augment=finetune: black (torchvision's defaults on the "
+                                         "uint8 image: p 0.5, scale 0.02-1/3, filled with 0: the original), noise "
+                                         "(p 0.25, per-pixel normal noise after normalisation: SimMIM/BEiT) or none",
+                                choices=RANDOM_ERASINGS)
+    head_init: str = param("pytorch", "initialisation of the linear head: pytorch (nn.Linear's default, the "
+                                      "original) or trunc_normal (std 0.01, zero bias: MAE/SimMIM)",
+                           choices=HEAD_INITS)
+    eval_precision: str = param("fp32", "precision of validation and kNN feature forwards: fp32 (the original) or "
+                                        "autocast (the training precision, bf16 on cuda/xla)",
+                                choices=EVAL_PRECISIONS)
     mixup_alpha: float = param(1.0, "MixUp Beta(alpha, alpha) (0: off)", minimum=0)
     cutmix_alpha: float = param(1.0, "CutMix Beta(alpha, alpha) (0: off)", minimum=0)
     label_smoothing: float = param(0.0, "label smoothing of the (soft) targets (the original: 0)", minimum=0)

@@ -5,12 +5,21 @@ the numbers are exact for the whole set whatever the number of devices.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 
+from .._validation import check_choice
+from ..config.schema import EVAL_PRECISIONS
 from ..runtime import Runtime
+
+
+def _forward_context(runtime: Runtime, precision: str):
+    """fp32 (the original validates without autocast) or the runtime's training autocast."""
+    check_choice("precision", precision, EVAL_PRECISIONS)
+    return runtime.autocast() if precision == "autocast" else contextlib.nullcontext()
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:
@@ -31,7 +40,8 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...]
 
 
 @torch.no_grad()
-def evaluate_classifier(model: torch.nn.Module, batches: Iterable, runtime: Runtime) -> dict[str, float]:
+def evaluate_classifier(model: torch.nn.Module, batches: Iterable, runtime: Runtime, *,
+                        precision: str = "fp32") -> dict[str, float]:
     """Top-1/top-5 accuracy (%) and mean cross-entropy of ``model`` over ``batches`` of (images, labels).
 
     Args:
@@ -39,6 +49,7 @@ def evaluate_classifier(model: torch.nn.Module, batches: Iterable, runtime: Runt
         batches: this process's validation batches (a list/loader of ``(images, labels)`` or dicts with
             "image"/"label"); moved with ``runtime.to_device``.
         runtime: sums the counts over processes.
+        precision: "fp32" (the original) or "autocast" (the runtime's training precision, e.g. bf16).
 
     Returns:
         ``{"top1", "top5", "loss", "count"}`` over the whole validation set.
@@ -49,7 +60,7 @@ def evaluate_classifier(model: torch.nn.Module, batches: Iterable, runtime: Runt
     for batch in runtime.wrap_loader(batches):
         batch = runtime.to_device(batch)
         images, labels = (batch["image"], batch["label"]) if isinstance(batch, dict) else batch
-        with runtime.autocast():
+        with _forward_context(runtime, precision):
             logits = model(images)
         logits = logits.float()
         correct = topk_correct(logits, labels)
@@ -66,13 +77,14 @@ def evaluate_classifier(model: torch.nn.Module, batches: Iterable, runtime: Runt
 
 @torch.no_grad()
 def extract_features(feature_fn: Callable[[torch.Tensor], torch.Tensor], batches: Iterable,
-                     runtime: Runtime) -> tuple[torch.Tensor, torch.Tensor]:
+                     runtime: Runtime, *, precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor]:
     """Features and labels of every sample, gathered from all processes.
 
     Args:
         feature_fn: images (B, 3, H, W) -> (B, D) features (e.g. ``LinearProbe.features``).
         batches: this process's ``(images, labels)`` batches.
         runtime: gathers the shards.
+        precision: "fp32" or "autocast", as :func:`evaluate_classifier`.
 
     Returns:
         ``(features (N, D) float32 on the CPU, labels (N,) int64)`` in process-then-batch order.
@@ -81,7 +93,7 @@ def extract_features(feature_fn: Callable[[torch.Tensor], torch.Tensor], batches
     for batch in runtime.wrap_loader(batches):
         batch = runtime.to_device(batch)
         images, batch_labels = (batch["image"], batch["label"]) if isinstance(batch, dict) else batch
-        with runtime.autocast():
+        with _forward_context(runtime, precision):
             output = feature_fn(images)
         features.append(output.float().cpu())
         labels.append(batch_labels.cpu())

@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from .._validation import check_choice
+from ..config.schema import HEAD_INITS
 
 POOLINGS = ("mean", "cls")
-HEAD_INIT_STD = 0.01  # small head init, as MAE/SimMIM fine-tuning (a zero-ish start keeps early logits calm)
+HEAD_INIT_STD = 0.01  # head_init="trunc_normal": small init as MAE/SimMIM fine-tuning (keeps early logits calm)
 
 
 def pool_tokens(tokens: torch.Tensor, num_prefix_tokens: int, pooling: str) -> torch.Tensor:
@@ -35,10 +36,19 @@ def pool_tokens(tokens: torch.Tensor, num_prefix_tokens: int, pooling: str) -> t
     return tokens[:, num_prefix_tokens:].mean(dim=1)
 
 
-def _linear_head(in_features: int, num_classes: int) -> nn.Linear:
+def linear_head(in_features: int, num_classes: int, head_init: str = "pytorch") -> nn.Linear:
+    """The classifier's ``nn.Linear(in_features, num_classes)``.
+
+    Args:
+        head_init: "pytorch" keeps nn.Linear's own initialisation (weights and bias uniform in
+            ±1/sqrt(in_features); the original's heads); "trunc_normal" draws the weights from a truncated normal
+            with std 0.01 and zeroes the bias (MAE/SimMIM).
+    """
+    check_choice("head_init", head_init, HEAD_INITS)
     head = nn.Linear(in_features, num_classes)
-    nn.init.trunc_normal_(head.weight, std=HEAD_INIT_STD)
-    nn.init.zeros_(head.bias)
+    if head_init == "trunc_normal":
+        nn.init.trunc_normal_(head.weight, std=HEAD_INIT_STD)
+        nn.init.zeros_(head.bias)
     return head
 
 
@@ -67,9 +77,10 @@ class FinetuneClassifier(nn.Module):
         encoder: a kamim encoder (``forward_features``, ``num_prefix_tokens``, ``num_features``, ``arch``).
         num_classes: K.
         pooling: "mean" (patch tokens; the original) or "cls".
+        head_init: see :func:`linear_head` ("pytorch": the original).
     """
 
-    def __init__(self, encoder: nn.Module, num_classes: int, *, pooling: str = "mean"):
+    def __init__(self, encoder: nn.Module, num_classes: int, *, pooling: str = "mean", head_init: str = "pytorch"):
         super().__init__()
         check_choice("pooling", pooling, POOLINGS)
         self.encoder = encoder
@@ -77,7 +88,7 @@ class FinetuneClassifier(nn.Module):
         dim = encoder.num_features
         # The encoder's own final LayerNorm is inside forward_features when it has one.
         self.fc_norm = nn.Identity() if encoder.arch.final_norm else nn.LayerNorm(dim, eps=1e-6)
-        self.head = _linear_head(dim, num_classes)
+        self.head = linear_head(dim, num_classes, head_init)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) normalised float -> (B, K) logits."""
@@ -94,10 +105,11 @@ class LinearProbe(nn.Module):
         layer: 1-based block whose output is probed, or -1 for the last (see :func:`resolve_probe_layer`).
         pooling: "mean" or "cls".
         batchnorm: put ``BatchNorm1d(D, affine=False)`` before the head.
+        head_init: see :func:`linear_head` ("pytorch": the original).
     """
 
     def __init__(self, encoder: nn.Module, num_classes: int, *, layer: int = 8, pooling: str = "mean",
-                 batchnorm: bool = False):
+                 batchnorm: bool = False, head_init: str = "pytorch"):
         super().__init__()
         check_choice("pooling", pooling, POOLINGS)
         self.encoder = encoder.eval()
@@ -106,7 +118,7 @@ class LinearProbe(nn.Module):
         self.pooling = pooling
         dim = self.features_dim()
         self.norm = nn.BatchNorm1d(dim, affine=False, eps=1e-6) if batchnorm else nn.Identity()
-        self.head = _linear_head(dim, num_classes)
+        self.head = linear_head(dim, num_classes, head_init)
 
     def features_dim(self) -> int:
         """Width of the probed block's tokens (ViT: D; Swin: the width of the stage holding the block)."""

@@ -1,8 +1,9 @@
 """The one training loop, for pretraining, fine-tuning and linear probing on every runtime.
 
 Per micro-batch: loss (the task's), ``loss / accum`` backward (DDP all-reduces on the last micro-batch of a group
-only). Per optimiser step: set the LR of this step (warm-up + cosine over optimiser steps), clip the gradient norm,
-refuse a non-finite loss or gradient before it can touch the weights, step. Per epoch: evaluate (classifiers),
+only; an epoch's last group may be shorter when the last batch is kept, and then divides by its own length). Per
+optimiser step: set the LR of this step (warm-up + cosine over optimiser steps), clip the gradient norm, refuse a
+non-finite loss or gradient before it can touch the weights, step. Per epoch: evaluate (classifiers),
 append a line to metrics.jsonl, save the resumable checkpoint. A run resumes from its last checkpoint
 automatically; a finished run returns its summary without training again.
 """
@@ -23,7 +24,7 @@ from ..runtime import Runtime, create_runtime
 from .launch import fit_in_xla_processes, launches_xla_processes
 from .optim import build_optimizer
 from .run_dir import RunDirectory
-from .sampling import EpochBatchSampler, PositionSeededDataset, mix_seed
+from .sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from .schedule import WarmupCosineSchedule
 from .session import RunSession, check_finished_run_data
 from .tasks import build_split, build_task
@@ -117,18 +118,25 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     task.attach(model)
 
     # --- geometry of an epoch, in micro-batches and optimiser steps ---
+    # drop_last: whole accumulation groups of full batches only. Kept last batch (the original): every sample, the
+    # last micro-batch possibly short and the last accumulation group possibly shorter than accum (626 steps per
+    # ImageNet epoch at 2048).
     accum = accumulation_steps(config, runtime)
     loader_batch = config.batch_size * runtime.samples_per_process
-    available = len(task.train_dataset) // (loader_batch * runtime.world_size)
-    steps_per_epoch = available // accum
+    full_groups = len(task.train_dataset) // (loader_batch * runtime.world_size) // accum
+    sampler = EpochBatchSampler(len(task.train_dataset), loader_batch, seed=config.seed, rank=runtime.rank,
+                                world_size=runtime.world_size, shuffle=True,
+                                last_batch="drop" if config.drop_last else "keep",
+                                num_batches=full_groups * accum if config.drop_last else None,
+                                partial_multiple=runtime.num_replicas)
+    steps_per_epoch = -(-sampler.batches_per_epoch // accum)
     if steps_per_epoch == 0:
         raise ValueError(f"the training set ({len(task.train_dataset)} images) is smaller than one optimiser step "
-                         f"({config.batch_size * runtime.num_replicas * accum} images); lower batch_size or "
-                         "effective_batch_size, or raise max_train_samples.")
-    sampler = EpochBatchSampler(len(task.train_dataset), loader_batch, seed=config.seed, rank=runtime.rank,
-                                world_size=runtime.world_size, shuffle=True, drop_last=True,
-                                num_batches=steps_per_epoch * accum)
+                         f"({config.batch_size * runtime.num_replicas * accum} images with drop_last=true; "
+                         f"{runtime.num_replicas} otherwise); lower batch_size or effective_batch_size, raise "
+                         "max_train_samples, or set drop_last=false.")
     derived = {"accum_steps": accum, "steps_per_epoch": steps_per_epoch, "world_size": runtime.world_size,
+               "micro_batches_per_epoch": sampler.batches_per_epoch,
                "num_replicas": runtime.num_replicas,
                "global_batch": config.batch_size * runtime.num_replicas * accum,
                "total_steps": config.epochs * steps_per_epoch,
@@ -137,7 +145,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     optimizer = build_optimizer(model, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
                                 no_weight_decay_1d=config.no_weight_decay_1d)
     schedule = WarmupCosineSchedule(optimizer, base_lr=config.lr, warmup_lr=config.warmup_lr, min_lr=config.min_lr,
-                                    warmup_steps=derived["warmup_steps"], total_steps=derived["total_steps"])
+                                    warmup_steps=derived["warmup_steps"], total_steps=derived["total_steps"],
+                                    shape=config.lr_schedule)
     scaler = runtime.make_grad_scaler()
     progress = Progress()
     runtime.seed_everything(config.seed)
@@ -195,10 +204,12 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         for batch in runtime.wrap_loader(loader):
             batch = runtime.to_device(batch)
             step_seed = mix_seed(config.seed, runtime.rank, epoch, progress.batches_done)
-            closes_group = (progress.batches_done + 1) % accum == 0
+            group_size = accumulation_group_size(progress.batches_done, accum, sampler.batches_per_epoch)
+            closes_group = (progress.batches_done + 1) % accum == 0 \
+                or progress.batches_done + 1 == sampler.batches_per_epoch
             with contextlib.nullcontext() if closes_group else runtime.no_sync(train_model):
                 loss = task.train_loss(train_model, batch, step_seed)
-                scaled = loss / accum
+                scaled = loss / group_size  # the mean of the group's micro-batch losses
                 (scaler.scale(scaled) if scaler is not None else scaled).backward()
             group_loss += loss.detach().float()
             progress.batches_done += 1
@@ -211,7 +222,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
             if scaler is not None:
                 scaler.unscale_(optimizer)
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_norm)
-            step_loss = group_loss / accum
+            step_loss = group_loss / group_size
             # A NaN loss on any rank makes the all-reduced gradients NaN on every rank, so all ranks agree here.
             finite = torch.isfinite(step_loss) & (torch.isfinite(grad_norm) if scaler is None else True)
             if runtime.cheap_sync and not bool(finite):
@@ -260,7 +271,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         epoch_batches = progress.batches_done
         mean_loss = (progress.loss_sum + float(loss_sum)) / epoch_batches
         elapsed = time.perf_counter() - epoch_start
-        images = (epoch_batches - epoch_first_batch) * loader_batch * runtime.world_size
+        images = sampler.global_samples(epoch_first_batch, epoch_batches)
         session_images += images
         record = {"epoch": epoch + 1, "optimizer_steps": progress.optimizer_steps, "lr": lr,
                   **{f"train_{key}": value for key, value in runtime.reduce_mean({"loss": mean_loss}).items()},

@@ -8,6 +8,10 @@ another number of processes, would see different crops and masks. Here
 - global batch ``i`` is positions ``[i·G, (i+1)·G)`` of that order (G = global batch); process ``r`` of ``W`` takes
   the contiguous slice ``[r·G/W, (r+1)·G/W)``, so W processes together see exactly what one process sees with
   batch G;
+- the incomplete last global batch (``N mod G`` samples) is dropped (``last_batch="drop"``: static shapes) or kept
+  (``"keep"``, as the original's DataLoader without ``drop_last``): cut to a multiple of ``partial_multiple`` (the
+  number of devices, so every process and every SPMD device gets the same number of samples; with one device nothing
+  is cut) and split into W equal contiguous slices;
 - each sample is loaded with python/numpy/torch RNGs seeded from (seed, epoch, position), so its crop, flips
   and mask do not depend on the worker, the process count or where the run was resumed.
 
@@ -79,6 +83,19 @@ class PositionSeededDataset(Dataset):
             return self.dataset[index]
 
 
+LAST_BATCH_MODES = ("drop", "keep", "shard")
+
+
+def accumulation_group_size(batch: int, accum: int, batches_per_epoch: int) -> int:
+    """Micro-batches in the gradient-accumulation group of micro-batch ``batch`` (0-based within the epoch).
+
+    ``accum`` except for a short last group when ``batches_per_epoch`` is not a multiple of ``accum`` (the original
+    then steps the optimiser after the epoch's last micro-batch).
+    """
+    group_start = batch - batch % accum
+    return min(accum, batches_per_epoch - group_start)
+
+
 class EpochBatchSampler(Sampler):
     """Yields this process's micro-batches of ``(index, sample_seed)`` for one epoch (see the module docstring).
 
@@ -88,27 +105,42 @@ class EpochBatchSampler(Sampler):
         seed: base seed.
         rank, world_size: this process among the data-parallel processes.
         shuffle: random order per epoch (training) or the natural order (evaluation).
-        drop_last: drop the incomplete last global batch (training: static shapes). Without it (evaluation),
-            process ``r`` takes every ``world_size``-th sample from ``r`` and the last batch may be short.
+        last_batch: "drop" (training with static shapes: full global batches only), "keep" (training as the
+            original: also the incomplete last global batch, see the module docstring) or "shard" (evaluation:
+            process ``r`` takes every ``world_size``-th sample from ``r``; the last batch may be short).
         num_batches: cap on the micro-batches per epoch (the engine keeps whole accumulation groups).
+        partial_multiple: ``last_batch="keep"`` cuts the last global batch to a multiple of this (a multiple of
+            ``world_size``; default ``world_size``; the engine passes the number of devices).
     """
 
     def __init__(self, num_samples: int, batch_size: int, *, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 shuffle: bool = True, drop_last: bool = True, num_batches: int | None = None):
+                 shuffle: bool = True, last_batch: str = "drop", num_batches: int | None = None,
+                 partial_multiple: int | None = None):
         if num_samples <= 0 or batch_size <= 0:
             raise ValueError(f"num_samples and batch_size must be positive, got {num_samples} and {batch_size}.")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank={rank} must be in [0, world_size={world_size}).")
+        if last_batch not in LAST_BATCH_MODES:
+            raise ValueError(f"last_batch={last_batch!r} is not supported; choose one of {LAST_BATCH_MODES}.")
+        partial_multiple = world_size if partial_multiple is None else partial_multiple
+        if partial_multiple <= 0 or partial_multiple % world_size:
+            raise ValueError(f"partial_multiple={partial_multiple} must be a positive multiple of world_size="
+                             f"{world_size}.")
         self.num_samples, self.batch_size = num_samples, batch_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.shuffle, self.drop_last = shuffle, drop_last
+        self.shuffle, self.last_batch = shuffle, last_batch
         self.epoch, self.start_batch = 0, 0
-        full = num_samples // (batch_size * world_size)
-        if drop_last:
-            self.batches_per_epoch = full if num_batches is None else min(full, num_batches)
-        else:
+        global_batch = batch_size * world_size
+        self.full_batches = num_samples // global_batch
+        remainder = num_samples - self.full_batches * global_batch
+        # Samples of the kept incomplete last global batch (0 when dropped or when there is none).
+        self.partial_samples = remainder - remainder % partial_multiple if last_batch == "keep" else 0
+        if last_batch == "shard":
             shard = len(range(rank, num_samples, world_size))
             self.batches_per_epoch = -(-shard // batch_size)
+        else:
+            available = self.full_batches + (1 if self.partial_samples else 0)
+            self.batches_per_epoch = available if num_batches is None else min(available, num_batches)
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         """Select the epoch and skip its first ``start_batch`` micro-batches (resume)."""
@@ -124,11 +156,21 @@ class EpochBatchSampler(Sampler):
         return torch.randperm(self.num_samples, generator=generator)
 
     def _positions(self, batch: int) -> range:
-        if self.drop_last:
+        if self.last_batch == "shard":
+            shard = range(self.rank, self.num_samples, self.world_size)
+            return shard[batch * self.batch_size:(batch + 1) * self.batch_size]
+        if batch < self.full_batches:
             start = batch * self.batch_size * self.world_size + self.rank * self.batch_size
             return range(start, start + self.batch_size)
-        shard = range(self.rank, self.num_samples, self.world_size)
-        return shard[batch * self.batch_size:(batch + 1) * self.batch_size]
+        per_rank = self.partial_samples // self.world_size
+        start = self.full_batches * self.batch_size * self.world_size + self.rank * per_rank
+        return range(start, start + per_rank)
+
+    def global_samples(self, start_batch: int, stop_batch: int) -> int:
+        """Samples in micro-batches ``[start_batch, stop_batch)`` over all processes (training modes)."""
+        full = max(0, min(stop_batch, self.full_batches) - start_batch)
+        partial = self.partial_samples if start_batch <= self.full_batches < stop_batch else 0
+        return full * self.batch_size * self.world_size + partial
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         order = self.order().tolist()

@@ -49,22 +49,24 @@ def eval_loader(dataset: Dataset, config: TrainConfig, runtime: Runtime, collate
     """This process's shard of ``dataset`` in natural order, every sample once (last batch may be short)."""
     batch_size = (config.eval_batch_size or config.batch_size) * runtime.samples_per_process
     sampler = EpochBatchSampler(len(dataset), batch_size, seed=config.seed, rank=runtime.rank,
-                                world_size=runtime.world_size, shuffle=False, drop_last=False)
+                                world_size=runtime.world_size, shuffle=False, last_batch="shard")
     return DataLoader(PositionSeededDataset(dataset), batch_sampler=sampler, collate_fn=collate,
                       num_workers=config.num_workers, pin_memory=runtime.device.type == "cuda")
 
 
 def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
-    """The training transform that ``augment`` (and, for "finetune", ``finetune_crop``) selects.
+    """The training transform that ``augment`` (and, for "finetune", ``finetune_crop``, ``eval_resize`` and
+    ``random_erasing``) selects.
 
     Returns:
         Callable PIL RGB image -> (3, img_size, img_size) float32, ImageNet-normalised.
     """
     if config.augment == "finetune":
-        return build_finetune_transform(config.img_size, crop=config.finetune_crop)
+        return build_finetune_transform(config.img_size, crop=config.finetune_crop, resize=config.eval_resize,
+                                        random_erasing=config.random_erasing)
     if config.augment == "probe":
         return build_probe_transform(config.img_size)
-    return build_eval_transform(config.img_size)
+    return build_eval_transform(config.img_size, resize=config.eval_resize)
 
 
 class Task:
@@ -106,7 +108,8 @@ class PretrainTask(Task):
         self.model = self.method.build_model(config)
         transform = PretrainTransform(img_size=config.img_size,
                                       mask_generator=None if self.masking.on_device else self.masking.loader_mask,
-                                      targets=self.method.loader_targets)
+                                      targets=self.method.loader_targets,
+                                      crop_antialias=config.crop_antialias)
         self.train_dataset = build_split(config, "train", transform)
         self.collate = pretrain_collate
 
@@ -148,13 +151,16 @@ class ClassifierTask(Task):
         self.section = config.section
         self.backbone, self.pretrained_info = load_backbone(config)
         self.train_dataset = build_split(config, "train", classifier_train_transform(config))
-        self.val_dataset = build_split(config, "val", build_eval_transform(config.img_size))
+        self.val_dataset = build_split(config, "val", build_eval_transform(config.img_size,
+                                                                          resize=config.eval_resize))
         self.num_classes = config.num_classes or int(getattr(self.train_dataset, "num_classes"))
         if isinstance(config, LinprobeConfig):
             self.model = LinearProbe(self.backbone, self.num_classes, layer=config.probe_layer,
-                                     pooling=config.pooling, batchnorm=config.probe_batchnorm)
+                                     pooling=config.pooling, batchnorm=config.probe_batchnorm,
+                                     head_init=config.head_init)
         else:
-            self.model = FinetuneClassifier(self.backbone, self.num_classes, pooling=config.pooling)
+            self.model = FinetuneClassifier(self.backbone, self.num_classes, pooling=config.pooling,
+                                            head_init=config.head_init)
         self.collate = classification_collate
         self.mixing = config.mixup_alpha > 0 or config.cutmix_alpha > 0
 
@@ -177,18 +183,22 @@ class ClassifierTask(Task):
         return eval_loader(dataset, self.config, self.runtime, self.collate)
 
     def evaluate(self, runtime: Runtime) -> dict:
-        result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime)
+        result = evaluate_classifier(self.model, self._val_loader(self.val_dataset), runtime,
+                                     precision=self.config.eval_precision)
         return {f"val_{key}": value for key, value in result.items()}
 
     def final_evaluation(self, runtime: Runtime) -> dict:
         """kNN on the frozen probe features (linear probing with knn_k > 0)."""
         if not isinstance(self.model, LinearProbe) or self.config.knn_k == 0:
             return {}
-        reference = build_split(self.config, "train", build_eval_transform(self.config.img_size))
+        reference = build_split(self.config, "train", build_eval_transform(self.config.img_size,
+                                                                            resize=self.config.eval_resize))
         self.model.eval()
-        train_features, train_labels = extract_features(self.model.features, self._val_loader(reference), runtime)
+        precision = self.config.eval_precision
+        train_features, train_labels = extract_features(self.model.features, self._val_loader(reference), runtime,
+                                                        precision=precision)
         val_features, val_labels = extract_features(self.model.features, self._val_loader(self.val_dataset),
-                                                    runtime)
+                                                    runtime, precision=precision)
         return knn_accuracy(train_features, train_labels, val_features, val_labels, num_classes=self.num_classes,
                             k=self.config.knn_k, temperature=self.config.knn_temperature)
 
