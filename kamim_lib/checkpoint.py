@@ -14,8 +14,11 @@ and augmentation are functions of seed, epoch and position, so skipping them is 
 """
 from __future__ import annotations
 
+import errno
 import os
 import random
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,28 @@ _MAX_LISTED_KEYS = 12
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used here (missing, wrong model, missing/unexpected keys)."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, permissions); the previous checkpoint is intact."""
+
+
+def _write_failure(path: Path, error: BaseException) -> CheckpointWriteError:
+    """A one-line reason for a failed checkpoint write, with what to do."""
+    errno_value = getattr(error, "errno", None)
+    text = str(error)
+    if errno_value == errno.ENOSPC or "No space left" in text or "file write failed" in text:
+        free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
+        reason = f"no space left on the device ({free / 2**20:.0f} MiB free)"
+        advice = "free some space or set checkpoint_dir to a larger disk"
+        errno_value = errno.ENOSPC
+    else:
+        reason = getattr(error, "strerror", None) or text.splitlines()[0] if text else type(error).__name__
+        advice = "check the folder (permissions, a read-only disk) or set checkpoint_dir elsewhere"
+    previous = "the previous checkpoint is intact" if path.is_file() else "no earlier checkpoint exists"
+    return CheckpointWriteError(errno_value or errno.EIO,
+                                f"cannot write checkpoint {str(path)!r}: {reason}; {previous}. To go on, {advice} "
+                                "and run the same command again")
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -68,7 +93,10 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _write_failure(path, error) from None
     try:
         os.chmod(temporary, new_file_mode())
         with os.fdopen(handle, "wb") as stream:
@@ -76,6 +104,9 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except (OSError, RuntimeError) as error:  # torch reports a failed write as RuntimeError
+        Path(temporary).unlink(missing_ok=True)
+        raise _write_failure(path, error) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -96,7 +127,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling errors have many types across torch versions
-        raise CheckpointError(f"cannot read checkpoint {str(path)!r} with weights_only=True: {error}") from error
+        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {_load_failure_reason(error)}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a kamim checkpoint (no format={CHECKPOINT_FORMAT!r} entry); "
                               "HF-format original checkpoints are imported through kamim_lib.models")
@@ -104,6 +135,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{str(path)!r} has checkpoint version {state['version']}; this kamim reads up to "
                               f"{CHECKPOINT_VERSION}")
     return state
+
+
+def _load_failure_reason(error: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one sentence, without torch's advice to turn the safe
+    loader off (a file that needs it can run arbitrary code when loaded)."""
+    text = str(error)
+    if "Weights only load failed" in text or "Unsupported global" in text or "weights_only" in text:
+        found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+        holds = f" (it refers to {found.group(1)})" if found else ""
+        return (f"it holds Python objects other than tensors and plain containers{holds}, which kamim never "
+                "unpickles because loading them can run code; save a plain state dict instead")
+    if isinstance(error, (RuntimeError, EOFError)) or "zip" in text or "archive" in text:
+        first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        return f"the file is truncated or corrupt ({first[:200]})"
+    return f"{type(error).__name__}: {text.strip().splitlines()[0][:200] if text.strip() else ''}"
 
 
 def _listed(keys: list[str]) -> str:

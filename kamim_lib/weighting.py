@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -36,6 +38,23 @@ def keypoint_density(keypoint_map: torch.Tensor, patch_size: int) -> torch.Tenso
     check_divisible("image height", height, "patch_size", patch_size)
     check_divisible("image width", width, "patch_size", patch_size)
     return F.avg_pool2d(keypoint_map.float(), patch_size, stride=patch_size).squeeze(1)
+
+
+# exp(x) overflows float32 (and bf16, which has the same exponent range) above log(float32 max) = 88.72...
+MAX_WEIGHT_EXPONENT = math.log(torch.finfo(torch.float32).max)
+
+
+def max_weight_temperature_problem(temperature: float) -> str | None:
+    """Why ``temperature`` makes the largest KAMIM weight overflow, or None when it is fine.
+
+    The density Ω lies in [0, 1], so the largest weight is exp(1 / T). Above 1 / T = 88.72 (T < 0.01127) it is
+    inf in float32 and bf16, and the loss becomes NaN at the first image with a keypoint-free and a keypoint-full
+    patch.
+    """
+    if temperature > 0 and 1.0 / temperature > MAX_WEIGHT_EXPONENT:
+        return (f"temperature={temperature!r} is too small: the largest KAMIM weight exp(1/T) = e^{1 / temperature:.0f} "
+                f"overflows float32/bf16 (needs T >= {1 / MAX_WEIGHT_EXPONENT:.4f}; the paper uses 0.25)")
+    return None
 
 
 def density_to_weights(density: torch.Tensor, temperature: float) -> torch.Tensor:

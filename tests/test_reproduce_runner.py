@@ -1,5 +1,6 @@
 """The papermill runner on throwaway notebooks: skip when done, failures name notebook and cell, keep logs."""
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +129,45 @@ def test_a_common_parameter_no_notebook_declares_is_an_error(tmp_path):
     check_common_parameters(Profile("p", "", parameters={"device": "cpu", "force": False}))
     with pytest.raises(ValueError, match="devcie.*did you mean 'device'"):
         check_common_parameters(Profile("p", "", parameters={"devcie": "cpu"}))
+
+
+def test_final_line_counts_ok_failed_and_not_run_separately(tmp_path, monkeypatch):
+    from kamim_lib.reproduce import runner
+
+    def fake_run(section, notebook, parameters, out_dir, *, force=False):
+        if section.name == "pretrain":
+            raise NotebookFailed(section.name, notebook, 3, "RuntimeError: boom", out_dir / notebook.name)
+        return "ran"
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    lines = []
+    failures = runner.reproduce("tiny", out_dir=tmp_path, log=lines.append)
+    assert [failure.section for failure in failures] == ["pretrain"]
+    # method, detectors, sweep ran; pretrain failed; the six sections that need it did not run
+    assert lines[-1].startswith("profile 'tiny': 3 ok, 1 failed, 6 not run (of 10 sections), elapsed")
+
+
+def test_interrupted_reproduce_counts_what_ran_and_says_how_to_resume(tmp_path, monkeypatch):
+    from kamim_lib.reproduce import runner
+
+    def fake_run(section, notebook, parameters, out_dir, *, force=False):
+        if section.name == "linprobe":
+            raise KeyboardInterrupt
+        return "skipped"
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        runner.reproduce("tiny", only=["linprobe"], out_dir=tmp_path, log=lines.append)
+    assert lines[-1].startswith("interrupted while running linprobe; 1 ok, 0 failed, 1 not run (of 2 sections). "
+                                "Run the same command again to resume")
+
+
+def test_every_notebook_is_checked_against_the_schema_the_preflight_uses():
+    from kamim_lib.reproduce import SECTIONS, notebooks_dir
+    from kamim_lib.reproduce.preflight import SECTION_SCHEMAS
+
+    for section in SECTIONS:
+        source = (notebooks_dir() / section.notebook).read_text()
+        schema = SECTION_SCHEMAS[section.name].__name__
+        assert re.search(rf"notebook_parameters\(globals\(\), (schemas\.)?{schema}\)", source), section.name

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 # Modules of this package that define sub-commands, in the order `kamim --help` lists them.
@@ -27,14 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError) as error:
-        # Bad input is reported as one line that says what to fix, not as a traceback (KAMIM_DEBUG=1 re-raises).
-        if os.environ.get("KAMIM_DEBUG"):
-            raise
-        print(f"kamim {args.command}: error: {error}", file=sys.stderr)
-        return 2
+    # Bad input is reported as one line that says what to fix, not as a traceback (KAMIM_DEBUG=1 re-raises);
+    # exit codes: kamim_lib.cli.errors.
+    from .errors import run_reporting_errors
+
+    return run_reporting_errors(args.command, lambda: args.func(args))
 
 
 if __name__ == "__main__":

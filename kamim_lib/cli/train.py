@@ -17,7 +17,7 @@ COMMANDS = {
     "finetune": "fine-tune a pretrained encoder with a linear head (top-1/top-5)",
     "linprobe": "linear probe (and kNN) on a frozen pretrained encoder",
 }
-EXIT_NON_FINITE = 3
+from .errors import EXIT_NON_FINITE
 
 
 def register(subparsers) -> None:
@@ -28,8 +28,12 @@ def register(subparsers) -> None:
             command, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
             description=f"{summary}. Results go to out_dir/{command}/<run_id>/ (config.json, env.json, "
                         "metrics.jsonl, summary.json, checkpoints/); a rerun resumes the run's last checkpoint "
-                        "or, when finished, prints its summary.",
-            epilog=f"configuration keys (YAML file, or --set key=value):\n\n{describe_config(command)}")
+                        "or, when finished, prints its summary. SIGTERM/SIGUSR1 (a scheduler's warning) and "
+                        "Ctrl-C save a checkpoint at the next optimiser step and exit with 75 (130 for Ctrl-C); "
+                        "run the same command again to resume.",
+            epilog=f"configuration keys (YAML file, or --set key=value):\n\n{describe_config(command)}\n\n"
+                   "exit codes: 0 done, 2 bad input, 3 non-finite loss, 74 cannot write outputs, 75 preempted "
+                   "(checkpoint saved; requeue), 130 Ctrl-C")
         parser.add_argument("--config", metavar="YAML", default=None,
                             help="configuration file (e.g. params/train/smoke.yaml); default: the built-in "
                                  "defaults (the original's ImageNet protocol)")

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from kamim_lib.method_figure import compute_method_panels, render_method_figure
     from kamim_lib.sample_photos import PHOTO_NAMES, sample_photo_batch
 
+    from kamim_lib.engine.run_dir import check_writable_folder
+
+    check_writable_folder(args.out.parent, "--out")  # before any work
     names = tuple(args.photos) if args.photos else PHOTO_NAMES[:4]
     start = time.perf_counter()
     images = sample_photo_batch(names, size=args.img_size)

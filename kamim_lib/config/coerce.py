@@ -46,6 +46,23 @@ class CoercionError(ValueError):
     """A value that cannot be read as the key's type; the message says what was expected."""
 
 
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: what is wrong and where (1-based line and column)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
+def _load_yaml_text(text: str, expected: str):
+    """``yaml.safe_load(text)``, with a syntax error turned into a :class:`CoercionError`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CoercionError(f"expected {expected} in YAML flow syntax, got {text!r} "
+                            f"({describe_yaml_error(error)})") from None
+
+
 def coerce_value(value, annotation, *, from_text: bool = False):
     """Return ``value`` converted to ``annotation`` or raise :class:`CoercionError`.
 
@@ -93,7 +110,7 @@ def coerce_value(value, annotation, *, from_text: bool = False):
     if origin is tuple:
         if from_text and isinstance(value, str):
             text = value.strip()
-            value = yaml.safe_load(text if text.startswith("[") else f"[{text}]")
+            value = _load_yaml_text(text if text.startswith("[") else f"[{text}]", f"a list {expected}")
         if not isinstance(value, (list, tuple)):
             raise CoercionError(f"expected a list {expected}, got {value!r}")
         args = typing.get_args(annotation)
@@ -107,7 +124,7 @@ def coerce_value(value, annotation, *, from_text: bool = False):
                      for item, item_type in zip(value, item_types))
     if origin is dict or annotation is dict:
         if from_text and isinstance(value, str):
-            value = yaml.safe_load(value) if value.strip() else {}
+            value = _load_yaml_text(value, "a mapping such as {image_size: 64}") if value.strip() else {}
         if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
             raise CoercionError(f"expected a mapping with string keys, got {value!r}")
         return dict(value)

@@ -23,29 +23,48 @@ method=simmim`` trained. Overrides reach that derived pretrain configuration whe
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
-from .coerce import CoercionError, coerce_value, type_name
+from .coerce import CoercionError, coerce_value, describe_yaml_error, type_name
 from .schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
 
 # Keys of a fine-tune/probe override that also apply to the pretrain run it derives its checkpoint from: the
 # backbone must be the same network, and the run lives under the same output folder.
 SHARED_WITH_PRETRAIN = ("model", "img_size", "out_dir")
 PRETRAIN_PREFIX = "pretrain."
+# Where a value came from when it was given as ``key=value`` text (the command line, papermill lists).
+COMMAND_LINE = "--set"
+# A ``key=`` or a leading ``key:`` in a problem line: the keys that problem is about.
+_MENTIONED_KEY = re.compile(r"(?:^|[\s(,])([a-z_][a-z0-9_]*)(?==|: )")
 
 
 def _read_source(source) -> tuple[dict, str]:
-    """The raw mapping of a source and a name for messages."""
+    """The raw mapping of a source and a name for messages.
+
+    Raises:
+        FileNotFoundError: no file at the path.
+        ConfigError: the path is a folder, cannot be read, is not valid YAML or not a mapping.
+    """
     if source is None:
         return {}, "defaults"
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if path.is_dir():
+            raise ConfigError([f"{str(path)!r} is a folder; give a configuration file inside it, e.g. "
+                               "params/train/smoke.yaml"], str(path))
         if not path.is_file():
             raise FileNotFoundError(f"configuration file {str(path)!r} not found")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError([f"not valid YAML: {describe_yaml_error(error)}; fix the file"], str(path)) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError([f"cannot read the file: {getattr(error, 'strerror', None) or error}"],
+                              str(path)) from None
         if not isinstance(data, dict):
             raise ConfigError([f"the file must hold a YAML mapping of keys, got {type(data).__name__}"], str(path))
         return data, str(path)
@@ -58,8 +77,11 @@ def _all_keys() -> set[str]:
     return {key for cls in SECTIONS.values() for key in config_fields(cls)}
 
 
-def _layered_values(raw: dict, section: str) -> tuple[dict, list[str]]:
-    """Top-level keys known to ``section``, then its block; unknown keys anywhere are reported as problems."""
+def _layered_values(raw: dict, section: str, where: str, origins: dict) -> tuple[dict, list[str]]:
+    """Top-level keys known to ``section``, then its block; unknown keys anywhere are reported as problems.
+
+    ``origins`` receives, for every value taken, where it came from (``where``, or ``where`` plus the block).
+    """
     problems = []
     known_anywhere = _all_keys()
     top = {}
@@ -84,8 +106,12 @@ def _layered_values(raw: dict, section: str) -> tuple[dict, list[str]]:
                                 f"see `kamim {block_name} --help`")
     fields = config_fields(SECTIONS[section])
     values = {key: value for key, value in top.items() if key in fields}
+    origins.update({key: where for key in values})
     block = raw.get(section)
-    values.update(block if isinstance(block, dict) else {})
+    if isinstance(block, dict):
+        known_block = {key: value for key, value in block.items() if key in fields}  # others are problems above
+        values.update(known_block)
+        origins.update({key: f"{where}, {section}: block" for key in known_block})
     return values, problems
 
 
@@ -98,34 +124,68 @@ def parse_overrides(overrides) -> list[tuple[str, object, bool]]:
     if isinstance(overrides, str) or not isinstance(overrides, Sequence):
         raise ValueError("overrides must be a dict or a list of 'key=value' strings, got "
                          f"{type(overrides).__name__}")
-    parsed = []
+    parsed, malformed = [], []
     for item in overrides:
         if not isinstance(item, str) or "=" not in item:
-            raise ConfigError([f"override {item!r} must look like key=value (e.g. lr=1e-3)"])
+            malformed.append(f"override {item!r} must look like key=value (e.g. lr=1e-3) [from {COMMAND_LINE}]")
+            continue
         key, value = item.split("=", 1)
         parsed.append((key.strip(), value, True))
+    if malformed:
+        raise ConfigError(malformed)
     return parsed
 
 
-def _coerce_into(values: dict, key: str, value, is_text: bool, cls: type[TrainConfig], problems: list) -> None:
+def _coerce_into(values: dict, key: str, value, is_text: bool, cls: type[TrainConfig], problems: list,
+                 origin: str | None = None) -> bool:
+    """Store ``value`` typed as ``key``'s type; on failure add a problem naming the key and ``origin``."""
     annotation = config_fields(cls)[key][1]
     try:
         values[key] = coerce_value(value, annotation, from_text=is_text)
     except CoercionError as error:
-        problems.append(f"{key}: {error} (type {type_name(annotation)})")
+        problems.append(f"{key}: {error} (type {type_name(annotation)})" + (f" [from {origin}]" if origin else ""))
+        return False
+    return True
 
 
-def _construct(cls: type[TrainConfig], values: dict, where: str) -> TrainConfig:
-    problems = []
+def _with_origins(problem: str, origins: dict, known: set) -> str:
+    """``problem`` followed by where each key it names got its value (defaults are not named)."""
+    named = [key for key in dict.fromkeys(_MENTIONED_KEY.findall(problem)) if key in known and key in origins]
+    if not named:
+        return problem
+    if len(named) == 1:
+        return f"{problem} [from {origins[named[0]]}]"
+    return f"{problem} [" + "; ".join(f"{key} from {origins[key]}" for key in named) + "]"
+
+
+def _construct_problems(cls: type[TrainConfig], values: dict, origins: dict,
+                        skip_keys: set = frozenset()) -> tuple[TrainConfig | None, list[str]]:
+    """Build ``cls`` from ``values``; return it, or None and every type/range/invariant problem.
+
+    Problems that name a key of ``skip_keys`` (already reported, replaced by its default here) are left out so that
+    one mistake is not reported twice.
+    """
+    problems: list[str] = []
     typed = {}
+    failed = set(skip_keys)
     for key, value in values.items():
-        _coerce_into(typed, key, value, False, cls, problems)
+        if key not in skip_keys and not _coerce_into(typed, key, value, False, cls, problems, origins.get(key)):
+            failed.add(key)
+    try:
+        config = cls(**typed)
+    except ConfigError as error:
+        known = set(config_fields(cls))
+        problems += [_with_origins(problem, origins, known) for problem in error.problems
+                     if not set(_MENTIONED_KEY.findall(problem)) & failed]
+        return None, problems
+    return (None if problems else config), problems
+
+
+def _construct(cls: type[TrainConfig], values: dict, where: str, origins: dict | None = None) -> TrainConfig:
+    config, problems = _construct_problems(cls, values, origins or {})
     if problems:
         raise ConfigError(problems, where)
-    try:
-        return cls(**typed)
-    except ConfigError as error:
-        raise ConfigError(error.problems, where) from None
+    return config
 
 
 def load_config(source=None, overrides=None, *, section: str | None = None) -> TrainConfig:
@@ -162,29 +222,39 @@ def load_config(source=None, overrides=None, *, section: str | None = None) -> T
     cls = SECTIONS[section]
     fields = config_fields(cls)
     pretrain_fields = config_fields(SECTIONS["pretrain"])
-    values, problems = _layered_values(raw, section)
+    origins: dict[str, str] = {}
+    values, problems = _layered_values(raw, section, "the given dict" if where == "dict" else where, origins)
     own: dict = {}
     for_pretrain: dict = {}  # overrides routed to the derived pretrain configuration (fine-tune / probe only)
+    bad_keys: set[str] = set()
     for key, value, is_text in parse_overrides(overrides):
+        origin = COMMAND_LINE if is_text else "overrides"
         if section != "pretrain" and key.startswith(PRETRAIN_PREFIX):
             inner = key[len(PRETRAIN_PREFIX):]
             if inner not in pretrain_fields:
-                problems.append(f"unknown pretrain key {inner!r} in override {key!r}{suggest(inner, pretrain_fields)}")
+                problems.append(f"unknown pretrain key {inner!r} in override {key!r}{suggest(inner, pretrain_fields)}"
+                                f" [from {origin}]")
             else:
-                _coerce_into(for_pretrain, inner, value, is_text, SECTIONS["pretrain"], problems)
+                _coerce_into(for_pretrain, inner, value, is_text, SECTIONS["pretrain"], problems, origin)
         elif key in fields:
-            _coerce_into(own, key, value, is_text, cls, problems)
+            origins[key] = origin
+            if not _coerce_into(own, key, value, is_text, cls, problems, origin):
+                bad_keys.add(key)
             if section != "pretrain" and key in SHARED_WITH_PRETRAIN:
                 for_pretrain[key] = own.get(key, value)
         elif section != "pretrain" and key in pretrain_fields:
-            _coerce_into(for_pretrain, key, value, is_text, SECTIONS["pretrain"], problems)
+            _coerce_into(for_pretrain, key, value, is_text, SECTIONS["pretrain"], problems, origin)
         else:
             problems.append(f"unknown key {key!r} for `kamim {section}`{suggest(key, fields)}; "
-                            f"see `kamim {section} --help`")
-    if problems:
-        raise ConfigError(problems, where)
+                            f"see `kamim {section} --help` [from {origin}]")
     values.update(own)
-    config = _construct(cls, values, where)
+    # Every problem at once: also check the values that were fine, with the bad ones left at their defaults.
+    config, value_problems = _construct_problems(cls, {key: value for key, value in values.items()
+                                                       if key not in bad_keys}, origins, bad_keys)
+    problems += value_problems
+    if problems:
+        # Each line says where its value came from; the header names the file only when the file itself is bad.
+        raise ConfigError(problems)
     if section == "pretrain":
         return config
     routed_only = sorted(set(for_pretrain) - set(fields))
@@ -199,7 +269,7 @@ def load_config(source=None, overrides=None, *, section: str | None = None) -> T
     pretrain_config = load_config(source, for_pretrain, section="pretrain")
     from .identity import run_dir  # here: identity imports this module's siblings only
 
-    return _construct(cls, {**values, "pretrained": str(run_dir(pretrain_config))}, where)
+    return _construct(cls, {**values, "pretrained": str(run_dir(pretrain_config))}, None, origins)
 
 
 def is_scratch(config: TrainConfig) -> bool:

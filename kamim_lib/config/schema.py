@@ -56,6 +56,8 @@ PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
 # PSS token dropping at fine-tuning (PEERS §3): the drop-ratio schedules and the patch scorers.
 PSS_SCHEDULES = ("none", "linear", "cosine", "cyclic")
 PSS_SCORERS = ("l1", "l2", "random", "keypoints")
+# Experiment trackers that mirror metrics.jsonl (kamim_lib.engine.tracking).
+LOGGERS = ("none", "tensorboard")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).
 SCRATCH = "scratch"
 
@@ -180,6 +182,9 @@ class TrainConfig:
     progress: bool = param(True, "show a tqdm progress bar", identity=False)
     progress_interval: float = param(5.0, "minimum seconds between progress-bar refreshes", minimum=0,
                                      identity=False)
+    logger: str = param("none", "experiment tracker besides metrics.jsonl: none or tensorboard (event files in "
+                                "<run_dir>/tensorboard/; needs the tensorboard package)", choices=LOGGERS,
+                        identity=False)
 
     def __post_init__(self) -> None:
         problems = _type_problems(self)

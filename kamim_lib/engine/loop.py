@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..config import TrainConfig
 from ..runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
                        resolve_switch, tf32_matmuls)
@@ -28,8 +28,10 @@ from .optim import build_optimizer
 from .run_dir import RunDirectory
 from .sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from .schedule import WarmupCosineSchedule
-from .tasks import build_task
-from .training_state import Progress, checkpoint_state, gather_rank_states, restore_training_state
+from .session import RunSession, check_finished_run_data
+from .tasks import build_split, build_task
+from .training_state import (Progress, checkpoint_state, gather_rank_states, load_resume_checkpoint,
+                             non_finite_advice, restore_training_state)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -78,7 +80,11 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
     Raises:
         NonFiniteLossError: a NaN/inf loss or gradient norm; summary.json records the failure and the last good
             checkpoint stays as it was.
-        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint (clear messages).
+        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint, an output folder that
+            cannot be written, other data than the run was trained on (clear messages).
+        TrainingInterrupted: SIGTERM / SIGUSR1 / Ctrl-C; a checkpoint was saved at that optimiser step
+            (:mod:`.preemption`).
+        RunLockedError: another process is training in the run directory (:mod:`.run_lock`).
     """
     if runtime is None and launches_xla_processes(config):
         return fit_in_xla_processes(config, on_step=on_step)
@@ -88,8 +94,9 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     try:
-        with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)):
-            return _fit(config, runtime, on_step)
+        with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)), \
+                contextlib.ExitStack() as session_scope:
+            return _fit(config, runtime, on_step, session_scope)
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -97,15 +104,19 @@ def fit(config: TrainConfig, *, runtime: Runtime | None = None,
             runtime.shutdown()
 
 
-def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
+def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextlib.ExitStack) -> dict:
     run = RunDirectory(config)
     if config.resume:
         previous = run.read_summary()
         if previous is not None and previous.get("status") == "finished":
+            check_finished_run_data(config, run, lambda: build_split(config, "train", None))
             return previous
+    # Writable outputs, the run's lock, stale temporaries, signal handlers: before any data or model is built.
+    session = session_scope.enter_context(RunSession(config, run, runtime))
     runtime.set_deterministic(config.deterministic)
     torch.manual_seed(config.seed)  # the same initial weights in every process
     task = build_task(config, runtime)
+    session.check_data(task.train_dataset)
     model = task.model.to(runtime.device)
     task.attach(model)
 
@@ -144,7 +155,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
     progress = Progress()
     runtime.seed_everything(config.seed)
     if config.resume and run.checkpoint_path.is_file():
-        state = load_checkpoint(run.checkpoint_path)
+        state = load_resume_checkpoint(run.checkpoint_path)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
                                           path=run.checkpoint_path, task=task)
@@ -155,6 +166,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         run.write_config(derived)
         run.write_env({**runtime.describe(), "speed": describe_speed(config, runtime.device.type), **provenance()})
         run.keep_metrics_through(progress.epoch)
+    session.start_tracking(progress.optimizer_steps)
 
     def save(current: Progress) -> None:
         rank_states = gather_rank_states(runtime, current.loss_sum)
@@ -171,8 +183,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
                                "run_id": run.run_id, "run_dir": str(run.path),
                                "last_checkpoint": str(run.checkpoint_path) if run.checkpoint_path.is_file()
                                else None})
-        raise NonFiniteLossError(reason + f"; the last good checkpoint ({run.checkpoint_path}) was kept. Lower lr, "
-                                          "check the data, or use precision=fp32.")
+        raise NonFiniteLossError(reason + non_finite_advice(config, run.checkpoint_path))
 
     train_model = compile_model(runtime.wrap_model(model), enabled=config.compile, device_type=runtime.device.type)
     loader = DataLoader(PositionSeededDataset(task.train_dataset), batch_sampler=sampler, collate_fn=task.collate,
@@ -237,6 +248,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
                 value = float(step_loss) if runtime.cheap_sync else None
                 if log_now and value is not None:
                     bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", refresh=False)
+                if log_now:
+                    session.tracker.log_step(progress.optimizer_steps, value, lr)
                 if on_step is not None:
                     on_step({"epoch": epoch, "optimizer_steps": progress.optimizer_steps, "lr": lr, "loss": value,
                              "model": model})
@@ -246,6 +259,13 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
                     fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
                 save(Progress(epoch, progress.batches_done, progress.optimizer_steps,
                               progress.loss_sum + float(loss_sum)))
+            # A signal (scheduler, Ctrl-C) stops here; at an epoch's last step the epoch is finished first.
+            if progress.batches_done < sampler.batches_per_epoch and session.should_stop(progress.optimizer_steps):
+                if int(bad_steps) > 0:
+                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
+                save(Progress(epoch, progress.batches_done, progress.optimizer_steps,
+                              progress.loss_sum + float(loss_sum)))
+                raise session.interrupted(progress.optimizer_steps)
         bar.close()
         if int(bad_steps) > 0:
             fail(f"non-finite loss or gradient norm in epoch {epoch + 1}")
@@ -267,10 +287,15 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
             run.append_metrics(record)
             if config.progress:
                 tqdm.write(_epoch_line(record, config.epochs))
+        session.tracker.log_epoch(progress.optimizer_steps, record)
         save(progress)
+        if not last_epoch and session.should_stop(progress.optimizer_steps):
+            raise session.interrupted(progress.optimizer_steps)
 
-    return _finish(config, run, task, runtime, progress, session_images, time.perf_counter() - session_start,
-                   derived)
+    summary = _finish(config, run, task, runtime, progress, session_images, time.perf_counter() - session_start,
+                      derived)
+    session.tracker.log_final(progress.optimizer_steps, summary)
+    return summary
 
 
 def _epoch_line(record: dict, epochs: int) -> str:

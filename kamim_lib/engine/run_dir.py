@@ -4,7 +4,10 @@
     env.json          where it ran: runtime, devices, library versions, git commit
     metrics.jsonl     one JSON object per finished epoch
     summary.json      final numbers and status ("finished" or "failed" with the reason)
+    data.json         fingerprint of the training data (root, length, index hash; kamim_lib.data.fingerprint)
     checkpoints/      checkpoint-last.pt (unless checkpoint_dir points elsewhere)
+    tensorboard/      event files when logger=tensorboard
+    .lock             held by the process training in it (kamim_lib.engine.run_lock)
 
 Only the main process writes. JSON files are replaced atomically, so a reader never sees half a file.
 """
@@ -23,6 +26,56 @@ CONFIG_FILE = "config.json"
 ENV_FILE = "env.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
+DATA_FILE = "data.json"
+# Temporary files of atomic writes are ".<name>.<random>.tmp"; one left behind means a write was killed.
+TEMPORARY_PATTERN = ".*.tmp"
+
+
+class OutputLocationError(ValueError):
+    """An output folder (``out_dir``, ``checkpoint_dir``) cannot be created or written."""
+
+
+def check_writable_folder(folder: str | os.PathLike, key: str) -> Path:
+    """Create ``folder`` (and parents) and prove a file can be written in it; return it.
+
+    Args:
+        folder: the folder to write in.
+        key: the configuration key that chose it, for the message.
+
+    Raises:
+        OutputLocationError: naming the key, the path and what to do (a file in the way, no permission, a
+            read-only or full disk).
+    """
+    folder = Path(folder)
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputLocationError(f"{key}: {str(parent)!r} is a file, but {str(folder)!r} needs it to be a "
+                                          f"folder; move the file or choose another {key}")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputLocationError(f"{key}: cannot write in {str(folder)!r} ({error.strerror or error}); choose a "
+                                  f"writable {key} or fix the folder's permissions") from None
+    return folder
+
+
+def remove_stale_temporaries(*folders: Path) -> list[Path]:
+    """Delete temporary files of atomic writes left by a killed process; return them.
+
+    Only call it while holding the run's lock: a live writer's temporary file would be removed too.
+    """
+    removed = []
+    for folder in folders:
+        if folder.is_dir():
+            for path in folder.glob(TEMPORARY_PATTERN):
+                if path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    return removed
 
 
 def _json_safe(value):
@@ -40,11 +93,15 @@ def write_json_atomic(path: Path, data) -> None:
     """Write ``data`` as indented JSON via a temporary file and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(temporary, new_file_mode())
-    with os.fdopen(handle, "w") as stream:
-        json.dump(_json_safe(data), stream, indent=2, sort_keys=False)
-        stream.write("\n")
-    os.replace(temporary, path)
+    try:
+        os.chmod(temporary, new_file_mode())
+        with os.fdopen(handle, "w") as stream:
+            json.dump(_json_safe(data), stream, indent=2, sort_keys=False)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:  # e.g. a full disk: leave the previous file and no temporary behind
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 class RunDirectory:
@@ -102,6 +159,23 @@ class RunDirectory:
             with os.fdopen(handle, "w") as stream:
                 stream.write(text)
             os.replace(temporary, self.metrics_path)
+
+    @property
+    def data_path(self) -> Path:
+        return self.path / DATA_FILE
+
+    def check_writable(self) -> None:
+        """Create the run and checkpoint folders and check that they can be written (see check_writable_folder)."""
+        check_writable_folder(self.path, "out_dir")
+        check_writable_folder(self.checkpoint_dir, "checkpoint_dir" if self.config.checkpoint_dir else "out_dir")
+
+    def read_data_fingerprint(self) -> dict | None:
+        if not self.data_path.is_file():
+            return None
+        return json.loads(self.data_path.read_text())
+
+    def write_data_fingerprint(self, fingerprint: dict) -> None:
+        write_json_atomic(self.data_path, fingerprint)
 
     def write_summary(self, summary: dict) -> None:
         write_json_atomic(self.summary_path, summary)

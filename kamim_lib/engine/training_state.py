@@ -6,9 +6,13 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
-                          check_model_name, load_state_strict, restore_rng_state)
+                          check_model_name, load_checkpoint, load_state_strict, restore_rng_state)
 from ..config import TrainConfig, config_hash, config_to_dict, run_id
 from ..runtime import Runtime
+from ..weighting import MAX_WEIGHT_EXPONENT
+
+# Above this exponent (1/T), KAMIM weights (up to e^(1/T)) are so large that the weighted loss itself may overflow.
+_HUGE_WEIGHT_EXPONENT = MAX_WEIGHT_EXPONENT / 2
 
 
 @dataclass
@@ -82,3 +86,30 @@ def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.
 def gather_rank_states(runtime: Runtime, loss_sum: float) -> list[dict]:
     """Every rank's RNG states and epoch loss sum, in rank order (a collective: all ranks must call it)."""
     return runtime.all_gather_object({"rng": capture_rng_state(), "loss_sum": float(loss_sum)})
+
+
+def load_resume_checkpoint(path) -> dict:
+    """The run's last checkpoint, with the way forward in the message when it cannot be read.
+
+    Raises:
+        CheckpointError: unreadable (truncated, corrupt, not a kamim checkpoint); says how to go on.
+    """
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}. This run cannot resume from it: move it away (or delete it) to start the "
+                              f"run again from its first epoch, or put back a good copy, then run the same command "
+                              "again.") from None
+
+
+def non_finite_advice(config: TrainConfig, checkpoint) -> str:
+    """What a non-finite loss message adds: which checkpoint was kept (if any) and the likeliest cause."""
+    from pathlib import Path
+
+    kept = (f"; the last good checkpoint ({checkpoint}) was kept" if Path(checkpoint).is_file()
+            else "; no checkpoint had been saved yet")
+    temperature = getattr(config, "temperature", None)
+    if getattr(config, "method", None) == "kamim" and temperature and 1.0 / temperature > _HUGE_WEIGHT_EXPONENT:
+        return (kept + f". KAMIM weights reach exp(1/T) = e^{1 / temperature:.0f} at temperature={temperature}, "
+                "enough to overflow the weighted loss: raise temperature (the paper uses 0.25).")
+    return kept + ". Lower lr, check the data, or use precision=fp32."

@@ -11,6 +11,7 @@ from kamim_lib.keypoints.choices import DETECTORS, DEVICE_DETECTORS
 from kamim_lib.keypoints.options import KeypointMapOptions
 from kamim_lib.losses import NORMALIZATIONS
 from kamim_lib.plugins import param
+from kamim_lib.weighting import max_weight_temperature_problem
 
 from .registry import register_method
 from .simmim import PixelReconstruction, PixelTargetOptions
@@ -82,6 +83,8 @@ class KAMIM(PixelReconstruction):
         problems = []
         if config.img_size % config.weight_patch_size:
             problems.append(f"weight_patch_size={config.weight_patch_size} must divide img_size={config.img_size}")
+        if overflow := max_weight_temperature_problem(config.temperature):
+            problems.append(overflow)
         if config.keypoints_on == "device" and config.detector not in DEVICE_DETECTORS:
             problems.append(f"keypoints_on='device' supports detector in {DEVICE_DETECTORS} only, got "
                             f"detector={config.detector!r}; use keypoints_on='workers' for SIFT/ORB")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from kamim_lib.config.coerce import describe_yaml_error
+
 PROFILE_KEYS = ("description", "parameters", "notebooks")
 
 
@@ -49,7 +51,11 @@ class Profile:
             name, sep, text = assignment.partition("=")
             if not sep or not name.strip():
                 raise ValueError(f"--set expects NAME=VALUE, got {assignment!r}.")
-            updates[name.strip()] = yaml.safe_load(text) if text.strip() else None
+            try:
+                updates[name.strip()] = yaml.safe_load(text) if text.strip() else None
+            except yaml.YAMLError as error:
+                raise ValueError(f"--set {assignment!r}: the value is not valid YAML ({describe_yaml_error(error)}); "
+                                 "quote strings that contain ':' or brackets, e.g. --set 'name=\"a: b\"'") from None
         if not updates:
             return self
         notebooks = {section: {**values, **{k: v for k, v in updates.items() if k in values}}
@@ -69,7 +75,11 @@ def load_profile(name_or_path: str | Path) -> Profile:
     if not path.is_file():
         raise ValueError(f"profile {str(name_or_path)!r} not found (looked for {path}); available profiles: "
                          f"{', '.join(list_profiles()) or 'none'}.")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"profile {str(path)!r} is not valid YAML: {describe_yaml_error(error)}; fix the file.") \
+            from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile must be a YAML mapping with keys {', '.join(PROFILE_KEYS)}.")
     unknown = sorted(set(data) - set(PROFILE_KEYS))

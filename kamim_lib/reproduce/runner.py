@@ -7,7 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kamim_lib.engine.run_dir import check_writable_folder
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_lib.reproduce.kernel_control import KernelControl
+from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
 from kamim_lib.reproduce.profiles import Profile, load_profile
 
 KERNEL_NAME = "python3"
@@ -119,13 +122,20 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     start = time.monotonic()
+    kernel = KernelControl(executed.with_suffix(".kernel.log"))
     try:
-        papermill.execute_notebook(str(notebook), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-                                   progress_bar=False, cwd=str(notebook.parent))
+        with kernel:  # Ctrl-C goes to the kernel: training checkpoints, then the cell stops
+            papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                                       kernel_name=KERNEL_NAME, progress_bar=False, cwd=str(notebook.parent),
+                                       kernel_manager_class=kernel.manager_class)
     except PapermillExecutionError as error:
+        if kernel.interrupted or error.ename in ("KeyboardInterrupt", "TrainingInterrupted"):
+            raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, error.cell_index, f"{error.ename}: {error.evalue}",
                              executed) from None
     except Exception as error:  # kernel died, notebook unreadable, ...: still name the notebook
+        if kernel.interrupted:  # the kernel did not survive the forwarded Ctrl-C (e.g. still starting)
+            raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
     marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": parameters,
                                   "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
@@ -142,34 +152,62 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
         The failures (empty when everything ran or was already done).
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
-    out_dir = out_dir or results_root() / profile.name
+    out_dir = Path(out_dir) if out_dir else results_root() / profile.name
     sections = resolve_sections(only)
     failed: dict[str, NotebookFailed] = {}
     # Check every notebook's parameters before running anything: a typo should not cost a long run.
     check_common_parameters(profile)
-    plans = []
+    plans, problems = [], []
     for section in sections:
         notebook = notebooks_dir() / section.notebook
         if not notebook.is_file():
             raise ValueError(f"section '{section.name}': notebook {notebook} is missing.")
-        plans.append((section, notebook, parameters_for(section, profile, notebook, force, out_dir)))
-    total_start = time.monotonic()
-    for index, (section, notebook, parameters) in enumerate(plans, 1):
-        prefix = f"[{index}/{len(plans)}] {section.name} ({notebook.name})"
-        blocked = [need for need in section.needs if need in failed]
-        if blocked:
-            log(f"{prefix}: not run, it needs {', '.join(blocked)} which failed")
-            continue
-        log(f"{prefix}: running ...")
-        start = time.monotonic()
         try:
-            status = run_notebook(section, notebook, parameters, out_dir, force=force)
-        except NotebookFailed as failure:
-            failed[section.name] = failure
-            log(f"{prefix}: FAILED\n  {failure}")
+            parameters = parameters_for(section, profile, notebook, force, out_dir)
+        except ValueError as error:
+            problems.append((section, notebook, str(error)))
             continue
-        word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
-        log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
-    log(f"profile '{profile.name}': {len(plans) - len(failed)}/{len(plans)} sections ok, "
-        f"elapsed {time.monotonic() - total_start:.0f} s; outputs in {out_dir}")
+        problem = parameter_problem(section, declared_parameters(notebook), parameters)
+        if problem is not None:
+            problems.append((section, notebook, problem))
+        plans.append((section, notebook, parameters))
+    if problems:
+        raise ValueError(describe_problems(profile.name, problems))
+    check_writable_folder(out_dir, "--out-dir")
+    total_start = time.monotonic()
+    outcome = {section.name: "not run" for section, _, _ in plans}
+    current = None
+    try:
+        for index, (section, notebook, parameters) in enumerate(plans, 1):
+            prefix = f"[{index}/{len(plans)}] {section.name} ({notebook.name})"
+            blocked = [need for need in section.needs if need in failed]
+            if blocked:
+                log(f"{prefix}: not run, it needs {', '.join(blocked)} which failed")
+                continue
+            log(f"{prefix}: running ...")
+            start, current = time.monotonic(), section.name
+            try:
+                status = run_notebook(section, notebook, parameters, out_dir, force=force)
+            except NotebookFailed as failure:
+                failed[section.name] = failure
+                outcome[section.name], current = "failed", None
+                log(f"{prefix}: FAILED\n  {failure}")
+                continue
+            outcome[section.name], current = "ok", None
+            word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
+            log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
+    except KeyboardInterrupt:
+        log(f"interrupted{f' while running {current}' if current else ''}; "
+            f"{outcome_counts(outcome)}. Run the same command again to resume: finished sections are skipped and "
+            "training resumes from its last checkpoint.")
+        raise
+    log(f"profile '{profile.name}': {outcome_counts(outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
+        f"outputs in {out_dir}")
     return list(failed.values())
+
+
+def outcome_counts(outcome: dict[str, str]) -> str:
+    """``"1 ok, 3 failed, 6 not run (of 10 sections)"`` from ``{section: "ok" | "failed" | "not run"}``."""
+    counts = {word: sum(1 for value in outcome.values() if value == word) for word in ("ok", "failed", "not run")}
+    return (f"{counts['ok']} ok, {counts['failed']} failed, {counts['not run']} not run "
+            f"(of {len(outcome)} sections)")
