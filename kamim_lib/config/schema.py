@@ -202,6 +202,8 @@ class PretrainConfig(TrainConfig):
                                         "(3*sum M*w, a weighted mean)", choices=LOSS_NORMALIZATIONS)
     final_norm: bool = param(True, "keep the encoder's final LayerNorm (the original/HF default; Microsoft's "
                                    "SimMIM ViT drops it)")
+    shuffle_weights: bool = param(False, "kamim control: permute each image's patch weights at random across its "
+                                         "patches (same values, no spatial link to the keypoints)")
 
     def _invariant_problems(self) -> list[str]:
         problems = super()._invariant_problems()

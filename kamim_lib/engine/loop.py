@@ -15,8 +15,8 @@ from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
+from ..progress import progress_bar
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..runtime import Runtime, create_runtime
@@ -175,7 +175,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)  # this session's part of the epoch
         group_loss = torch.zeros((), dtype=torch.float32, device=runtime.device)
         bad_steps = torch.zeros((), dtype=torch.int64, device=runtime.device)  # checked lazily on XLA
-        bar = tqdm(total=sampler.batches_per_epoch, initial=progress.batches_done, leave=False,
+        bar = progress_bar(total=sampler.batches_per_epoch, initial=progress.batches_done, leave=False,
                    desc=f"{config.section} epoch {epoch + 1}/{config.epochs}", mininterval=config.progress_interval,
                    disable=not (config.progress and runtime.is_main), unit="batch")
         for batch in runtime.wrap_loader(loader):

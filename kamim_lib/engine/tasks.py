@@ -18,6 +18,7 @@ from ..config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
 from ..data import (KeypointSpec, MixupCutmix, PretrainTransform, build_dataset, build_eval_transform,
                     build_finetune_transform, build_probe_transform, device_keypoint_weights,
                     normalize_on_device, pretrain_collate)
+from ..evidence.weighting import shuffle_weights_within_image
 from ..losses import masked_l1
 from ..masking import RandomCellMask
 from ..models import create_model
@@ -101,6 +102,8 @@ class PretrainTask:
     def train_loss(self, model: torch.nn.Module, batch: dict, step_seed: int) -> torch.Tensor:
         images = normalize_on_device(batch["image"])
         weights = self.loss_weights(batch)
+        if weights is not None and self.config.shuffle_weights:  # the control of kamim_lib.evidence.weighting
+            weights = shuffle_weights_within_image(weights, torch.Generator().manual_seed(step_seed))
         with self.runtime.autocast():
             reconstruction = model(images, batch["mask"])
         return masked_l1(reconstruction.float(), images, batch["mask"], self.patch_size, weight=weights,
