@@ -46,3 +46,13 @@ def progress_bar(*, total: int | None = None, disable: bool = False, **kwargs):
     else:
         from tqdm.std import tqdm
     return tqdm(total=total, disable=disable or kind == "none", **kwargs)
+
+
+def progress_write(line: str) -> None:
+    """Print one line without breaking an open text bar (``tqdm.write``); plain ``print`` when no bar is drawn."""
+    if bar_kind() == "text":
+        from tqdm.std import tqdm
+
+        tqdm.write(line)
+    else:
+        print(line, flush=True)

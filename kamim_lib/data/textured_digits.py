@@ -8,7 +8,7 @@ keypoint-dense regions are the informative ones.
 Construction of sample ``i`` (deterministic: a NumPy generator seeded with ``(seed, i)``; no global state):
 
 1. background: one of :data:`BACKGROUND_PHOTOS` (photos shipped inside the scikit-image package, converted to RGB),
-   chosen uniformly; a square crop of side uniform in [``image_size``, min(H, W)] at a uniform position, resized to
+   chosen uniformly; a square crop of side uniform in [``image_size``, 2·``image_size``] at a uniform position, resized to
    ``image_size`` with Pillow's bilinear filter (antialiased), then its contrast halved around its mean
    (``0.5 · (x − mean) + mean``) so the digit stays legible;
 2. digit: the 8x8 image of ``load_digits`` (values 0..16), upscaled to a side uniform in
@@ -31,7 +31,10 @@ from torch.utils.data import Dataset
 from .digits import DIGITS_MAX_VALUE, DIGITS_NUM_CLASSES, _load_digits_arrays, digits_split_indices
 
 #: scikit-image sample photos used as backgrounds (all ship inside the package: no download).
-BACKGROUND_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel")
+BACKGROUND_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins")
+#: Crops cover between 1 and this many output sides of the photo: close-ups keep natural structure that a model can
+#: predict from its surroundings (far-away crops of a 512-px photo squeezed to 96 px are mostly aliased texture).
+MAX_CROP_ZOOM = 2
 TEXTURED_DIGITS_DEFAULT_SIZE = 96
 BACKGROUND_CONTRAST = 0.5
 
@@ -62,7 +65,7 @@ def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: 
         uint8 (S, S, 3) RGB.
     """
     height, width = photo.shape[:2]
-    side = int(rng.integers(image_size, min(height, width) + 1))
+    side = int(rng.integers(image_size, min(height, width, MAX_CROP_ZOOM * image_size) + 1))
     top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
     crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((image_size, image_size), Image.BILINEAR)
     background = np.asarray(crop, dtype=np.float32)

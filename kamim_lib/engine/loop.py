@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from ..progress import progress_bar
+from ..progress import progress_bar, progress_write
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import TrainConfig
 from ..runtime import Runtime, create_runtime
@@ -248,7 +248,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step) -> dict:
         if runtime.is_main:
             run.append_metrics(record)
             if config.progress:
-                tqdm.write(_epoch_line(record, config.epochs))
+                progress_write(_epoch_line(record, config.epochs))
         save(progress)
 
     return _finish(config, run, task, runtime, progress, session_images, time.perf_counter() - session_start,

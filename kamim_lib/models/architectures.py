@@ -16,7 +16,6 @@ from kamim_lib._validation import check_divisible, check_positive
 HF_VIT_LAYER_NORM_EPS = 1e-12
 # HF Swin uses 1e-5 everywhere (config default for blocks/final norm, nn.LayerNorm default for the rest).
 HF_SWIN_LAYER_NORM_EPS = 1e-5
-POS_EMBED_INITS = ("trunc_normal", "sincos")
 
 
 def _check_int(name: str, value) -> None:
@@ -59,9 +58,6 @@ class ViTArch:
         in_chans: image channels (3); the decoder predicts the same number.
         final_norm: keep the final LayerNorm on the encoder output (True = original HF; False = Microsoft SimMIM).
         drop_path_rate: stochastic depth rate (0 for pretraining, as the original).
-        pos_embed_init: "trunc_normal" (HF, the original: std 0.02) or "sincos" (MAE's fixed 2-D sine-cosine
-            table as the *initial* value, still learned): positions start out distinguishable by distance, which
-            lets a tiny model on a short CPU run learn local interpolation; same parameters and state dict.
     """
 
     img_size: int = 192
@@ -73,7 +69,6 @@ class ViTArch:
     in_chans: int = 3
     final_norm: bool = True
     drop_path_rate: float = 0.0
-    pos_embed_init: str = "trunc_normal"
 
     family = "vit"
 
@@ -98,10 +93,6 @@ class ViTArch:
         _check_int("depth", self.depth)
         _check_int("num_heads", self.num_heads)
         check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
-        if self.pos_embed_init not in POS_EMBED_INITS:
-            raise ValueError(f"pos_embed_init must be one of {', '.join(POS_EMBED_INITS)}, got {self.pos_embed_init!r}.")
-        if self.pos_embed_init == "sincos" and self.embed_dim % 4:
-            raise ValueError(f"pos_embed_init='sincos' needs embed_dim divisible by 4, got {self.embed_dim}.")
         return self
 
 

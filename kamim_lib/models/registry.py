@@ -33,7 +33,7 @@ _REGISTRY: Dict[str, Arch] = {
     "swin_t": SwinArch(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=6),
     "swin_b": SwinArch(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), window_size=6),
     "vit_nano": ViTArch(img_size=64, embed_dim=64, depth=8, num_heads=2),
-    "vit_micro": ViTArch(img_size=96, patch_size=8, embed_dim=32, depth=6, num_heads=2, pos_embed_init="sincos"),
+    "vit_micro": ViTArch(img_size=96, patch_size=8, embed_dim=32, depth=6, num_heads=2),
     "swin_nano": SwinArch(img_size=64, embed_dim=16, depths=(2, 2, 2, 2), num_heads=(1, 2, 4, 8), window_size=4),
 }
 

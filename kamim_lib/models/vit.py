@@ -23,19 +23,6 @@ from kamim_lib.models.mask_token import flatten_token_mask, replace_with_mask_to
 from kamim_lib.models.weight_init import INIT_STD, init_linear_and_norm
 
 
-def sincos_2d(grid: int, dim: int) -> torch.Tensor:
-    """MAE's 2-D sine-cosine position table: (grid·grid, dim), rows in raster order; half the channels encode the
-    column, half the row, each as sin/cos pairs at frequencies 1 / 10000^(k / (dim/4))."""
-    quarter = dim // 4
-    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
-    rows, columns = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64),
-                                   indexing="ij")
-    def encode(position: torch.Tensor) -> torch.Tensor:
-        angles = position.reshape(-1, 1) * omega
-        return torch.cat([angles.sin(), angles.cos()], dim=1)
-    return torch.cat([encode(columns), encode(rows)], dim=1).float()
-
-
 class MaskedViTEncoder(VisionTransformer):
     """timm ViT whose masked patch embeddings are replaced by a learned mask token.
 
@@ -71,9 +58,6 @@ class MaskedViTEncoder(VisionTransformer):
         """HF ViT initialisation (see ``weight_init``)."""
         init_linear_and_norm(self)
         trunc_normal_(self.pos_embed, std=INIT_STD)
-        if self.arch.pos_embed_init == "sincos":
-            with torch.no_grad():
-                self.pos_embed[0, self.num_prefix_tokens:] = sincos_2d(self.token_grid, self.arch.embed_dim)
         trunc_normal_(self.cls_token, std=INIT_STD)
         nn.init.zeros_(self.mask_token)
 
