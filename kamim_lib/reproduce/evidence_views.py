@@ -28,6 +28,17 @@ def checkpoint_of(result: dict) -> str:
     return str(from_repo(path))
 
 
+def _probe_encoder(checkpoint: str, config) -> torch.nn.Module:
+    """The frozen encoder exactly as the engine's probe loads it (``load_backbone``: strict, the checkpoint's own
+    final-norm setting)."""
+    import dataclasses
+
+    from kamim_lib.engine.pretrained import load_backbone
+
+    encoder, _ = load_backbone(dataclasses.replace(config, pretrained=checkpoint))
+    return encoder.eval()
+
+
 def _load(checkpoint: str, config):
     from kamim_lib.models import load_pretrained
 
@@ -125,9 +136,9 @@ def linprobe_evidence(results: Sequence[dict], seeds: Sequence[int], config) -> 
     val = probing.labelled_split(config, "val")
     top1 = {}
     for result in results:
-        model = _load(checkpoint_of(result), config)
         top1[(result["label"], result["fields"]["seed"])] = probing.encoder_top1(
-            model.encoder, train, val, layer=config.probe_layer, pooling=config.pooling)
+            _probe_encoder(checkpoint_of(result), config), train, val, layer=config.probe_layer,
+            pooling=config.pooling)
     values = per_seed(results, lambda result: top1[(result["label"], result["fields"]["seed"])], seeds)
     baselines = {"raw_pixels": probing.raw_pixel_top1(train, val),
                  "random_init": probing.random_init_top1(config, train, val, seeds)}
@@ -176,9 +187,9 @@ def variants_probe_evidence(results: Sequence[dict], seeds: Sequence[int], confi
     val = probing.labelled_split(config, "val")
     top1 = {}
     for result in results:
-        model = _load(checkpoint_of(result), config)
         top1[(result["label"], result["fields"]["seed"])] = probing.encoder_top1(
-            model.encoder, train, val, layer=config.probe_layer, pooling=config.pooling)
+            _probe_encoder(checkpoint_of(result), config), train, val, layer=config.probe_layer,
+            pooling=config.pooling)
     values = per_seed(results, lambda result: top1[(result["label"], result["fields"]["seed"])], seeds)
     differences = {}
     if reference in values:
