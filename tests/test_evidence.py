@@ -105,3 +105,29 @@ def test_committed_paths_are_relative_to_the_repository():
     record = relative_to_repo({"run_dir": inside, "list": [inside, "/elsewhere/file"], "n": 3})
     assert record == {"run_dir": "results/smoke/runs/x", "list": ["results/smoke/runs/x", "/elsewhere/file"], "n": 3}
     assert from_repo(record["run_dir"]) == REPOSITORY_ROOT / "results" / "smoke" / "runs" / "x"
+
+
+def test_shuffled_weights_control_changes_the_kamim_loss_but_not_the_weight_values(tmp_path, monkeypatch):
+    """shuffle_weights=true permutes the batch's weights (seeded by the step) before the loss, nothing else."""
+    from engine_fixtures import tiny_config
+
+    import kamim_lib.engine.tasks as tasks
+    from kamim_lib.engine.tasks import build_task
+    from kamim_lib.runtime import Runtime
+
+    plain = build_task(tiny_config(tmp_path), Runtime("cpu"))
+    shuffled = build_task(tiny_config(tmp_path, shuffle_weights=True), Runtime("cpu"))
+    shuffled.model.load_state_dict(plain.model.state_dict())
+    batch = plain.collate([plain.train_dataset[i] for i in range(8)])
+    seen = []
+    original = tasks.masked_l1
+    monkeypatch.setattr(tasks, "masked_l1", lambda *args, weight=None, **kwargs: seen.append(weight) or
+                        original(*args, weight=weight, **kwargs))
+    with torch.no_grad():
+        plain_loss = plain.train_loss(plain.model, batch, 5)
+        shuffled_loss = shuffled.train_loss(shuffled.model, batch, 5)
+        again = shuffled.train_loss(shuffled.model, batch, 5)
+    assert torch.equal(seen[0], batch["weights"])
+    assert not torch.equal(seen[1], seen[0]) and torch.equal(seen[1], seen[2])  # seeded by the step
+    assert torch.equal(seen[1].flatten(1).sort(dim=1).values, seen[0].flatten(1).sort(dim=1).values)
+    assert plain_loss != shuffled_loss and shuffled_loss == again
