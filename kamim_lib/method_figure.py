@@ -61,16 +61,25 @@ def compute_method_panels(images: torch.Tensor, *, detector: str = "fast", mode:
     return MethodPanels(images, kmap, density, weights, masks, model_patch_size)
 
 
-def render_method_figure(panels: MethodPanels, out_path: str | Path, *, title: str = "") -> Path:
-    """Draw one row per image: photo, keypoints, density, weights, mask, loss weight on masked pixels."""
-    import matplotlib
+COLUMNS = ("image", "keypoint map", "density Ω", "weight W", "SimMIM mask", "loss weight M·ω (masked only)")
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
-    columns = ("image", "keypoint map", "density Ω", "weight W", "SimMIM mask", "loss weight M·ω")
+def method_figure(panels: MethodPanels, *, title: str = ""):
+    """One row per image: photo, keypoints, density, weights, mask, loss weight on the masked pixels.
+
+    The last panel shows ω on masked pixels only, on a log scale from 1 (= SimMIM's weight) to the largest weight;
+    unmasked pixels, which the loss ignores, are light grey, so a masked weight-1 patch never looks like an
+    unmasked one. Built without pyplot (no global backend switch): a returned Figure renders inline in Jupyter.
+
+    Returns:
+        ``matplotlib.figure.Figure``.
+    """
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
     count = panels.images.shape[0]
-    fig, axes = plt.subplots(count, len(columns), figsize=(2.3 * len(columns), 2.3 * count), squeeze=False)
+    figure = Figure(figsize=(2.4 * len(COLUMNS), 2.3 * count), layout="constrained")
+    axes = np.atleast_2d(figure.subplots(count, len(COLUMNS), squeeze=False))
     height = panels.images.shape[-2]
     for i in range(count):
         rgb = panels.images[i].permute(1, 2, 0).numpy()
@@ -80,22 +89,29 @@ def render_method_figure(panels: MethodPanels, out_path: str | Path, *, title: s
         token_scale = panels.model_patch_size
         pixel_mask = panels.masks[i].repeat_interleave(token_scale, 0).repeat_interleave(token_scale, 1).float()
         masked_rgb = rgb * (1 - pixel_mask.numpy()[..., None]).astype(rgb.dtype)
-        views = [(rgb, None), (panels.keypoints[i, 0].numpy(), "gray"), (panels.density[i].numpy(), "viridis"),
-                 (weights.numpy(), "magma"), (masked_rgb, None), ((pixel_mask * pixel_w).numpy(), "magma")]
-        for j, (view, cmap) in enumerate(views):
+        loss_weight = np.ma.masked_where(pixel_mask.numpy() == 0, pixel_w.numpy())
+        top = max(float(weights.max()), 1.0 + 1e-6)
+        views = [(rgb, None, None), (panels.keypoints[i, 0].numpy(), "gray", None),
+                 (panels.density[i].numpy(), "viridis", None), (weights.numpy(), "magma", None),
+                 (masked_rgb, None, None), (loss_weight, "magma", LogNorm(vmin=1.0, vmax=top))]
+        for j, (view, cmap, norm) in enumerate(views):
             ax = axes[i, j]
-            shown = ax.imshow(view, cmap=cmap, interpolation="nearest")
+            ax.set_facecolor("0.85")
+            shown = ax.imshow(view, cmap=cmap, norm=norm, interpolation="nearest")
             if cmap in ("viridis", "magma"):
-                fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+                figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(columns[j], fontsize=9)
+                ax.set_title(COLUMNS[j], fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        figure.suptitle(title, fontsize=10)
+    return figure
+
+
+def render_method_figure(panels: MethodPanels, out_path: str | Path, *, title: str = "") -> Path:
+    """:func:`method_figure` saved as a PNG (folders created); returns the path."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
+    method_figure(panels, title=title).savefig(out_path, dpi=110)
     return out_path

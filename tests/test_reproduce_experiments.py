@@ -279,7 +279,8 @@ def test_plots_draw_every_series_and_write_na_for_missing_numbers():
 
 def _namespace(train_yaml, **extra):
     return {"profile": "tiny", "train_config": str(train_yaml), "train_overrides": ["epochs=1"], "data_root": None,
-            "methods": ["simmim", "kamim"], "device": "cpu", "output_dir": None, "force": False, **extra}
+            "methods": ["simmim", "kamim"], "seeds": [0, 1], "device": "cpu", "output_dir": None, "force": False,
+            **extra}
 
 
 def test_schemas_accept_valid_parameters(train_yaml, tmp_path):
@@ -291,7 +292,7 @@ def test_schemas_accept_valid_parameters(train_yaml, tmp_path):
     notebook_parameters(_namespace(train_yaml, checkpoints={}), FinetuneParams)
     notebook_parameters(_namespace(train_yaml, detectors=["fast", "orb"], protocol="linprobe"),
                         DetectorAblationParams)
-    sweep = notebook_parameters(_namespace(train_yaml, weight_patch_sizes=[8, 16], temperatures=[0.25, 1],
+    sweep = notebook_parameters(_namespace(train_yaml, weight_patch_sizes=[8, 16], temperatures=[0.25, 1], controls=True,
                                            protocol="finetune"), SweepParams)
     assert sweep.stages == ("pretrain", "finetune")
 
@@ -323,9 +324,12 @@ def test_data_root_reaches_every_run_without_changing_run_ids(train_yaml, tmp_pa
     (DetectorAblationParams, {"detectors": ["surf"], "protocol": "linprobe"}, "detectors"),
     (DetectorAblationParams, {"detectors": ["fast"], "protocol": "knn"}, "protocol"),
     (DetectorAblationParams, {"detectors": ["fast"], "protocol": "linprobe", "methods": ["simmim"]}, "kamim"),
-    (SweepParams, {"weight_patch_sizes": [8, 12], "temperatures": [1.0], "protocol": "linprobe"},
+    (SweepParams, {"weight_patch_sizes": [8, 12], "temperatures": [1.0], "protocol": "linprobe", "controls": False},
      "weight_patch_size=12 must divide img_size=32"),
-    (SweepParams, {"weight_patch_sizes": [8], "temperatures": [-1.0], "protocol": "linprobe"}, "temperatures"),
+    (SweepParams, {"weight_patch_sizes": [8], "temperatures": [-1.0], "protocol": "linprobe", "controls": False},
+     "temperatures"),
+    (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [0, 0]}, "more than once"),
+    (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [-1]}, "seeds"),
 ])
 def test_schemas_reject_bad_parameters_naming_them(train_yaml, schema, extra, message):
     with pytest.raises(ValueError, match=message):

@@ -28,6 +28,7 @@ from .folder import (FOLDER_LAYOUT, IMAGENET_LAYOUT, IMAGENETTE_LAYOUT, build_im
 from .inaturalist import INATURALIST_LAYOUT, build_inaturalist, inaturalist_num_classes
 from .places365 import PLACES365_LAYOUT, PLACES365_NUM_CLASSES, build_places365
 from .synthetic import build_synthetic
+from .textured_digits import build_textured_digits
 
 SPLITS = ("train", "val")
 
@@ -64,6 +65,9 @@ def _inaturalist_num_classes(root=None, train_version: str = "2021_train", **_) 
 _REGISTRY: dict[str, DatasetInfo] = {
     "digits": DatasetInfo(build_digits, DIGITS_NUM_CLASSES, "",
                           "scikit-learn's 1797 handwritten digits (8x8 -> 32x32 RGB), embedded; option image_size"),
+    "textured_digits": DatasetInfo(build_textured_digits, DIGITS_NUM_CLASSES, "",
+                                   "the digits composited onto scikit-image texture photos (96x96 RGB), embedded; "
+                                   "options image_size, seed"),
     "synthetic": DatasetInfo(build_synthetic, _synthetic_num_classes, "",
                              "deterministic random images; options num_samples, image_size, num_classes, seed"),
     "cifar10": DatasetInfo(partial(build_cifar, "cifar10"), 10, cifar_layout("cifar10"), "CIFAR-10 (torchvision)"),
@@ -117,7 +121,7 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
     """Build a data set by name.
 
     Args:
-        name: one of :func:`list_datasets`: ``digits`` (embedded default), ``synthetic``, ``cifar10``,
+        name: one of :func:`list_datasets`: ``digits`` and ``textured_digits`` (embedded), ``synthetic``, ``cifar10``,
             ``cifar100``, ``imagefolder``, ``imagenet``, ``imagenette``, ``inaturalist``, ``places365``.
         root: the data root (the ``data_root`` config key); unused by ``digits`` and ``synthetic``. Never defaulted
             to a built-in path: a missing root raises ``ValueError``, a root that does not exist
@@ -129,7 +133,8 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
         on_corrupt: for file-based sets (folders, iNaturalist, Places365): ``"skip"`` substitutes the next readable
             sample and warns once per file, ``"error"`` raises :class:`~kamim_lib.data.CorruptImageError` naming
             the file. See :mod:`kamim_lib.data.corrupt`.
-        **kwargs: data-set options: ``digits``: ``image_size`` (32); ``synthetic``: ``num_samples`` (64),
+        **kwargs: data-set options: ``digits``: ``image_size`` (32); ``textured_digits``:
+            ``image_size`` (96), ``seed`` (0); ``synthetic``: ``num_samples`` (64),
             ``image_size`` (32), ``num_classes`` (10), ``seed`` (0); ``inaturalist``: ``train_version``
             ("2021_train"), ``val_version`` ("2021_valid");
             ``places365``: ``small`` (True), ``challenge`` (False).

@@ -16,9 +16,9 @@ from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from ..checkpoint import save_checkpoint
+from ..progress import progress_bar, progress_write
 from ..config import TrainConfig
 from ..runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
                        resolve_switch, tf32_matmuls)
@@ -201,7 +201,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         loss_sum = torch.zeros((), dtype=torch.float64, device=runtime.device)  # this session's part of the epoch
         group_loss = torch.zeros((), dtype=torch.float32, device=runtime.device)
         bad_steps = torch.zeros((), dtype=torch.int64, device=runtime.device)  # checked lazily on XLA
-        bar = tqdm(total=sampler.batches_per_epoch, initial=progress.batches_done, leave=False,
+        bar = progress_bar(total=sampler.batches_per_epoch, initial=progress.batches_done, leave=False,
                    desc=f"{config.section} epoch {epoch + 1}/{config.epochs}", mininterval=config.progress_interval,
                    disable=not (config.progress and runtime.is_main), unit="batch")
         for batch in runtime.wrap_loader(loader):
@@ -286,7 +286,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         if runtime.is_main:
             run.append_metrics(record)
             if config.progress:
-                tqdm.write(_epoch_line(record, config.epochs))
+                progress_write(_epoch_line(record, config.epochs))
         session.tracker.log_epoch(progress.optimizer_steps, record)
         save(progress)
         if not last_epoch and session.should_stop(progress.optimizer_steps):

@@ -56,6 +56,9 @@ def shuffle_weights_within_image(weights: torch.Tensor, keys: torch.Tensor) -> t
     Returns:
         (B, h, w): for each image, the same multiset of values at uniformly permuted positions.
     """
+    if weights.ndim != 3 or keys.shape != (weights.shape[0], weights[0].numel()):
+        raise ValueError(f"weights must be (B, h, w) and keys (B, h*w), got {tuple(weights.shape)} and "
+                         f"{tuple(keys.shape)}.")
     batch, height, width = weights.shape
     order = keys.argsort(dim=1)
     return weights.reshape(batch, -1).gather(1, order).reshape(batch, height, width)

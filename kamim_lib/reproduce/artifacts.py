@@ -6,21 +6,47 @@ import json
 from pathlib import Path
 
 PRETRAINED_INDEX = Path("pretrain") / "checkpoints.json"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def relative_to_repo(value, root: str | Path = REPOSITORY_ROOT):
+    """``value`` (any JSON-like structure) with every absolute path string inside ``root`` made relative to it.
+
+    Committed summaries must not carry the paths of the machine that produced them; :func:`from_repo` turns such
+    a path back into an absolute one on the machine that reads it. Paths outside ``root`` are left as they are.
+    """
+    if isinstance(value, dict):
+        return {key: relative_to_repo(item, root) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [relative_to_repo(item, root) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        try:
+            return str(Path(value).resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            return value
+    return value
+
+
+def from_repo(path: str | Path, root: str | Path = REPOSITORY_ROOT) -> Path:
+    """An absolute path: ``path`` itself when absolute, else ``root / path`` (the inverse of
+    :func:`relative_to_repo`)."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(root) / path
 
 
 def record_pretrained_checkpoints(output_dir: str | Path, checkpoints: dict[str, str | Path], *, model: str) -> Path:
     """Write ``{method: checkpoint path}`` (and the model name) to ``<output_dir>/pretrain/checkpoints.json``."""
     path = Path(output_dir) / PRETRAINED_INDEX
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Absolute paths: notebooks run with their own folder as the working directory.
-    resolved = {method: str(Path(ckpt).resolve()) for method, ckpt in checkpoints.items()}
+    # Relative to the repository (committed files carry no machine paths); read back with from_repo.
+    resolved = relative_to_repo({method: str(Path(ckpt).resolve()) for method, ckpt in checkpoints.items()})
     payload = {"model": model, "checkpoints": resolved}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
 
 
 def pretrained_checkpoints(output_dir: str | Path) -> dict:
-    """Read what the pretraining section recorded: ``{"model": name, "checkpoints": {method: path}}``.
+    """Read what the pretraining section recorded: ``{"model": name, "checkpoints": {method: absolute path}}``.
 
     Raises:
         FileNotFoundError: the pretraining section has not run for this output folder; says how to fix it.
@@ -29,4 +55,6 @@ def pretrained_checkpoints(output_dir: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run the pretraining section first "
                                 f"(kamim reproduce --only pretrain) or pass checkpoint paths as parameters.")
-    return json.loads(path.read_text())
+    record = json.loads(path.read_text())
+    record["checkpoints"] = {method: str(from_repo(ckpt)) for method, ckpt in record["checkpoints"].items()}
+    return record

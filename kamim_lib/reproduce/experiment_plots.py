@@ -95,7 +95,7 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
 
 def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, row_labels: Sequence,
                   column_labels: Sequence, row_name: str, column_name: str, title: str = "",
-                  value_format: str = "{:.2f}") -> Figure:
+                  value_format: str = "{:.2f}", centers: Mapping[str, float | None] | None = None) -> Figure:
     """Side-by-side annotated heatmaps over the same grid (e.g. top-1 and final loss over w_ps x T).
 
     Args:
@@ -104,6 +104,9 @@ def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, r
         row_name, column_name: axis labels.
         title: figure title.
         value_format: how each cell's number is written.
+        centers: panel title -> a reference value (e.g. SimMIM's) at the middle of a diverging colour scale, so
+            cells above it are red and below it blue, whatever the grid's own range; panels not named keep a
+            sequential scale.
 
     Returns:
         The Figure (one Axes per matrix, each with its colour bar).
@@ -119,14 +122,27 @@ def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, r
             raise ValueError(f"panel {name!r} is {values.shape[0]} x {values.shape[1] if values.ndim > 1 else 0}; "
                              f"the labels give {shape[0]} x {shape[1]}.")
         ax.set_facecolor("0.85")
-        image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
-        figure.colorbar(image, ax=ax, shrink=0.8)
         finite = values[np.isfinite(values)]
-        middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+        center = (centers or {}).get(name)
+        if center is not None and finite.size:
+            from matplotlib.colors import TwoSlopeNorm
+
+            spread = max(float(np.abs(finite - center).max()), 1e-9)
+            norm = TwoSlopeNorm(vcenter=center, vmin=center - spread, vmax=center + spread)
+            image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu_r", norm=norm, aspect="auto")
+            colorbar = figure.colorbar(image, ax=ax, shrink=0.8)
+            colorbar.ax.axhline(center, color="black", linewidth=1.5)
+            colorbar.set_label(f"centre = reference {value_format.format(center)}", fontsize="small")
+            dark = lambda value: abs(value - center) > 0.6 * spread  # noqa: E731
+        else:
+            image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+            figure.colorbar(image, ax=ax, shrink=0.8)
+            middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+            dark = lambda value: value <= middle  # noqa: E731
         for (row, column), value in np.ndenumerate(values):
             text = "n/a" if np.isnan(value) else value_format.format(value)
             ax.text(column, row, text, ha="center", va="center", fontsize="small",
-                    color="black" if np.isnan(value) or value > middle else "white")
+                    color="black" if np.isnan(value) or not dark(value) else "white")
         ax.set_xticks(range(shape[1]), [str(label) for label in column_labels])
         ax.set_yticks(range(shape[0]), [str(label) for label in row_labels])
         ax.set_xlabel(column_name)
@@ -134,4 +150,84 @@ def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, r
         ax.set_title(name)
     if title:
         figure.suptitle(title)
+    return figure
+
+
+def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names: Mapping[str, str] | None = None
+                  ) -> Figure:
+    """Each method's per-seed values (dots), mean and 95 % interval (error bar), beside the baselines (dashed
+    lines), and on the right the paired difference with its interval against 0.
+
+    Args:
+        record: an evidence record (``kamim_lib.evidence.records``).
+        ylabel: the metric's axis label.
+        title: figure title.
+        baseline_names: baseline key -> legend text.
+
+    Returns:
+        The Figure (two Axes).
+    """
+    from kamim_lib.evidence.records import method_intervals
+
+    names = dict(baseline_names or {})
+    metric = record["paired_difference"]["metric"]
+    intervals = method_intervals(record)
+    figure = Figure(figsize=(9, 3.8), layout="constrained")
+    values_ax, difference_ax = figure.subplots(1, 2, width_ratios=(2.2, 1))
+    for index, (method, (mean, low, high)) in enumerate(intervals.items()):
+        seeds = record[metric][method]
+        values_ax.scatter(np.full(len(seeds), index) + np.linspace(-0.12, 0.12, len(seeds)), seeds, s=14,
+                          color="0.4", zorder=3)
+        values_ax.errorbar(index, mean, yerr=[[mean - low], [high - mean]], fmt="s", capsize=6, markersize=8,
+                           zorder=4, label=f"{method}: mean, 95 % CI" if index == 0 else None)
+    styles = ["--", ":", "-."]
+    for index, (name, value) in enumerate(record["baselines"].items()):
+        values_ax.axhline(value, linestyle=styles[index % len(styles)], color=f"C{index + 2}",
+                          label=f"baseline: {names.get(name, name)}")
+    values_ax.set_xticks(range(len(intervals)), list(intervals))
+    values_ax.set_xlim(-0.6, len(intervals) - 0.4)
+    values_ax.set_ylabel(ylabel)
+    values_ax.legend(fontsize="x-small")
+    values_ax.grid(alpha=0.3, axis="y")
+    difference = record["paired_difference"]
+    low, high = difference["ci95"]
+    difference_ax.errorbar(0, difference["mean"], yerr=[[difference["mean"] - low], [high - difference["mean"]]],
+                           fmt="o", capsize=8, color="C3")
+    difference_ax.axhline(0.0, color="black", linewidth=0.8)
+    difference_ax.set_xticks([0], [f"{difference['a']} − {difference['b']}"])
+    difference_ax.set_xlim(-1, 1)
+    difference_ax.set_title(f"paired, {len(record['seeds'])} seeds, 95 % CI", fontsize="small")
+    difference_ax.grid(alpha=0.3, axis="y")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = "") -> Figure:
+    """Unweighted reconstruction error of masked patches per keypoint-density decile, one line per model.
+
+    Args:
+        deciles: label -> :func:`kamim_lib.evidence.weighting.error_by_density_decile` rows (optionally with
+            ``error_low`` / ``error_high``: an interval over seeds, drawn as error bars).
+    """
+    if not deciles:
+        raise ValueError("deciles must hold at least one model.")
+    figure = Figure(figsize=(6.5, 3.8), layout="constrained")
+    ax = figure.add_subplot()
+    for label, rows in deciles.items():
+        x = [row["decile"] for row in rows]
+        y = [row["error_mean"] for row in rows]
+        if all("error_low" in row for row in rows):
+            ax.errorbar(x, y, yerr=[[row["error_mean"] - row["error_low"] for row in rows],
+                                    [row["error_high"] - row["error_mean"] for row in rows]],
+                        marker="o", markersize=3, capsize=3, label=label)
+        else:
+            ax.plot(x, y, marker="o", markersize=3, label=label)
+    ax.set_xlabel("keypoint-density decile of the masked patch (1 = fewest keypoints)")
+    ax.set_ylabel("unweighted masked L1 of the patch")
+    ax.set_xticks(range(1, 1 + max(len(rows) for rows in deciles.values())))
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
     return figure

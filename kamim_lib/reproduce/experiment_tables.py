@@ -99,3 +99,36 @@ def grid_matrix(results: Sequence[dict], *, row_key: str, row_values: Sequence, 
     by_cell = {(result["fields"].get(row_key), result["fields"].get(column_key)): result for result in results}
     return [[result_value(by_cell[(row, column)], metric) if (row, column) in by_cell else None
              for column in column_values] for row in row_values]
+
+
+def evidence_table(record: dict, *, title: str, baseline_names: Mapping[str, str], lower_is_better: bool,
+                   digits: int = 3) -> str:
+    """A markdown table of an evidence record (``kamim_lib.evidence.records``): each method's mean with its 95 %
+    interval over seeds, the baselines, and the paired KAMIM − SimMIM difference; then a generated verdict.
+
+    Args:
+        record: the ``evidence`` record of a section summary.
+        title: the table's heading.
+        baseline_names: record baseline key -> how the table names it.
+        lower_is_better: True for errors (masked L1), False for accuracies.
+
+    The paper column reads "n/a": the paper reports no such number for this setting.
+    """
+    from kamim_lib.evidence.records import difference_verdict, method_intervals
+    from kamim_lib.reporting import markdown_table
+    from kamim_lib.reporting.tables import NOT_AVAILABLE
+
+    metric = record["paired_difference"]["metric"]
+    n = str(len(record["seeds"]))
+    rows = [[method, n, mean, f"[{low:.{digits}f}, {high:.{digits}f}]", NOT_AVAILABLE]
+            for method, (mean, low, high) in method_intervals(record).items()]
+    rows += [[f"baseline: {baseline_names.get(name, name)}", "-", value, "-", NOT_AVAILABLE]
+             for name, value in record["baselines"].items()]
+    difference = record["paired_difference"]
+    low, high = difference["ci95"]
+    rows.append([f"paired difference {difference['a']} − {difference['b']}", n, difference["mean"],
+                 f"[{low:.{digits}f}, {high:.{digits}f}]", NOT_AVAILABLE])
+    better = "lower is better" if lower_is_better else "higher is better"
+    return (f"### {title}\n\n" + markdown_table([f"{metric} ({better})", "seeds", "mean", "95 % CI", "paper"], rows,
+                                                 digits=digits)
+            + f"\n{difference_verdict(record, lower_is_better=lower_is_better)}\n")

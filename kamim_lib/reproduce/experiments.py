@@ -105,6 +105,64 @@ def sweep_variants(weight_patch_sizes: Sequence[int], temperatures: Sequence[flo
     return variants
 
 
+# The controls of KAMIM's weighting (notebook 6): same weights without their spatial link, and a weighted mean.
+CONTROL_VARIANTS = (
+    Variant("kamim, shuffled weights", ("method=kamim", "weight_shuffle=true"),
+            {"method": "kamim", "control": "weights shuffled within each image"}),
+    Variant("kamim, loss_normalize=weight", ("method=kamim", "loss_normalize=weight"),
+            {"method": "kamim", "control": "loss divided by the weight sum"}),
+)
+
+
+def control_variants(*, include_simmim: bool = True, include_kamim: bool = True) -> list[Variant]:
+    """SimMIM and KAMIM as configured, then :data:`CONTROL_VARIANTS`."""
+    variants = [Variant("simmim", ("method=simmim",), {"method": "simmim", "control": "none"})] if include_simmim \
+        else []
+    if include_kamim:
+        variants.append(Variant("kamim", ("method=kamim",), {"method": "kamim", "control": "none"}))
+    return variants + list(CONTROL_VARIANTS)
+
+
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` as a list of distinct ints >= 0.
+
+    Raises:
+        ValueError: an empty or repeated list, or a value that is not an int >= 0.
+    """
+    _check_unique("seeds", seeds)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seeds must hold ints >= 0, got {seed!r}.")
+    return [int(seed) for seed in seeds]
+
+
+def seeded_variants(variants: Sequence[Variant], seeds: Sequence[int]) -> list[Variant]:
+    """Every variant once per seed, seed-major (all variants of the first seed first).
+
+    The seed is the engine's ``seed`` key: for one seed, every variant gets the same initialisation, data order and
+    masks (the samples are seeded by position and seed, not by method), so the runs of two methods are *paired*.
+    The label stays the variant's (the seed is a field), so tables group the seeds of one variant.
+    """
+    return [Variant(variant.label, (*variant.overrides, f"seed={seed}"), {**variant.fields, "seed": seed})
+            for seed in check_seeds(seeds) for variant in variants]
+
+
+def per_seed(results: Sequence[dict], value, seeds: Sequence[int]) -> dict[str, list]:
+    """label -> ``[value(result) for each seed]`` from seeded results, in ``seeds`` order.
+
+    Raises:
+        ValueError: a label lacks a seed.
+    """
+    table: dict[str, dict[int, object]] = {}
+    for result in results:
+        table.setdefault(result["label"], {})[result["fields"]["seed"]] = value(result)
+    for label, by_seed in table.items():
+        missing = [seed for seed in seeds if seed not in by_seed]
+        if missing:
+            raise ValueError(f"{label}: no result for seed(s) {missing}.")
+    return {label: [by_seed[seed] for seed in seeds] for label, by_seed in table.items()}
+
+
 def _pretrain_entry(config, summary: dict) -> dict:
     return {"run_id": summary["run_id"], "run_dir": summary["run_dir"], "checkpoint": summary["checkpoint"],
             "method": config.method, "model": config.model, "dataset": config.dataset, "epochs": config.epochs,

@@ -211,6 +211,9 @@ class TrainingParams:
     data_root: the data set's folder (None: the configuration's own ``data_root``, e.g. for the embedded digits);
         passed to every run as ``data_root=...``, which is not part of the run ids.
     methods: which of "simmim" and "kamim" to train.
+    seeds: the engine seeds each variant is trained with; a seed gives every method the same initialisation, data
+        order and masks (paired seeds), so two methods are compared by their mean paired difference and its 95 %
+        interval (at least 2 seeds; the smoke profile uses 5).
     device: the engine's device: "auto", "cpu", "cuda" or "xla".
     output_dir: None = results/<profile>/; runs go to <output_dir>/runs/. force: recompute the section's summary
         (training itself is never repeated: finished runs are reused by run id).
@@ -221,6 +224,7 @@ class TrainingParams:
     train_overrides: list[str]
     data_root: str | None
     methods: list[str]
+    seeds: list[int]
     device: str
     output_dir: str | None
     force: bool
@@ -236,11 +240,12 @@ class TrainingParams:
 
     def __post_init__(self) -> None:
         from kamim_lib.config import DEVICES
-        from kamim_lib.reproduce.experiments import method_variants
+        from kamim_lib.reproduce.experiments import check_seeds, method_variants
         from kamim_lib.reproduce.training import check_training_setup
 
         _check_profile(self.profile)
         method_variants(self.methods)
+        check_seeds(self.seeds)
         check_choice("device", self.device, DEVICES)
         check_training_setup(self.train_config, self.overrides, self.device, stages=self.stages)
 
@@ -352,10 +357,12 @@ class SweepParams(KamimVariantsParams):
 
     weight_patch_sizes: w_ps values in pixels; each must divide the configured img_size.
     temperatures: T values (> 0).
+    controls: also train KAMIM with its weights shuffled within each image and with loss_normalize=weight.
     """
 
     weight_patch_sizes: list[int]
     temperatures: list[float]
+    controls: bool
 
     varies = "the sweep varies KAMIM's w_ps and T"
 

@@ -1,0 +1,155 @@
+"""``textured_digits``: scikit-learn's digits composited onto natural-texture crops; embedded, no download.
+
+Why: on plain ``digits`` (bright strokes on black) ORB finds no keypoint at all and FAST/SIFT only outline the
+stroke, so KAMIM's weights carry no information beyond "where the ink is". Here every image has keypoints all over
+it, and most of them fall on the *background*, which does not decide the label: a test of KAMIM's premise that
+keypoint-dense regions are the informative ones.
+
+Construction of sample ``i`` (deterministic: a NumPy generator seeded with ``(seed, i)``; no global state):
+
+1. background: one of :data:`BACKGROUND_PHOTOS` (photos shipped inside the scikit-image package, converted to RGB),
+   chosen uniformly; a square crop of side uniform in [``image_size``, 2·``image_size``] at a uniform position, resized to
+   ``image_size`` with Pillow's bilinear filter (antialiased), then its contrast halved around its mean
+   (``0.5 · (x − mean) + mean``) so the digit stays legible;
+2. digit: the 8x8 image of ``load_digits`` (values 0..16), upscaled to a side uniform in
+   [``image_size``/2, 3·``image_size``/4] (bilinear), placed at a uniform position fully inside the image;
+3. ink: ``alpha = value / 16`` blends the ink colour over the background; the ink is white where the background
+   under the digit is darker than mid-grey, black otherwise.
+
+Labels are the digit classes 0..9; the split is ``digits``' (every 5th sample of each class is ``val``: 1442 train,
+355 val). :func:`keypoint_coverage` counts the images on which each detector finds keypoints (at the default
+96 px: FAST, SIFT and ORB on ≥ 90 % of the images; the tests pin it).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+
+from .digits import DIGITS_MAX_VALUE, DIGITS_NUM_CLASSES, _load_digits_arrays, digits_split_indices
+
+#: scikit-image sample photos used as backgrounds (all ship inside the package: no download).
+BACKGROUND_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins")
+#: Crops cover between 1 and this many output sides of the photo: close-ups keep natural structure that a model can
+#: predict from its surroundings (far-away crops of a 512-px photo squeezed to 96 px are mostly aliased texture).
+MAX_CROP_ZOOM = 2
+TEXTURED_DIGITS_DEFAULT_SIZE = 96
+BACKGROUND_CONTRAST = 0.5
+
+
+def _background_photos() -> list[np.ndarray]:
+    """uint8 (H, W, 3) RGB arrays of :data:`BACKGROUND_PHOTOS`."""
+    import skimage.data  # imported here: only this data set needs scikit-image
+
+    photos = []
+    for name in BACKGROUND_PHOTOS:
+        photo = np.asarray(getattr(skimage.data, name)())
+        if photo.ndim == 2:
+            photo = np.repeat(photo[:, :, None], 3, axis=2)
+        photos.append(np.ascontiguousarray(photo[:, :, :3]).astype(np.uint8))
+    return photos
+
+
+def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: np.random.Generator) -> np.ndarray:
+    """One textured digit (steps 1–3 of the module docstring).
+
+    Args:
+        digit: (8, 8) float values 0..16 (ink is high).
+        photo: uint8 (H, W, 3) background photo, H and W >= ``image_size``.
+        image_size: output side S.
+        rng: the sample's generator (consumed in a fixed order: crop side, crop position, digit side, position).
+
+    Returns:
+        uint8 (S, S, 3) RGB.
+    """
+    height, width = photo.shape[:2]
+    side = int(rng.integers(image_size, min(height, width, MAX_CROP_ZOOM * image_size) + 1))
+    top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
+    crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((image_size, image_size), Image.BILINEAR)
+    background = np.asarray(crop, dtype=np.float32)
+    background = BACKGROUND_CONTRAST * (background - background.mean()) + background.mean()
+    digit_side = int(rng.integers(image_size // 2, 3 * image_size // 4 + 1))
+    row, column = int(rng.integers(0, image_size - digit_side + 1)), int(rng.integers(0, image_size - digit_side + 1))
+    ink_values = np.rint(digit * (255.0 / DIGITS_MAX_VALUE)).astype(np.uint8)
+    alpha = np.asarray(Image.fromarray(ink_values).resize((digit_side, digit_side), Image.BILINEAR),
+                       dtype=np.float32)[:, :, None] / 255.0  # (d, d, 1)
+    region = background[row:row + digit_side, column:column + digit_side]
+    ink = 255.0 if region.mean() < 128.0 else 0.0
+    background[row:row + digit_side, column:column + digit_side] = (1 - alpha) * region + alpha * ink
+    return np.clip(np.rint(background), 0, 255).astype(np.uint8)
+
+
+class TexturedDigitsDataset(Dataset):
+    """Digits on natural textures (see the module docstring).
+
+    Args:
+        split: ``"train"`` (1442 images) or ``"val"`` (355 images).
+        image_size: side of the square images in pixels (>= 32; default 96, where ORB's 31-px border still leaves
+            room for keypoints).
+        seed: the composition seed (backgrounds, positions, sizes); the labels and split do not depend on it.
+        transform: applied to the PIL image; None returns the PIL image.
+
+    Items are ``(transform(image), label)``, ``label`` an int in 0..9.
+    """
+
+    def __init__(self, *, split: str = "train", image_size: int = TEXTURED_DIGITS_DEFAULT_SIZE, seed: int = 0,
+                 transform: Callable | None = None):
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
+            raise ValueError(f"image_size must be an int >= 32, got {image_size!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {seed!r}.")
+        values, labels = _load_digits_arrays()
+        keep = digits_split_indices(labels, split)
+        photos = _background_photos()
+        images = []
+        for index in keep:
+            rng = np.random.default_rng((seed, int(index)))
+            photo = photos[int(rng.integers(len(photos)))]
+            images.append(composite_digit(values[index], photo, image_size, rng))
+        self.images = np.stack(images)  # (n, S, S, 3) uint8
+        self.targets = labels[keep].tolist()
+        self.source_indices = keep
+        self.classes = [str(digit) for digit in range(DIGITS_NUM_CLASSES)]
+        self.num_classes = DIGITS_NUM_CLASSES
+        self.image_size = image_size
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int):
+        image = Image.fromarray(self.images[index])
+        return (image if self.transform is None else self.transform(image)), self.targets[index]
+
+
+def build_textured_digits(*, root, split: str, transform, download: bool, on_corrupt: str,
+                          image_size: int = TEXTURED_DIGITS_DEFAULT_SIZE, seed: int = 0):
+    """Registry builder; ``root``, ``download`` and ``on_corrupt`` do not apply to the embedded set."""
+    del root, download, on_corrupt
+    return TexturedDigitsDataset(split=split, image_size=image_size, seed=seed, transform=transform)
+
+
+def keypoint_coverage(images: np.ndarray, detectors: Sequence[str]) -> dict[str, dict]:
+    """How many images each OpenCV detector finds keypoints on (default settings, as KAMIM uses them).
+
+    Args:
+        images: uint8 (N, H, W, 3) RGB.
+        detectors: names among ``kamim_lib.keypoints.DETECTORS``.
+
+    Returns:
+        detector -> ``{"images": N, "with_keypoints": n, "share": n / N, "median_keypoints": m}``.
+    """
+    import cv2
+
+    from kamim_lib.keypoints.opencv_detect import create_opencv_detector
+
+    coverage = {}
+    for detector in detectors:
+        finder = create_opencv_detector(detector)
+        counts = np.array([len(finder.detect(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)) for image in images])
+        coverage[detector] = {"images": int(len(images)), "with_keypoints": int((counts > 0).sum()),
+                              "share": float((counts > 0).mean()) if len(images) else 0.0,
+                              "median_keypoints": float(np.median(counts)) if len(images) else 0.0}
+    return coverage
