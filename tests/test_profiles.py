@@ -12,7 +12,8 @@ SCHEMAS = {"method": schemas.MethodParams, "pretrain": schemas.PretrainParams,
            "linprobe": schemas.LinearProbeParams, "finetune": schemas.FinetuneParams,
            "detectors": schemas.DetectorAblationParams, "sweep": schemas.SweepParams,
            "attention": schemas.AttentionParams, "fourier": schemas.FourierParams, "tokens": schemas.TokensParams,
-           "reconstructions": schemas.ReconstructionParams, "peers": schemas.PeersParams}
+           "reconstructions": schemas.ReconstructionParams, "peers": schemas.PeersParams,
+           "masking": schemas.MaskingParams}
 
 
 def test_every_section_has_a_schema():

@@ -381,6 +381,33 @@ class SweepParams(KamimVariantsParams):
 
 
 @dataclass(frozen=True)
+class MaskingParams(TrainingParams):
+    """11_masking: masking arms x weighting methods x targets, each pretrained on every seed, measured by held-out
+    masked L1 and a converged probe, and compared with the random arm of the same method and target.
+
+    arms: "random", "attmask high|low|hint", "density highest|lowest|sample" (kamim_lib.reproduce.masking_grid).
+    methods: the weightings, among the methods with a ``target`` option ("simmim", "kamim").
+    targets: "pixels" and/or "norm_pix".
+    """
+
+    arms: list[str]
+    targets: list[str]
+
+    # pretraining, and the linear-probe configuration whose data, block and pooling the probe features use
+    stages = ("pretrain", "linprobe")
+
+    def __post_init__(self) -> None:
+        from kamim_lib.reproduce.masking_grid import masking_variants
+        from kamim_lib.reproduce.training import check_training_setup
+
+        super().__post_init__()
+        grid = masking_variants(self.arms, self.methods, self.targets)
+        # Every cell must be a valid configuration (e.g. AttMask needs a ViT, hint a large enough grid).
+        check_training_setup(self.train_config, self.overrides, self.device, stages=("pretrain",),
+                             variants=[variant.overrides for variant in grid])
+
+
+@dataclass(frozen=True)
 class PeersParams(TrainingParams):
     """12_peers: the peers pretrained on one footing with paired seeds; PSS fine-tuning and its sweep.
 
