@@ -179,7 +179,7 @@ def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names:
         values_ax.scatter(np.full(len(seeds), index) + np.linspace(-0.12, 0.12, len(seeds)), seeds, s=14,
                           color="0.4", zorder=3)
         values_ax.errorbar(index, mean, yerr=[[mean - low], [high - mean]], fmt="s", capsize=6, markersize=8,
-                           zorder=4, label=f"{method}: mean, 95 % CI" if index == 0 else None)
+                           zorder=4, label=f"{method}: mean and 95 % CI over seeds")
     styles = ["--", ":", "-."]
     for index, (name, value) in enumerate(record["baselines"].items()):
         values_ax.axhline(value, linestyle=styles[index % len(styles)], color=f"C{index + 2}",
