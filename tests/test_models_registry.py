@@ -23,12 +23,12 @@ def _encoder_params(model):
 
 
 def test_registry_lists_paper_and_cpu_sizes():
-    assert list_models() == ["vit_t", "vit_s", "vit_b", "swin_t", "swin_b", "vit_nano", "vit_micro",
+    assert list_models() == ["vit_t", "vit_s", "vit_b", "swin_t", "swin_b", "vit_nano", "vit_micro", "vit_micro12",
                              "swin_nano"]
 
 
 def test_unknown_name_lists_registered_names():
-    with pytest.raises(ValueError, match=r"'vit_xl'.*vit_t, vit_s, vit_b, swin_t, swin_b, vit_nano, vit_micro, swin_nano"):
+    with pytest.raises(ValueError, match=r"'vit_xl'.*vit_t, vit_s, vit_b, swin_t, swin_b, vit_nano, vit_micro, vit_micro12, swin_nano"):
         create_model("vit_xl")
 
 

@@ -50,7 +50,7 @@ XLA_MODES = ("spmd", "multiprocess")
 # time (kamim_lib.runtime.speed).
 SWITCHES = ("auto", "on", "off")
 # Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
-MODEL_NAMES = ("vit_nano", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
+MODEL_NAMES = ("vit_nano", "vit_micro", "vit_micro12", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
 PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
 # PSS token dropping at fine-tuning (PEERS §3): the drop-ratio schedules and the patch scorers.
