@@ -1,9 +1,10 @@
 """Conclusion sentences are generated from the numbers (known answers on hand-made summaries)."""
 import pytest
 
-from kamim_lib.analysis.conclusions import (attention_conclusions, compare_curves, paired_difference_interval,
+from kamim_lib.analysis.conclusions import (attention_conclusions, compare_curves,
                                             reconstruction_conclusions, uniform_attention_distance)
 from kamim_lib.analysis.model_set import RANDOM_INIT
+from kamim_lib.stats import paired_difference_ci
 
 
 def _rows(values):
@@ -21,7 +22,7 @@ def test_uniform_attention_distance_of_the_papers_grid():
 
 def test_paired_interval_known_answer():
     # differences 29 and 20: mean 24.5, sd 6.364, t_{0.975, 1} = 12.706 -> half-width 57.18
-    mean, low, high = paired_difference_interval([99, 100], [70, 80])
+    mean, low, high = paired_difference_ci([99, 100], [70, 80])
     assert mean == pytest.approx(24.5) and low == pytest.approx(24.5 - 57.18, abs=0.01)
     assert high == pytest.approx(24.5 + 57.18, abs=0.01)
 

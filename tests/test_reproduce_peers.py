@@ -5,6 +5,8 @@ import math
 
 import pytest
 
+from kamim_lib.stats import paired_difference_ci
+
 from engine_fixtures import tiny_config
 from kamim_lib.config import load_config
 from kamim_lib.engine import fit
@@ -29,12 +31,12 @@ def test_every_peer_is_a_valid_pretraining_and_pss_only_changes_the_finetune():
 
 def test_paired_interval_known_answer():
     # differences 1, 2, 3: mean 2, sd 1, t_{0.975, 2} = 4.302653: half width 4.302653 / sqrt(3)
-    mean, low, high = peers.paired_difference_interval([11, 12, 13], [10, 10, 10])
+    mean, low, high = paired_difference_ci([11, 12, 13], [10, 10, 10])
     half = 4.302652729911275 / math.sqrt(3)
     assert mean == 2 and low == pytest.approx(2 - half) and high == pytest.approx(2 + half)
-    assert peers.paired_difference_interval([5, 6], [4, 5]) == (1.0, 1.0, 1.0)
-    with pytest.raises(ValueError, match=">= 2 seeds"):
-        peers.paired_difference_interval([1.0], [0.0])
+    assert paired_difference_ci([5, 6], [4, 5]) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        paired_difference_ci([1.0], [0.0])
 
 
 def _result(label, seed, protocol, top1, knn=None):
@@ -50,7 +52,7 @@ def test_rows_and_sentences_from_paired_seeds():
     assert values["kamim"] == {0: 13.0, 1: 15.0, 2: 17.5}
     rows = {row["variant"]: row for row in peers.comparison_rows(values, published={"kamim": 1.5})}
     assert rows["simmim"]["vs simmim"] == "reference" and rows["simmim"]["ours"] == 12.0
-    mean, low, high = peers.paired_difference_interval([13, 15, 17.5], [10, 12, 14])
+    mean, low, high = paired_difference_ci([13, 15, 17.5], [10, 12, 14])
     assert rows["kamim"]["vs simmim"] == f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n=3)"
     assert rows["kamim"]["paper"] == 1.5 and rows["semanticmim"]["vs simmim"] == "n/a"
     assert "better than simmim" in peers.difference_sentence("kamim", values, "linprobe top-1")

@@ -15,34 +15,13 @@ import torch
 from kamim_lib.analysis import paper_reference
 from kamim_lib.analysis.model_set import RANDOM_INIT
 from kamim_lib.analysis.tables import METHOD_NAMES
+from kamim_lib.stats import paired_difference_ci
 
 PAPER_PROVENANCE = "read off the paper's figures (±0.5 %)"
 # Two curves are "on top of each other" at a block when they differ by less than this share of the uniform distance.
 SAME_CURVE_TOLERANCE = 0.01
 # The paper's model: ViT-B/16 at 192 px.
 _PAPER_GRID, _PAPER_PATCH_PX = 12, 16
-
-
-def paired_difference_interval(a: Sequence[float], b: Sequence[float],
-                               confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of a − b and its Student-t interval: ``kamim_lib.stats.paired_difference_ci`` when present, else the
-    same formula here (mean ± t_{n−1} · sd / √n)."""
-    try:
-        from kamim_lib.stats import paired_difference_ci
-    except ImportError:
-        paired_difference_ci = None
-    if paired_difference_ci is not None:
-        return paired_difference_ci(a, b, confidence)
-    from scipy.stats import t as student_t
-
-    differences = [float(x) - float(y) for x, y in zip(a, b, strict=True)]
-    if len(differences) < 2:
-        raise ValueError(f"a paired interval needs at least 2 pairs, got {len(differences)}.")
-    n = len(differences)
-    mean = sum(differences) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
-    half = float(student_t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
 
 
 def display(label: str) -> str:
@@ -73,7 +52,7 @@ def compare_curves(name_a: str, a: Sequence[float], name_b: str, b: Sequence[flo
     sentence = f"{name_a}'s {quantity} {relation} {name_b}'s in {count} of {len(a)} {unit_name}"
     if len(a) < 2:
         return sentence + "."
-    mean, low, high = paired_difference_interval(a, b)
+    mean, low, high = paired_difference_ci(a, b)
     return (f"{sentence}; paired difference over {unit_name} {mean:+.{digits}f}{unit} "
             f"[{low:+.{digits}f}, {high:+.{digits}f}] (95 % Student-t interval over the {len(a)} {unit_name}).")
 

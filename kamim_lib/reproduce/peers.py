@@ -19,6 +19,7 @@ from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
 from kamim_lib.reproduce.experiments import Variant, run_variant
+from kamim_lib.stats import paired_difference_ci
 
 PEER_METHODS = ("simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim")
 # The reference every paired difference is taken against.
@@ -127,31 +128,6 @@ def run_timing(run_dir: str) -> dict:
 
 # --- statistics -------------------------------------------------------------------------------------------------
 
-def paired_difference_interval(a: Sequence[float], b: Sequence[float],
-                               confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of ``a − b`` over paired seeds with its two-sided Student-t interval ``mean ± t_{n−1}·sd/√n``.
-
-    Same contract as the evidence work's ``kamim_lib.stats.paired_difference_ci`` (to be deduplicated into it).
-
-    Raises:
-        ValueError: different lengths, fewer than 2 pairs, non-finite values, confidence outside (0, 1).
-    """
-    from scipy.stats import t as student_t
-
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
-    if len(a) != len(b) or len(a) < 2:
-        raise ValueError(f"a paired interval needs two equally long lists of >= 2 seeds, got {len(a)} and {len(b)}.")
-    differences = [float(x) - float(y) for x, y in zip(a, b)]
-    if not all(math.isfinite(value) for value in differences):
-        raise ValueError(f"values must be finite, got differences {differences}.")
-    n = len(differences)
-    mean = sum(differences) / n
-    sd = math.sqrt(sum((value - mean) ** 2 for value in differences) / (n - 1))
-    half = float(student_t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
-
-
 def per_seed(results: Sequence[dict], protocol: str, metric: str) -> dict[str, dict[int, float]]:
     """``{label: {seed: value}}`` of ``metric`` ("top1", "knn_top1", ...) for the results run with ``protocol``."""
     table: dict[str, dict[int, float]] = {}
@@ -186,7 +162,7 @@ def comparison_rows(values: Mapping[str, Mapping[int, float]], *, reference: str
         shared = [seed for seed in seeds if seed in base]
         difference = NOT_AVAILABLE
         if label != reference and len(shared) >= 2:
-            center, low, high = paired_difference_interval([by_seed[s] for s in shared], [base[s] for s in shared],
+            center, low, high = paired_difference_ci([by_seed[s] for s in shared], [base[s] for s in shared],
                                                            confidence)
             difference = f"{center:+.2f} [{low:+.2f}, {high:+.2f}] (n={len(shared)})"
         elif label == reference:
@@ -258,7 +234,7 @@ def difference_sentence(label: str, values: Mapping[str, Mapping[int, float]], w
         seed = shared[0]
         return (f"{label} − {reference} ({what}) = {own[seed] - base[seed]:+.2f} points on the single seed {seed}: "
                 f"no interval and no conclusion (give at least 2 seeds).")
-    mean, low, high = paired_difference_interval([own[s] for s in shared], [base[s] for s in shared], confidence)
+    mean, low, high = paired_difference_ci([own[s] for s in shared], [base[s] for s in shared], confidence)
     if low == high:
         verdict = "the same difference on every seed (no spread to estimate: no interval, no conclusion)"
     elif low > 0:
