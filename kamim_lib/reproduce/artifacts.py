@@ -58,3 +58,26 @@ def pretrained_checkpoints(output_dir: str | Path) -> dict:
     record = json.loads(path.read_text())
     record["checkpoints"] = {method: str(from_repo(ckpt)) for method, ckpt in record["checkpoints"].items()}
     return record
+
+
+def make_section_outputs_portable(out_dir: str | Path, section: str, notebook_name: str,
+                                  root: str | Path = REPOSITORY_ROOT) -> list[Path]:
+    """Rewrite a finished section's committed outputs so they carry no path of this machine: every absolute path
+    inside ``root`` in ``<out_dir>/<section>/*.json`` becomes repository-relative (:func:`relative_to_repo`; read
+    back with :func:`from_repo`), and the executed notebook ``<out_dir>/notebooks/<notebook_name>`` loses the
+    ``root/`` prefix wherever it printed one. Numbers are untouched. Returns the files that changed."""
+    changed = []
+    prefix = str(Path(root).resolve()) + "/"
+    for path in sorted((Path(out_dir) / section).glob("*.json")):
+        data = json.loads(path.read_text())
+        portable = relative_to_repo(data, root)
+        if portable != data:
+            path.write_text(json.dumps(portable, indent=1) + "\n")
+            changed.append(path)
+    notebook = Path(out_dir) / "notebooks" / notebook_name
+    if notebook.is_file():
+        text = notebook.read_text()
+        if prefix in text:
+            notebook.write_text(text.replace(prefix, ""))
+            changed.append(notebook)
+    return changed

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
+from kamim_lib.reproduce.artifacts import make_section_outputs_portable
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_lib.reproduce.kernel_control import KernelControl
 from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
@@ -194,6 +195,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
                 log(f"{prefix}: FAILED\n  {failure}")
                 continue
             outcome[section.name], current = "ok", None
+            make_section_outputs_portable(out_dir, section.name, notebook.name)
             word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
             log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
     except KeyboardInterrupt:
