@@ -6,14 +6,10 @@ import pytest
 from kamim_lib.reproduce import SECTIONS, list_profiles, load_profile, notebooks_dir
 from kamim_lib.reproduce import schemas
 from kamim_lib.reproduce.parameters import notebook_parameters
+from kamim_lib.reproduce.preflight import SECTION_SCHEMAS
 from kamim_lib.reproduce.runner import check_common_parameters, declared_parameters, parameters_for
 
-SCHEMAS = {"method": schemas.MethodParams, "pretrain": schemas.PretrainParams,
-           "linprobe": schemas.LinearProbeParams, "finetune": schemas.FinetuneParams,
-           "detectors": schemas.DetectorAblationParams, "sweep": schemas.SweepParams,
-           "attention": schemas.AttentionParams, "fourier": schemas.FourierParams, "tokens": schemas.TokensParams,
-           "reconstructions": schemas.ReconstructionParams, "peers": schemas.PeersParams,
-           "masking": schemas.MaskingParams}
+SCHEMAS = SECTION_SCHEMAS  # the preflight's own table: one source
 
 
 def test_every_section_has_a_schema():

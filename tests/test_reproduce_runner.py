@@ -143,8 +143,8 @@ def test_final_line_counts_ok_failed_and_not_run_separately(tmp_path, monkeypatc
     lines = []
     failures = runner.reproduce("tiny", out_dir=tmp_path, log=lines.append)
     assert [failure.section for failure in failures] == ["pretrain"]
-    # method, detectors, sweep ran; pretrain failed; the six sections that need it did not run
-    assert lines[-1].startswith("profile 'tiny': 3 ok, 1 failed, 6 not run (of 10 sections), elapsed")
+    # method, detectors, sweep, masking, peers ran; pretrain failed; the six sections that need it did not run
+    assert lines[-1].startswith("profile 'tiny': 5 ok, 1 failed, 6 not run (of 12 sections), elapsed")
 
 
 def test_interrupted_reproduce_counts_what_ran_and_says_how_to_resume(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ SECTION_SCHEMAS: dict[str, type] = {
     "method": schemas.MethodParams, "pretrain": schemas.PretrainParams, "linprobe": schemas.LinearProbeParams,
     "finetune": schemas.FinetuneParams, "detectors": schemas.DetectorAblationParams, "sweep": schemas.SweepParams,
     "attention": schemas.AttentionParams, "fourier": schemas.FourierParams, "tokens": schemas.TokensParams,
-    "reconstructions": schemas.ReconstructionParams,
+    "reconstructions": schemas.ReconstructionParams, "masking": schemas.MaskingParams, "peers": schemas.PeersParams,
 }
 
 
