@@ -4,7 +4,6 @@ import ast
 import pytest
 
 from kamim_lib.reproduce import SECTIONS, list_profiles, load_profile, notebooks_dir
-from kamim_lib.reproduce import schemas
 from kamim_lib.reproduce.parameters import notebook_parameters
 from kamim_lib.reproduce.preflight import SECTION_SCHEMAS
 from kamim_lib.reproduce.runner import check_common_parameters, declared_parameters, parameters_for
