@@ -121,6 +121,21 @@ def _held_out_density(held_out, config) -> torch.Tensor:
                             config.weight_patch_size)
 
 
+def _probe_top1_per_seed(results: Sequence[dict], seeds: Sequence[int], config):
+    """The converged probe's top-1 of every seeded checkpoint: ``(train, val, {label: [top-1 per seed]})``, the
+    labelled splits returned for the baselines."""
+    from kamim_lib.evidence import probing
+
+    train = probing.labelled_split(config, "train")
+    val = probing.labelled_split(config, "val")
+    top1 = {}
+    for result in results:
+        top1[(result["label"], result["fields"]["seed"])] = probing.encoder_top1(
+            _probe_encoder(checkpoint_of(result), config), train, val, layer=config.probe_layer,
+            pooling=config.pooling)
+    return train, val, per_seed(results, lambda result: top1[(result["label"], result["fields"]["seed"])], seeds)
+
+
 def linprobe_evidence(results: Sequence[dict], seeds: Sequence[int], config) -> dict:
     """Converged logistic-regression top-1 on the frozen block-``probe_layer`` features of every seeded checkpoint,
     beside the raw-pixel and random-init-encoder baselines, and the engine's SGD-head top-1 per seed.
@@ -132,14 +147,7 @@ def linprobe_evidence(results: Sequence[dict], seeds: Sequence[int], config) -> 
     """
     from kamim_lib.evidence import probing
 
-    train = probing.labelled_split(config, "train")
-    val = probing.labelled_split(config, "val")
-    top1 = {}
-    for result in results:
-        top1[(result["label"], result["fields"]["seed"])] = probing.encoder_top1(
-            _probe_encoder(checkpoint_of(result), config), train, val, layer=config.probe_layer,
-            pooling=config.pooling)
-    values = per_seed(results, lambda result: top1[(result["label"], result["fields"]["seed"])], seeds)
+    train, val, values = _probe_top1_per_seed(results, seeds, config)
     baselines = {"raw_pixels": probing.raw_pixel_top1(train, val),
                  "random_init": probing.random_init_top1(config, train, val, seeds)}
     record = evidence_record("top1", seeds, values, baselines)
@@ -180,17 +188,9 @@ def variants_probe_evidence(results: Sequence[dict], seeds: Sequence[int], confi
         ``{"seeds", "classifier", "top1": {label: [per seed]}, "paired_difference": {label: {"a", "b", "mean",
         "ci95"}} }`` (``ci95`` None with a single seed; no entry when ``reference`` is absent).
     """
-    from kamim_lib.evidence import probing
     from kamim_lib.stats import paired_difference_ci
 
-    train = probing.labelled_split(config, "train")
-    val = probing.labelled_split(config, "val")
-    top1 = {}
-    for result in results:
-        top1[(result["label"], result["fields"]["seed"])] = probing.encoder_top1(
-            _probe_encoder(checkpoint_of(result), config), train, val, layer=config.probe_layer,
-            pooling=config.pooling)
-    values = per_seed(results, lambda result: top1[(result["label"], result["fields"]["seed"])], seeds)
+    _, _, values = _probe_top1_per_seed(results, seeds, config)
     differences = {}
     if reference in values:
         for label, per in values.items():
