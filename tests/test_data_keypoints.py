@@ -4,6 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
+from device_params import CPU_AND_CUDA
 from kamim_lib.data import (KeypointSpec, PretrainTransform, build_dataset, device_keypoint_weights,
                             pretrain_collate)
 from kamim_lib.masking import RandomCellMask
@@ -57,16 +58,19 @@ def test_detectors_without_a_device_backend_are_refused(detector):
         device_keypoint_weights(torch.zeros(1, 3, 32, 32, dtype=torch.uint8), KeypointSpec(detector=detector))
 
 
-@pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_device_path_on_cuda_matches_the_workers():
+@pytest.mark.parametrize("device", CPU_AND_CUDA)
+def test_device_path_matches_the_workers(device):
     from kamim_lib.data import MixupCutmix, normalize_on_device
 
     spec = KeypointSpec()
     samples = [PretrainTransform(img_size=64, keypoints=spec)(_textured(seed)) for seed in range(4)]
-    crops = torch.stack([sample["image"] for sample in samples]).cuda()
+    crops = torch.stack([sample["image"] for sample in samples]).to(device)
     weights = device_keypoint_weights(crops, spec)
-    assert weights.device.type == "cuda"
-    torch.testing.assert_close(weights.cpu(), torch.stack([s["weights"] for s in samples]), rtol=0, atol=1e-6)
-    mixed, targets = MixupCutmix(num_classes=3, seed=0)(normalize_on_device(crops), torch.tensor([0, 1, 2, 0]).cuda())
-    assert mixed.device.type == targets.device.type == "cuda" and mixed.shape == (4, 3, 64, 64)
+    worker = torch.stack([s["weights"] for s in samples])
+    assert weights.device.type == device and worker.amax() > 1.0
+    # rtol: weights reach ~30 and the GPU sums the densities in another float32 order than OpenCV's CPU path
+    # (measured on an H100: 1.9e-6 off at a weight of ~31, i.e. 6e-8 relative).
+    torch.testing.assert_close(weights.cpu(), worker, rtol=1e-6, atol=1e-6)
+    mixed, targets = MixupCutmix(num_classes=3, seed=0)(normalize_on_device(crops),
+                                                        torch.tensor([0, 1, 2, 0]).to(device))
+    assert mixed.device.type == targets.device.type == device and mixed.shape == (4, 3, 64, 64)

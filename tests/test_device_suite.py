@@ -24,8 +24,15 @@ def test_smoke_suite_fills_every_section(tmp_path):
 
     checks = sections["correctness"]["checks"]
     assert set(checks) == {"fast_equals_opencv", "weights_equal_cpu", "bf16_step_finite",
-                           "resume_equals_uninterrupted", "device_decode_within_one_grey_level"}
+                           "resume_equals_uninterrupted", "device_crop_within_one_grey_level",
+                           "device_decode_444_identical"}
     assert all(check["passed"] for check in checks.values())
+    # On the CPU "device" and CPU are one decoder and one kernel: every difference is 0.
+    assert checks["device_crop_within_one_grey_level"]["max_grey_difference"] == 0
+    assert checks["device_crop_within_one_grey_level"]["images"] > 0
+    decode_420 = sections["correctness"]["measured"]["device_decode_420"]
+    assert decode_420["max_grey_difference"] == 0 and decode_420["share_over_1"] == 0.0
+    assert "passed" not in decode_420 and "chroma" in decode_420["explanation"]
     assert set(checks["fast_equals_opencv"]["cases"]) == {"faithful_nms", "faithful_no_nms", "points_nms",
                                                           "points_no_nms"}
     assert checks["resume_equals_uninterrupted"]["max_abs_weight_difference"] == 0.0

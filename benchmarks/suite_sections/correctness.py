@@ -1,4 +1,13 @@
-"""Section a: correctness on the device (the suite's exit code is 1 when a check fails)."""
+"""Section a: correctness on the device (the suite's exit code is 1 when a check fails), and one measurement.
+
+Checks (pass/fail): torch FAST == OpenCV; KAMIM weights == the CPU's; a bf16 step is finite; resumed ==
+uninterrupted; the crop/resize of ``decode_on_device`` on the device within one grey level of the CPU's from the same
+decoded image; 4:4:4 JPEGs decoded on the device identical to the CPU decode.
+
+Measured, not checked (``measured``): how far the device decode of 4:2:0 JPEGs is from the CPU's. nvJPEG upsamples
+the subsampled chroma differently from libjpeg-turbo (up to ~50 grey levels at colour edges on an H100), so no
+tolerance of a grey level or two holds; the figure is reported for what ``decode_on_device=on`` deviates by.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +18,8 @@ import torch
 import keypoints as keypoint_bench
 from kamim_lib.config import load_config
 from kamim_lib.data import build_dataset
-from kamim_lib.data.device_pipeline import EncodedPretrainDataset, decode_crops, encoded_collate, file_samples
+from kamim_lib.data.decode_agreement import crop_difference, decode_difference, decode_rgb, photo_jpegs
+from kamim_lib.data.device_pipeline import EncodedPretrainDataset, encoded_collate, file_samples
 from kamim_lib.engine import PretrainTask, fit
 from kamim_lib.engine.sampling import PositionSeededDataset
 from kamim_lib.runtime import create_runtime
@@ -20,7 +30,10 @@ from .common import error_record, pretrain_config
 # Resumed vs uninterrupted weights (max |difference| of any weight): deterministic kernels make them bit-equal on one
 # machine; a device whose kernels still differ between two identical runs gets ten times that rerun difference.
 RESUME_TOLERANCE = 1e-6
-DECODE_TOLERANCE_GREY = 1
+CROP_TOLERANCE_GREY = 1
+DECODE_420_EXPLANATION = ("4:2:0 JPEGs (PIL's default, cameras, ImageNet): the device decoder upsamples the "
+                          "subsampled chroma differently from libjpeg-turbo, so colour edges differ; 4:4:4 files "
+                          "decode identically (checked), and decode_on_device=on deviates by this much")
 
 
 def check_fast_equals_opencv(settings, device) -> dict:
@@ -105,16 +118,33 @@ def check_resume(settings, device, work: Path) -> dict:
             "interrupted_after_step": 5}
 
 
-def check_device_decode(settings, device, root) -> dict:
+def check_device_crop(settings, device, root) -> dict:
+    """The suite's JPEG files decoded on the CPU, then cropped (the training crop boxes and flips) on the device and
+    on the CPU: only the resize kernel differs (float on a GPU, uint8 on the CPU)."""
     samples = file_samples(_folder_dataset(root))[:settings["correct_images"]]
     dataset = PositionSeededDataset(EncodedPretrainDataset(samples, img_size=settings["img_size"]))
     encoded = encoded_collate([dataset[(index, 7 + index)] for index in range(len(samples))])["encoded"]
-    on_device = decode_crops(encoded, device, settings["img_size"]).cpu().int()
-    on_cpu = decode_crops(encoded, "cpu", settings["img_size"]).int()
-    difference = (on_device - on_cpu).abs()
-    return {"passed": int(difference.max()) <= DECODE_TOLERANCE_GREY, "max_grey_difference": int(difference.max()),
-            "mean_grey_difference": float(difference.float().mean()), "tolerance_grey": DECODE_TOLERANCE_GREY,
-            "images": len(samples)}
+    jpegs = [(item, row) for item, row in zip(encoded.items, encoded.params.tolist()) if item.ndim == 1]
+    difference = crop_difference(decode_rgb([item for item, _ in jpegs], "cpu"), [row for _, row in jpegs],
+                                 settings["img_size"], device)
+    return {"passed": difference["max"] <= CROP_TOLERANCE_GREY, **_grey_record(difference),
+            "tolerance_grey": CROP_TOLERANCE_GREY, "images": len(jpegs)}
+
+
+def check_device_decode_444(settings, device) -> dict:
+    """JPEGs without chroma subsampling decode to the same pixels with nvJPEG and libjpeg-turbo."""
+    difference = decode_difference(photo_jpegs(settings["correct_images"], "4:4:4"), device)
+    return {"passed": difference["max"] == 0, **_grey_record(difference), "images": settings["correct_images"]}
+
+
+def measure_device_decode_420(settings, device) -> dict:
+    difference = decode_difference(photo_jpegs(settings["correct_images"], "4:2:0"), device)
+    return {**_grey_record(difference), "images": settings["correct_images"], "explanation": DECODE_420_EXPLANATION}
+
+
+def _grey_record(difference: dict) -> dict:
+    return {"max_grey_difference": difference["max"], "mean_grey_difference": difference["mean"],
+            "share_over_1": difference["share_over_1"]}
 
 
 def _folder_dataset(root: Path):
@@ -127,9 +157,14 @@ def section_correctness(settings, device, root, work) -> dict:
                       ("weights_equal_cpu", lambda: check_weights_equal_cpu(settings, device)),
                       ("bf16_step_finite", lambda: check_bf16_step(settings, device, root)),
                       ("resume_equals_uninterrupted", lambda: check_resume(settings, device, work / "resume")),
-                      ("device_decode_within_one_grey_level", lambda: check_device_decode(settings, device, root))):
+                      ("device_crop_within_one_grey_level", lambda: check_device_crop(settings, device, root)),
+                      ("device_decode_444_identical", lambda: check_device_decode_444(settings, device))):
         try:
             checks[name] = run()
         except Exception as error:  # one broken check must not hide the others
             checks[name] = {"passed": False, **error_record(error)}
-    return {"passed": all(check["passed"] for check in checks.values()), "checks": checks}
+    try:
+        measured = {"device_decode_420": measure_device_decode_420(settings, device)}
+    except Exception as error:  # a measurement that raised is recorded, and does not fail the suite
+        measured = {"device_decode_420": error_record(error)}
+    return {"passed": all(check["passed"] for check in checks.values()), "checks": checks, "measured": measured}

@@ -243,9 +243,10 @@ class _PretrainKeys(TrainConfig):
     final_norm: bool = param(True, "keep the encoder's final LayerNorm (the original/HF default; Microsoft's "
                                    "SimMIM ViT drops it)")
     decode_on_device: str = param("off", "decode JPEGs and crop/flip on the training device (torchvision's GPU "
-                                         "JPEG decoder; folder data sets): auto (on with cuda), on, off; kamim "
-                                         "weights then come from the device too", choices=SWITCHES,
-                                  identity=False)
+                                         "JPEG decoder; folder data sets; kamim weights then come from the device "
+                                         "too): on, off; auto = off (on an H100 it was slower than CPU decoding, "
+                                         "and 4:2:0 JPEGs decode up to ~50 grey levels off libjpeg's)",
+                                  choices=SWITCHES, identity=False)
 
     def _invariant_problems(self) -> list[str]:
         problems = super()._invariant_problems()

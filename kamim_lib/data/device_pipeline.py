@@ -12,8 +12,11 @@ on the uint8 (3, H, W) image tensor. The workers draw the crop box and the flips
 generator exactly as those torchvision v2 transforms would (:func:`sample_crop_params`, same calls in the same
 order), so the crop of sample (seed, epoch, position) is the same box as on the CPU path; the device then applies
 it with the same torchvision kernel (:func:`crop_resize_flip`). On a CPU tensor the result equals the CPU transform
-exactly; on a GPU, nvJPEG and the float bilinear kernel may differ from libjpeg-turbo and the uint8 CPU kernel by
-one grey level (tested in the device suite).
+exactly. On a GPU (measured on an H100, :mod:`kamim_lib.data.decode_agreement`): the float bilinear crop is within
+one grey level of the uint8 CPU kernel; nvJPEG decodes 4:4:4 JPEGs exactly as libjpeg-turbo, but upsamples the
+chroma of 4:2:0 JPEGs (PIL's default, cameras, ImageNet) differently: up to ~50 grey levels at colour edges, mean
+~0.7. That deviation, and a pipeline that was slower than CPU decoding on the H100, are why ``decode_on_device``
+is an explicit opt-in (``auto`` = off).
 
 Files that are not baseline RGB/grey JPEGs (PNG, CMYK JPEG, ...) are decoded and cropped in the worker with the
 same parameters and travel as finished crops. A file whose header cannot be read raises
@@ -155,7 +158,7 @@ def file_samples(dataset: Dataset) -> list[tuple[Path, int]]:
     samples = getattr(dataset, "samples", None)
     if not isinstance(samples, list) or (samples and not isinstance(samples[0][0], (str, os.PathLike))):
         raise ValueError(f"decode_on_device needs a data set of image files (imagefolder, imagenet, imagenette); "
-                         f"{type(dataset).__name__} has no file list. Use decode_on_device='off' or 'auto'.")
+                         f"{type(dataset).__name__} has no file list. Use decode_on_device='off'.")
     return [(Path(path), int(label)) for path, label in samples]
 
 

@@ -10,6 +10,9 @@ Why ``auto`` means "on CUDA only":
   too, but it is no faster than the default there.
 - pinned (page-locked) host memory is what makes ``tensor.to("cuda", non_blocking=True)`` asynchronous; on a CPU
   it is pointless.
+
+``decode_on_device`` is the exception: its ``auto`` means off everywhere (measured slower on an H100, and not
+pixel-faithful for 4:2:0 JPEGs; see :func:`decode_on_device_enabled`).
 """
 from __future__ import annotations
 
@@ -101,8 +104,13 @@ def resolve_keypoints_on(value: str, device_type: str, detector: str) -> str:
 def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, detector: str | None) -> bool:
     """Whether pre-training decodes JPEGs and crops on the device (``decode_on_device``).
 
-    ``"auto"`` is on with CUDA for a data set of image files whose kamim detector (if any) has a device backend;
-    ``"on"`` insists and says why it cannot; ``"off"`` keeps the CPU transform.
+    ``"on"`` is the explicit opt-in and says why it cannot work where it cannot; ``"off"`` (the default) and
+    ``"auto"`` keep the CPU transform. ``auto`` resolves to off, unlike the other speed switches, because decoding
+    on the GPU neither paid nor stayed faithful when measured (``results/benchmarks/device_suite.json``, one H100
+    with 16 cores, ViT-B 192 px batch 256, 2026-11-27): the pipeline ran at 1506 img/s with decoding on the device
+    vs 2158 with CPU decoding (the nvJPEG work slows the step, which already limits), and nvJPEG's decode of 4:2:0
+    JPEGs (PIL's default, cameras, ImageNet) differs from libjpeg-turbo's by up to 51 grey levels (mean 0.67; 4:4:4
+    files decode identically; ``benchmarks/jpeg_decode_agreement.py``).
 
     Args:
         value: the key's value.
@@ -117,7 +125,7 @@ def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, 
     from ..keypoints.choices import DEVICE_DETECTORS as DEVICE_KEYPOINT_DETECTORS
 
     check_choice("decode_on_device", value, SWITCHES)
-    if value == "off":
+    if value != "on":
         return False
     problems = []
     if device_type == "xla":
@@ -127,7 +135,7 @@ def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, 
     if detector is not None and detector not in DEVICE_KEYPOINT_DETECTORS:
         problems.append(f"detector={detector!r} weights need the CPU crop (only {DEVICE_KEYPOINT_DETECTORS} run on "
                         "the device)")
-    if value == "on" and problems:
+    if problems:
         raise ValueError("decode_on_device='on' cannot work here: " + "; ".join(problems) +
-                         ". Use decode_on_device='auto' or 'off'.")
-    return not problems and (value == "on" or device_type == "cuda")
+                         ". Use decode_on_device='off'.")
+    return True
