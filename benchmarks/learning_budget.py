@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # kamim_lib from this checkout
 DEFAULT_CONFIG = REPO / "params" / "train" / "smoke.yaml"
 TARGET_RATIO = 0.8
 
@@ -38,6 +39,7 @@ DEFAULT_CASES = (
     "photo_crops simmim",
     "photo_crops kamim",
     "photo_crops kamim epochs=6",
+    "textured_digits simmim epochs=6",
     "textured_digits kamim epochs=6",
 )
 #: ``--smoke``: two tiny cases that exercise every step in seconds.
