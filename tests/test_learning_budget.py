@@ -22,7 +22,8 @@ def test_smoke_run_writes_the_table_and_json(tmp_path):
     out = tmp_path / "learning_budget.json"
     completed = _run(["--smoke", "--out", str(out)], tmp_path, timeout=300)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "| case | seconds | held-out masked L1 | image-blind | random-init | ratio to image-blind" in completed.stdout
+    assert "| case | seconds | held-out masked L1 | image-blind | random-init | ratio to image-blind |" in (
+        completed.stdout)
     record = json.loads(out.read_text())
     assert record["config"] == "params/train/smoke.yaml" and record["target_ratio"] == 0.8
     assert {"device", "date", "git_commit", "load_average_at_start"} <= set(record["machine"])

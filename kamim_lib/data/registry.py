@@ -139,7 +139,8 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
             sample and warns once per file, ``"error"`` raises :class:`~kamim_lib.data.CorruptImageError` naming
             the file. See :mod:`kamim_lib.data.corrupt`.
         **kwargs: data-set options: ``digits``: ``image_size`` (32); ``textured_digits``:
-            ``image_size`` (96), ``seed`` (0); ``photo_crops``: ``image_size`` (96), ``seed`` (0); ``synthetic``: ``num_samples`` (64),
+            ``image_size`` (96), ``seed`` (0); ``photo_crops``: ``image_size`` (96), ``seed`` (0);
+            ``synthetic``: ``num_samples`` (64),
             ``image_size`` (32), ``num_classes`` (10), ``seed`` (0); ``inaturalist``: ``train_version``
             ("2021_train"), ``val_version`` ("2021_valid");
             ``places365``: ``small`` (True), ``challenge`` (False).
