@@ -64,5 +64,10 @@ def test_every_detector_finds_keypoints_on_at_least_90_percent(train):
 def test_bad_options_are_one_clear_error(options, named):
     with pytest.raises(ValueError, match=named):
         build_dataset("photo_crops", split="val", **options)
+
+
+def test_unknown_option_and_split_are_named():
     with pytest.raises(ValueError, match="does not take the option"):
         build_dataset("photo_crops", split="val", zoom=3)
+    with pytest.raises(ValueError, match="split='test'"):
+        PhotoCropsDataset(split="test")

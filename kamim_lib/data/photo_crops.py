@@ -41,6 +41,7 @@ from typing import Callable
 
 import numpy as np
 
+from .._validation import check_choice
 from .bundled_photos import load_bundled_photo, zoomed_square_crop
 from .in_memory import InMemoryImageDataset, check_size_and_seed
 
@@ -60,6 +61,7 @@ PHOTO_CROPS_MAX_SIZE = 172
 
 def window_indices(split: str) -> np.ndarray:
     """The window numbers ``i`` (per photo, int64, sorted) of ``split`` ("train" or "val")."""
+    check_choice("split", split, ("train", "val"))
     windows = np.arange(WINDOWS_PER_PHOTO)
     is_val = windows % VAL_EVERY == VAL_EVERY - 1
     return windows[is_val if split == "val" else ~is_val]
