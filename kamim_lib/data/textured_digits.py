@@ -17,8 +17,8 @@ Construction of sample ``i`` (deterministic: a NumPy generator seeded with ``(se
    under the digit is darker than mid-grey, black otherwise.
 
 Labels are the digit classes 0..9; the split is ``digits``' (every 5th sample of each class is ``val``: 1442 train,
-355 val). :func:`~kamim_lib.keypoints.coverage.keypoint_coverage` counts the images on which each detector finds keypoints
-(at the default 96 px: FAST, SIFT and ORB on ≥ 90 % of the images; the tests pin it).
+355 val). :func:`~kamim_lib.keypoints.coverage.keypoint_coverage` counts the images on which each detector finds
+keypoints (at the default 96 px: FAST, SIFT and ORB on ≥ 90 % of the images; the tests pin it).
 """
 from __future__ import annotations
 
