@@ -30,7 +30,8 @@ from .textured_digits import TexturedDigitsDataset
 
 __all__ = [
     "build_dataset", "list_datasets", "dataset_num_classes", "dataset_info", "register_dataset", "DatasetInfo",
-    "DigitsDataset", "TexturedDigitsDataset", "PhotoCropsDataset", "SyntheticDataset", "ImageFolderDataset", "SkipCorruptImages", "ON_CORRUPT_CHOICES",
+    "DigitsDataset", "TexturedDigitsDataset", "PhotoCropsDataset", "SyntheticDataset", "ImageFolderDataset",
+    "SkipCorruptImages", "ON_CORRUPT_CHOICES",
     "CorruptImageError", "CorruptImageWarning", "load_rgb_image", "to_rgb",
     "PretrainTransform", "KeypointSpec", "worker_keypoint_weights", "device_keypoint_weights", "pretrain_collate",
     "normalize_on_device", "unnormalize", "IMAGENET_MEAN", "IMAGENET_STD",
