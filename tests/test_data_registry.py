@@ -10,7 +10,7 @@ ROOTED = ["cifar10", "cifar100", "imagefolder", "imagenet", "imagenette", "inatu
 
 
 def test_registry_lists_every_data_set():
-    assert list_datasets() == sorted(ROOTED + ["digits", "synthetic", "textured_digits"])
+    assert list_datasets() == sorted(ROOTED + ["digits", "photo_crops", "synthetic", "textured_digits"])
 
 
 @pytest.mark.parametrize("name, count", [("digits", 10), ("cifar10", 10), ("cifar100", 100), ("imagenet", 1000),

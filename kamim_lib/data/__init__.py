@@ -1,7 +1,7 @@
 """Data: the dataset registry, robust image loading and the transforms of pre-training, fine-tuning and evaluation.
 
-Data sets (:func:`build_dataset`): ``digits`` and ``textured_digits`` (embedded, offline), ``synthetic``, ``cifar10``, ``cifar100``,
-``imagefolder``, ``imagenet``, ``imagenette``, ``inaturalist``, ``places365``.
+Data sets (:func:`build_dataset`): ``digits``, ``textured_digits`` and ``photo_crops`` (embedded, offline),
+``synthetic``, ``cifar10``, ``cifar100``, ``imagefolder``, ``imagenet``, ``imagenette``, ``inaturalist``, ``places365``.
 
 A pre-training batch travels as uint8 crops (plus masks and, with ``keypoints_on="workers"``, keypoint weights);
 normalisation, and with ``keypoints_on="device"`` the keypoint weights, happen on the training device::
@@ -21,6 +21,7 @@ from .image_io import CorruptImageError, load_rgb_image, to_rgb
 from .keypoint_targets import KeypointSpec, device_keypoint_weights, worker_keypoint_weights
 from .mixup import MixupCutmix
 from .normalization import IMAGENET_MEAN, IMAGENET_STD, normalize_on_device, unnormalize
+from .photo_crops import PhotoCropsDataset
 from .pretrain_transform import PretrainTransform
 from .registry import (DatasetInfo, build_dataset, dataset_info, dataset_num_classes, list_datasets,
                        register_dataset)
@@ -29,7 +30,8 @@ from .textured_digits import TexturedDigitsDataset
 
 __all__ = [
     "build_dataset", "list_datasets", "dataset_num_classes", "dataset_info", "register_dataset", "DatasetInfo",
-    "DigitsDataset", "TexturedDigitsDataset", "SyntheticDataset", "ImageFolderDataset", "SkipCorruptImages", "ON_CORRUPT_CHOICES",
+    "DigitsDataset", "TexturedDigitsDataset", "PhotoCropsDataset", "SyntheticDataset", "ImageFolderDataset",
+    "SkipCorruptImages", "ON_CORRUPT_CHOICES",
     "CorruptImageError", "CorruptImageWarning", "load_rgb_image", "to_rgb",
     "PretrainTransform", "KeypointSpec", "worker_keypoint_weights", "device_keypoint_weights", "pretrain_collate",
     "normalize_on_device", "unnormalize", "IMAGENET_MEAN", "IMAGENET_STD",

@@ -17,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
+
+from .in_memory import InMemoryImageDataset
 
 DIGITS_NUM_CLASSES = 10
 DIGITS_VAL_EVERY = 5  # within a class, every 5th sample is a validation sample
@@ -47,7 +48,7 @@ def digits_split_indices(labels: np.ndarray, split: str) -> np.ndarray:
     return np.flatnonzero(is_val if split == "val" else ~is_val).astype(np.int64)
 
 
-class DigitsDataset(Dataset):
+class DigitsDataset(InMemoryImageDataset):
     """scikit-learn's handwritten digits as RGB PIL images (see the module docstring).
 
     Args:
@@ -65,21 +66,10 @@ class DigitsDataset(Dataset):
         keep = digits_split_indices(labels, split)
         grey = np.rint(values[keep] * (255.0 / DIGITS_MAX_VALUE)).astype(np.uint8)  # (n, 8, 8)
         # Upscale once here (1797 tiny images) rather than per access.
-        self.images = np.stack([np.asarray(Image.fromarray(image).resize(
+        upscaled = np.stack([np.asarray(Image.fromarray(image).resize(
             (image_size, image_size), Image.BILINEAR)) for image in grey])  # (n, S, S) uint8
-        self.targets = labels[keep].tolist()
+        super().__init__(upscaled, labels[keep], [str(digit) for digit in range(DIGITS_NUM_CLASSES)], transform)
         self.source_indices = keep
-        self.classes = [str(digit) for digit in range(DIGITS_NUM_CLASSES)]
-        self.num_classes = DIGITS_NUM_CLASSES
-        self.image_size = image_size
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index: int):
-        image = Image.fromarray(self.images[index]).convert("RGB")
-        return (image if self.transform is None else self.transform(image)), self.targets[index]
 
 
 def build_digits(*, root, split: str, transform, download: bool, on_corrupt: str, image_size: int = 32):

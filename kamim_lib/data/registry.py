@@ -26,6 +26,7 @@ from .digits import DIGITS_NUM_CLASSES, build_digits
 from .folder import (FOLDER_LAYOUT, IMAGENET_LAYOUT, IMAGENETTE_LAYOUT, build_imagefolder, build_imagenet,
                      build_imagenette, count_folder_classes)
 from .inaturalist import INATURALIST_LAYOUT, build_inaturalist, inaturalist_num_classes
+from .photo_crops import PHOTO_NAMES, build_photo_crops
 from .places365 import PLACES365_LAYOUT, PLACES365_NUM_CLASSES, build_places365
 from .synthetic import build_synthetic
 from .textured_digits import build_textured_digits
@@ -68,6 +69,9 @@ _REGISTRY: dict[str, DatasetInfo] = {
     "textured_digits": DatasetInfo(build_textured_digits, DIGITS_NUM_CLASSES, "",
                                    "the digits composited onto scikit-image texture photos (96x96 RGB), embedded; "
                                    "options image_size, seed"),
+    "photo_crops": DatasetInfo(build_photo_crops, len(PHOTO_NAMES), "",
+                               "windows of 10 photos bundled with scikit-image/scikit-learn, labelled by photo "
+                               "(96x96 RGB), embedded; options image_size, seed"),
     "synthetic": DatasetInfo(build_synthetic, _synthetic_num_classes, "",
                              "deterministic random images; options num_samples, image_size, num_classes, seed"),
     "cifar10": DatasetInfo(partial(build_cifar, "cifar10"), 10, cifar_layout("cifar10"), "CIFAR-10 (torchvision)"),
@@ -121,7 +125,8 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
     """Build a data set by name.
 
     Args:
-        name: one of :func:`list_datasets`: ``digits`` and ``textured_digits`` (embedded), ``synthetic``, ``cifar10``,
+        name: one of :func:`list_datasets`: ``digits``, ``textured_digits`` and ``photo_crops`` (embedded),
+            ``synthetic``, ``cifar10``,
             ``cifar100``, ``imagefolder``, ``imagenet``, ``imagenette``, ``inaturalist``, ``places365``.
         root: the data root (the ``data_root`` config key); unused by ``digits`` and ``synthetic``. Never defaulted
             to a built-in path: a missing root raises ``ValueError``, a root that does not exist
@@ -134,7 +139,8 @@ def build_dataset(name: str, root: str | os.PathLike | None = None, split: str =
             sample and warns once per file, ``"error"`` raises :class:`~kamim_lib.data.CorruptImageError` naming
             the file. See :mod:`kamim_lib.data.corrupt`.
         **kwargs: data-set options: ``digits``: ``image_size`` (32); ``textured_digits``:
-            ``image_size`` (96), ``seed`` (0); ``synthetic``: ``num_samples`` (64),
+            ``image_size`` (96), ``seed`` (0); ``photo_crops``: ``image_size`` (96), ``seed`` (0);
+            ``synthetic``: ``num_samples`` (64),
             ``image_size`` (32), ``num_classes`` (10), ``seed`` (0); ``inaturalist``: ``train_version``
             ("2021_train"), ``val_version`` ("2021_valid");
             ``places365``: ``small`` (True), ``challenge`` (False).

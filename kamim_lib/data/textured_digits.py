@@ -17,18 +17,21 @@ Construction of sample ``i`` (deterministic: a NumPy generator seeded with ``(se
    under the digit is darker than mid-grey, black otherwise.
 
 Labels are the digit classes 0..9; the split is ``digits``' (every 5th sample of each class is ``val``: 1442 train,
-355 val). :func:`keypoint_coverage` counts the images on which each detector finds keypoints (at the default
-96 px: FAST, SIFT and ORB on ≥ 90 % of the images; the tests pin it).
+355 val). :func:`~kamim_lib.keypoints.coverage.keypoint_coverage` counts the images on which each detector finds
+keypoints (at the default 96 px: FAST, SIFT and ORB on ≥ 90 % of the images; the tests pin it).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 from PIL import Image
-from torch.utils.data import Dataset
 
+from kamim_lib.keypoints.coverage import keypoint_coverage  # noqa: F401  (its former home; old imports keep working)
+
+from .bundled_photos import load_bundled_photo, zoomed_square_crop
 from .digits import DIGITS_MAX_VALUE, DIGITS_NUM_CLASSES, _load_digits_arrays, digits_split_indices
+from .in_memory import InMemoryImageDataset, check_size_and_seed
 
 #: scikit-image sample photos used as backgrounds (all ship inside the package: no download).
 BACKGROUND_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins")
@@ -41,15 +44,7 @@ BACKGROUND_CONTRAST = 0.5
 
 def _background_photos() -> list[np.ndarray]:
     """uint8 (H, W, 3) RGB arrays of :data:`BACKGROUND_PHOTOS`."""
-    import skimage.data  # imported here: only this data set needs scikit-image
-
-    photos = []
-    for name in BACKGROUND_PHOTOS:
-        photo = np.asarray(getattr(skimage.data, name)())
-        if photo.ndim == 2:
-            photo = np.repeat(photo[:, :, None], 3, axis=2)
-        photos.append(np.ascontiguousarray(photo[:, :, :3]).astype(np.uint8))
-    return photos
+    return [load_bundled_photo(name) for name in BACKGROUND_PHOTOS]
 
 
 def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,11 +59,7 @@ def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: 
     Returns:
         uint8 (S, S, 3) RGB.
     """
-    height, width = photo.shape[:2]
-    side = int(rng.integers(image_size, min(height, width, MAX_CROP_ZOOM * image_size) + 1))
-    top, left = int(rng.integers(0, height - side + 1)), int(rng.integers(0, width - side + 1))
-    crop = Image.fromarray(photo[top:top + side, left:left + side]).resize((image_size, image_size), Image.BILINEAR)
-    background = np.asarray(crop, dtype=np.float32)
+    background = zoomed_square_crop(photo, image_size, MAX_CROP_ZOOM, rng).astype(np.float32)
     background = BACKGROUND_CONTRAST * (background - background.mean()) + background.mean()
     digit_side = int(rng.integers(image_size // 2, 3 * image_size // 4 + 1))
     row, column = int(rng.integers(0, image_size - digit_side + 1)), int(rng.integers(0, image_size - digit_side + 1))
@@ -81,7 +72,7 @@ def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: 
     return np.clip(np.rint(background), 0, 255).astype(np.uint8)
 
 
-class TexturedDigitsDataset(Dataset):
+class TexturedDigitsDataset(InMemoryImageDataset):
     """Digits on natural textures (see the module docstring).
 
     Args:
@@ -96,10 +87,7 @@ class TexturedDigitsDataset(Dataset):
 
     def __init__(self, *, split: str = "train", image_size: int = TEXTURED_DIGITS_DEFAULT_SIZE, seed: int = 0,
                  transform: Callable | None = None):
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-            raise ValueError(f"image_size must be an int >= 32, got {image_size!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}.")
+        check_size_and_seed(image_size, seed, minimum_size=32)
         values, labels = _load_digits_arrays()
         keep = digits_split_indices(labels, split)
         photos = _background_photos()
@@ -108,20 +96,9 @@ class TexturedDigitsDataset(Dataset):
             rng = np.random.default_rng((seed, int(index)))
             photo = photos[int(rng.integers(len(photos)))]
             images.append(composite_digit(values[index], photo, image_size, rng))
-        self.images = np.stack(images)  # (n, S, S, 3) uint8
-        self.targets = labels[keep].tolist()
+        super().__init__(np.stack(images), labels[keep], [str(digit) for digit in range(DIGITS_NUM_CLASSES)],
+                         transform)  # images (n, S, S, 3) uint8
         self.source_indices = keep
-        self.classes = [str(digit) for digit in range(DIGITS_NUM_CLASSES)]
-        self.num_classes = DIGITS_NUM_CLASSES
-        self.image_size = image_size
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index: int):
-        image = Image.fromarray(self.images[index])
-        return (image if self.transform is None else self.transform(image)), self.targets[index]
 
 
 def build_textured_digits(*, root, split: str, transform, download: bool, on_corrupt: str,
@@ -130,26 +107,3 @@ def build_textured_digits(*, root, split: str, transform, download: bool, on_cor
     del root, download, on_corrupt
     return TexturedDigitsDataset(split=split, image_size=image_size, seed=seed, transform=transform)
 
-
-def keypoint_coverage(images: np.ndarray, detectors: Sequence[str]) -> dict[str, dict]:
-    """How many images each OpenCV detector finds keypoints on (default settings, as KAMIM uses them).
-
-    Args:
-        images: uint8 (N, H, W, 3) RGB.
-        detectors: names among ``kamim_lib.keypoints.DETECTORS``.
-
-    Returns:
-        detector -> ``{"images": N, "with_keypoints": n, "share": n / N, "median_keypoints": m}``.
-    """
-    import cv2
-
-    from kamim_lib.keypoints.opencv_detect import create_opencv_detector
-
-    coverage = {}
-    for detector in detectors:
-        finder = create_opencv_detector(detector)
-        counts = np.array([len(finder.detect(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), None)) for image in images])
-        coverage[detector] = {"images": int(len(images)), "with_keypoints": int((counts > 0).sum()),
-                              "share": float((counts > 0).mean()) if len(images) else 0.0,
-                              "median_keypoints": float(np.median(counts)) if len(images) else 0.0}
-    return coverage
