@@ -24,7 +24,7 @@ def test_print_config_resolves_overrides(capsys):
     assert main(["finetune", "--config", SMOKE, "--set", "pretrained=scratch", "lr=0.01", "--print-config"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["config"]["lr"] == 0.01 and shown["config"]["section"] == "finetune"
-    assert shown["run_dir"].startswith("results/smoke/finetune/scratch-vit_micro12-textured_digits-")
+    assert shown["run_dir"].startswith("results/smoke/finetune/scratch-vit_micro12-photo_crops-")
 
 
 def test_bad_keys_exit_2_with_one_line(capsys):
