@@ -1,0 +1,45 @@
+"""The README's results block is the digest of the committed results, and the digest says what the numbers say."""
+import json
+from pathlib import Path
+
+import pytest
+
+from kamim_lib.reproduce import results_digest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_carries_the_digest_of_the_committed_smoke_results():
+    readme = (REPO / "README.md").read_text()
+    block = readme.split(results_digest.BEGIN, 1)[1].split(results_digest.END, 1)[0].strip()
+    assert block == results_digest.digest(REPO / "results" / "smoke").strip(), (
+        "README.md's results block is stale: run python -m kamim_lib.reproduce.results_digest results/smoke --write")
+
+
+def _write_evidence(root: Path, section: str, evidence: dict) -> None:
+    (root / section).mkdir(parents=True, exist_ok=True)
+    (root / section / "summary.json").write_text(json.dumps({"evidence": evidence}))
+
+
+def test_findings_follow_the_intervals_and_ratios(tmp_path):
+    _write_evidence(tmp_path, "pretrain", {
+        "seeds": [0, 1, 2], "ratio_to_image_blind": {"simmim": 0.62, "kamim": 0.85},
+        "paired_difference": {"mean": 0.1, "ci95": [0.05, 0.15]}})
+    _write_evidence(tmp_path, "linprobe", {
+        "top1": {"simmim": [50.0, 52.0], "kamim": [51.0, 55.0]}, "baselines": {"raw_pixels": 40.0},
+        "paired_difference": {"mean": 2.0, "ci95": [-1.0, 5.0]}})
+    lines = results_digest.findings(tmp_path)
+    assert "reached by simmim)" in lines[0] and "kamim" not in lines[0].split("reached by")[1]
+    assert "simmim reconstructs masked pixels better" in lines[1]
+    assert "cannot tell them apart" in lines[2] and "simmim 51.0 %" in lines[2] and "raw pixels 40.0 %" in lines[2]
+    _write_evidence(tmp_path, "linprobe", {
+        "top1": {"simmim": [50.0], "kamim": [55.0]}, "baselines": {},
+        "paired_difference": {"mean": 5.0, "ci95": [1.0, 9.0]}})
+    assert "kamim is ahead" in results_digest.findings(tmp_path)[2]
+
+
+def test_replacing_the_block_keeps_the_rest_and_refuses_a_readme_without_markers():
+    text = f"head\n{results_digest.BEGIN}\nold\n{results_digest.END}\ntail\n"
+    assert results_digest.replace_block(text, "new") == f"head\n{results_digest.BEGIN}\nnew\n{results_digest.END}\ntail\n"
+    with pytest.raises(ValueError, match="markers"):
+        results_digest.replace_block("no markers here", "new")
