@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -30,55 +29,24 @@ open(result, "w").write(json.dumps(summary, default=str))
 """
 
 
-def start_fit_in_subprocess(out_dir: Path, section: str = "pretrain", **overrides) -> Callable[[], dict]:
-    """Start ``fit(tiny_config(...))`` in a new process; returns a function that waits for it and gives its summary.
-
-    The caller trains its CPU reference in the meantime: the XLA process spends most of its time importing
-    torch_xla and compiling, on one core, so on CI's 2 cores the two runs overlap instead of adding up.
-    """
+def fit_in_subprocess(out_dir: Path, section: str = "pretrain", **overrides) -> dict:
+    """``fit(tiny_config(...))`` in a new process; returns its summary."""
     result = out_dir / "summary-from-subprocess.json"
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent),
                                                                       os.environ.get("PYTHONPATH")]))}
-    log = out_dir / "subprocess-output.log"  # a file, not a pipe: a full pipe would stall the run while we train
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-c", _RUN_FIT, str(out_dir), section, json.dumps(overrides),
-                                    str(result)], env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
-
-    def summary() -> dict:
-        try:
-            process.wait(timeout=600)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        assert process.returncode == 0, log.read_text()[-4000:]
-        return json.loads(result.read_text())
-
-    return summary
-
-
-def fit_in_subprocess(out_dir: Path, section: str = "pretrain", **overrides) -> dict:
-    """``fit(tiny_config(...))`` in a new process; returns its summary."""
-    return start_fit_in_subprocess(out_dir, section, **overrides)()
-
-
-def xla_replicas() -> int:
-    """The SPMD replicas an XLA run gets here: the virtual CPU devices (tasks.py sets CPU_NUM_DEVICES=4).
-
-    The CPU reference's global batch is sized from it before the XLA run reports ``num_replicas`` (each test
-    checks that it does), so that both runs can train at the same time.
-    """
-    return int(os.environ.get("CPU_NUM_DEVICES", "1"))
+    completed = subprocess.run([sys.executable, "-c", _RUN_FIT, str(out_dir), section, json.dumps(overrides),
+                                str(result)], env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return json.loads(result.read_text())
 
 
 def test_spmd_pretraining_matches_one_cpu_process_on_the_global_batch(tmp_path):
     common = {"method": "kamim", "keypoints_on": "device", "epochs": 1, "precision": "fp32", "num_threads": None}
-    xla_summary = start_fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
-    replicas = xla_replicas()  # the CPU reference trains while the XLA process imports and compiles
-    on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
-    on_xla = xla_summary()
-    assert on_xla["derived"]["num_replicas"] == replicas
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
     assert on_xla["status"] == "finished" and on_xla["derived"]["global_batch"] == 16 * replicas
+    on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
     assert on_xla["optimizer_steps"] == on_cpu["optimizer_steps"] > 0
     assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-4)
     xla_weights = load_checkpoint(on_xla["checkpoint"])["model"]
@@ -91,11 +59,9 @@ def test_spmd_keeps_the_last_partial_batch_like_one_cpu_process(tmp_path):
     # 120 images, global batch 64: one full batch, then the last 56 (a multiple of the 4 devices, 14 each)
     common = {"method": "simmim", "epochs": 1, "precision": "fp32", "num_threads": None, "max_train_samples": 120,
               "drop_last": False}
-    xla_summary = start_fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
-    replicas = xla_replicas()  # the CPU reference trains while the XLA process imports and compiles
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
     on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
-    on_xla = xla_summary()
-    assert on_xla["derived"]["num_replicas"] == replicas
     assert on_xla["derived"]["steps_per_epoch"] == on_cpu["derived"]["steps_per_epoch"] == -(-120 // (16 * replicas))
     assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-4)
     assert state_dicts_equal(load_checkpoint(on_xla["checkpoint"])["model"],
@@ -114,10 +80,8 @@ def test_device_masking_strategies_train_under_spmd_with_static_shapes(tmp_path,
     """AttMask (EMA teacher forward + top-k) and density-guided masks (torch FAST) inside the XLA step."""
     common = {"method": "kamim", "keypoints_on": "device", "masking": masking, "img_size": 64,
               "mask_patch_size": 16, "epochs": 1, "precision": "fp32", "num_threads": None}
-    xla_summary = start_fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
-    replicas = xla_replicas()  # the CPU reference trains while the XLA process imports and compiles
+    on_xla = fit_in_subprocess(tmp_path / "xla", device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
     on_cpu = fit(tiny_config(tmp_path / "cpu", device="cpu", batch_size=16 * replicas, **common))
-    on_xla = xla_summary()
-    assert on_xla["derived"]["num_replicas"] == replicas
     assert on_xla["status"] == "finished" and on_xla["optimizer_steps"] == on_cpu["optimizer_steps"] > 0
     assert on_xla["train_loss_first_epoch"] == pytest.approx(on_cpu["train_loss_first_epoch"], rel=1e-3)

@@ -8,15 +8,13 @@ pytestmark = [pytest.mark.xla, pytest.mark.slow]
 from kamim_lib.engine import fit  # noqa: E402
 
 from engine_fixtures import tiny_config  # noqa: E402
-from test_engine_xla import start_fit_in_subprocess, xla_replicas  # noqa: E402
+from test_engine_xla import fit_in_subprocess  # noqa: E402
 
 
 def _same_training(tmp_path, section: str, **common) -> tuple[dict, dict]:
-    xla_summary = start_fit_in_subprocess(tmp_path / "xla", section, device="xla", batch_size=16, **common)
-    replicas = xla_replicas()  # the CPU reference trains while the XLA process imports and compiles
+    on_xla = fit_in_subprocess(tmp_path / "xla", section, device="xla", batch_size=16, **common)
+    replicas = on_xla["derived"]["num_replicas"]
     on_cpu = fit(tiny_config(tmp_path / "cpu", section, device="cpu", batch_size=16 * replicas, **common))
-    on_xla = xla_summary()
-    assert on_xla["derived"]["num_replicas"] == replicas
     assert on_xla["status"] == "finished" and on_xla["optimizer_steps"] == on_cpu["optimizer_steps"] > 0
     return on_xla, on_cpu
 
