@@ -4,7 +4,7 @@ import pytest
 
 from kamim_lib.data import build_dataset, dataset_num_classes
 from kamim_lib.data.digits import DigitsDataset
-from kamim_lib.data.textured_digits import TexturedDigitsDataset, composite_digit, keypoint_coverage
+from kamim_lib.data.textured_digits import TexturedDigitsDataset, composite_digit, composite_split, keypoint_coverage
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +20,17 @@ def test_split_sizes_labels_and_registry(val):
 
 
 def test_deterministic_and_seed_dependent(val):
-    again = TexturedDigitsDataset(split="val")
-    assert np.array_equal(val.images, again.images)
+    # composite_split composes afresh (the data set reuses one process-wide copy): two independent compositions agree
+    again, labels, keep = composite_split("val", 96, 0)
+    assert np.array_equal(val.images, again) and val.targets == labels[keep].tolist()
     other = TexturedDigitsDataset(split="val", seed=1)
     assert not np.array_equal(val.images, other.images)
+
+
+def test_the_shared_copy_is_read_only(val):
+    assert TexturedDigitsDataset(split="val").images is val.images  # composed once per process
+    with pytest.raises(ValueError, match="read-only"):
+        val.images[0, 0, 0, 0] = 1
 
 
 def test_composite_draws_the_digit_in_contrasting_ink():

@@ -39,6 +39,7 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
         A ``TokenEmbedding`` with the points, each token's label and image index, in image-then-raster order.
     """
     from sklearn.manifold import TSNE  # sklearn is slow to import; only the notebooks that embed pay for it
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     check_positive("perplexity", perplexity)
     patches = patch_tokens(torch.as_tensor(tokens), has_cls, "tokens")
@@ -51,7 +52,11 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
                          "use more images or a smaller perplexity.")
     features = patches.detach().float().cpu().reshape(batch * num_tokens, dim).numpy()
     reducer = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
-    points = reducer.fit_transform(features).astype(np.float32)
+    # One OpenMP thread: the Barnes-Hut gradient opens a parallel region per iteration (1000 of them) on a few
+    # thousand points at most, so on a busy CPU (torch's own pool, other processes) every region waits for a
+    # descheduled thread. Measured on 2 shared cores: 64 points 0.3 s with one thread, 1 to 27 s with two.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        points = reducer.fit_transform(features).astype(np.float32)
     return TokenEmbedding(points, np.repeat(labels, num_tokens), np.repeat(np.arange(batch), num_tokens))
 
 

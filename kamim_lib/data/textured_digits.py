@@ -22,6 +22,7 @@ keypoints (at the default 96 px: FAST, SIFT and ORB on ≥ 90 % of the images; t
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -72,6 +73,37 @@ def composite_digit(digit: np.ndarray, photo: np.ndarray, image_size: int, rng: 
     return np.clip(np.rint(background), 0, 255).astype(np.uint8)
 
 
+def composite_split(split: str, image_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every image of ``split``, composited (the module docstring's construction).
+
+    Returns:
+        (images uint8 (n, S, S, 3), all ``digits`` labels (1797,) int64, the split's indices (n,) into them).
+    """
+    values, labels = _load_digits_arrays()
+    keep = digits_split_indices(labels, split)
+    photos = _background_photos()
+    images = []
+    for index in keep:
+        rng = np.random.default_rng((seed, int(index)))
+        photo = photos[int(rng.integers(len(photos)))]
+        images.append(composite_digit(values[index], photo, image_size, rng))
+    return np.stack(images), labels, keep
+
+
+@lru_cache(maxsize=4)
+def _composited_split(split: str, image_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`composite_split`, once per process and arguments, its arrays read-only.
+
+    Why: a training run builds the train split up to twice (training and kNN transforms) and the val split once,
+    and a notebook trains several runs in one kernel; compositing 1797 images costs seconds each time while the
+    result depends only on the arguments. Read-only, so that no user of one data set can change another's pixels.
+    """
+    arrays = composite_split(split, image_size, seed)
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
 class TexturedDigitsDataset(InMemoryImageDataset):
     """Digits on natural textures (see the module docstring).
 
@@ -88,16 +120,8 @@ class TexturedDigitsDataset(InMemoryImageDataset):
     def __init__(self, *, split: str = "train", image_size: int = TEXTURED_DIGITS_DEFAULT_SIZE, seed: int = 0,
                  transform: Callable | None = None):
         check_size_and_seed(image_size, seed, minimum_size=32)
-        values, labels = _load_digits_arrays()
-        keep = digits_split_indices(labels, split)
-        photos = _background_photos()
-        images = []
-        for index in keep:
-            rng = np.random.default_rng((seed, int(index)))
-            photo = photos[int(rng.integers(len(photos)))]
-            images.append(composite_digit(values[index], photo, image_size, rng))
-        super().__init__(np.stack(images), labels[keep], [str(digit) for digit in range(DIGITS_NUM_CLASSES)],
-                         transform)  # images (n, S, S, 3) uint8
+        images, labels, keep = _composited_split(split, image_size, seed)  # images (n, S, S, 3) uint8
+        super().__init__(images, labels[keep], [str(digit) for digit in range(DIGITS_NUM_CLASSES)], transform)
         self.source_indices = keep
 
 
