@@ -43,3 +43,15 @@ def test_replacing_the_block_keeps_the_rest_and_refuses_a_readme_without_markers
     assert results_digest.replace_block(text, "new") == f"head\n{results_digest.BEGIN}\nnew\n{results_digest.END}\ntail\n"
     with pytest.raises(ValueError, match="markers"):
         results_digest.replace_block("no markers here", "new")
+
+
+def test_the_decile_sentence_counts_where_kamim_is_below_simmim(tmp_path):
+    def rows(errors):
+        return [{"decile": index + 1, "error_mean": error} for index, error in enumerate(errors)]
+
+    _write_evidence(tmp_path, "pretrain", {
+        "seeds": [0, 1], "ratio_to_image_blind": {"simmim": 0.9}, "paired_difference": {"mean": 0.0, "ci95": [-1, 1]},
+        "weighting": {"temperature": 0.25, "top10_weight_share": 0.35, "max_weight_mean": 53.0,
+                      "error_by_density_decile": {"simmim": rows([0.5, 0.6, 0.9]), "kamim": rows([0.7, 0.5, 0.6])}}})
+    sentence = results_digest.findings(tmp_path)[3]
+    assert "in 2 of 3 keypoint-density deciles (deciles 2, 3;" in sentence

@@ -62,6 +62,13 @@ def findings(results: Path) -> list[str]:
             lines.append(f"Weight concentration (T = {weighting['temperature']}): the heaviest 10 % of patches hold "
                          f"{100 * weighting['top10_weight_share']:.1f} % of the weight; mean largest weight "
                          f"{weighting['max_weight_mean']:.1f}.")
+            deciles = weighting.get("error_by_density_decile", {})
+            if {"simmim", "kamim"} <= set(deciles):
+                below = [row["decile"] for row, other in zip(deciles["kamim"], deciles["simmim"])
+                         if row["error_mean"] < other["error_mean"]]
+                lines.append(f"KAMIM's unweighted masked-patch error is below SimMIM's in {len(below)} of "
+                             f"{len(deciles['kamim'])} keypoint-density deciles"
+                             + (f" (deciles {', '.join(map(str, below))}; 10 = densest)" if below else "") + ".")
     for section, name in (("linprobe", "Linear probe"), ("finetune", "Fine-tuning")):
         evidence = _evidence(results, section)
         if not evidence:
