@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
-from kamim_lib.reproduce.artifacts import make_section_outputs_portable
+from kamim_lib.reproduce.artifacts import make_section_outputs_portable, relative_to_repo
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_lib.reproduce.kernel_control import KernelControl
 from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
@@ -138,7 +138,8 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
         if kernel.interrupted:  # the kernel did not survive the forwarded Ctrl-C (e.g. still starting)
             raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
-    marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": parameters,
+    # Parameters repository-relative like every other output (the fingerprint alone decides what is stale).
+    marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": relative_to_repo(parameters),
                                   "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
     return "ran"
 
