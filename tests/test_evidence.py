@@ -22,6 +22,18 @@ def test_masked_pixel_errors_counts_masked_pixels_only():
     assert masked_pixel_errors(prediction[0], images, masks, 2).tolist() == pytest.approx([5.0, 1.0])
 
 
+def test_image_blind_masked_l1_scores_the_one_prediction_on_masked_pixels(monkeypatch):
+    from kamim_lib.evidence import reconstruction
+
+    images = torch.zeros(2, 3, 4, 4)
+    images[1] = 2.0
+    masks = torch.tensor([[[1, 0], [0, 0]], [[0, 0], [0, 1]]])
+    held_out = reconstruction.HeldOutSet(images, masks, patch_size=2)
+    monkeypatch.setattr(reconstruction, "image_blind_prediction", lambda config, passes: torch.full((3, 4, 4), 0.5))
+    # image 0: |0.5 - 0| = 0.5 on its masked pixels, image 1: |0.5 - 2| = 1.5 -> mean 1.0
+    assert reconstruction.image_blind_masked_l1(None, held_out) == pytest.approx(1.0)
+
+
 def test_logistic_regression_separates_separable_classes_and_pixels_pool():
     rng = np.random.default_rng(0)
     centres = np.array([[0.0, 5.0], [5.0, 0.0], [-5.0, -5.0]])

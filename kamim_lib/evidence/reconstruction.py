@@ -114,6 +114,12 @@ def image_blind_prediction(config, *, passes: int = 2, seed: int = 0) -> torch.T
     return normalised.median(dim=0).values
 
 
+def image_blind_masked_l1(config, held_out: HeldOutSet, *, passes: int = 2) -> float:
+    """Mean held-out masked L1 of :func:`image_blind_prediction` (the same image for every input)."""
+    blind = image_blind_prediction(config, passes=passes)
+    return float(masked_pixel_errors(blind, held_out.images, held_out.masks, held_out.patch_size).mean())
+
+
 def random_init_masked_l1(config, held_out: HeldOutSet, seeds, batch_size: int = 64) -> float:
     """Mean held-out masked L1 of freshly initialised models (one per seed, ``torch.manual_seed(seed)``)."""
     from kamim_lib.models import create_model

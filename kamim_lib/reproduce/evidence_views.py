@@ -79,9 +79,7 @@ def pretrain_evidence(results: Sequence[dict], seeds: Sequence[int], config, *, 
             "deciles": weighting.error_by_density_decile(patch_errors, density, masked)}
     values = per_seed(results, lambda result: per_checkpoint[(result["label"], result["fields"]["seed"])]
                       ["val_masked_l1"], seeds)
-    blind = reconstruction.image_blind_prediction(config, passes=image_blind_passes)
-    baselines = {"image_blind": float(reconstruction.masked_pixel_errors(blind, held_out.images, held_out.masks,
-                                                                         held_out.patch_size).mean()),
+    baselines = {"image_blind": reconstruction.image_blind_masked_l1(config, held_out, passes=image_blind_passes),
                  "random_init": reconstruction.random_init_masked_l1(config, held_out, seeds)}
     record = evidence_record("val_masked_l1", seeds, values, baselines)
     record["ratio_to_image_blind"] = {label: sum(per) / len(per) / baselines["image_blind"]

@@ -78,10 +78,8 @@ def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_con
                 differences[label][metric] = {"mean": mean, "ci95": [low, high]}
             else:
                 differences[label][metric] = {"mean": a[0] - b[0], "ci95": None}
-    blind = reconstruction.image_blind_prediction(pretrain_config, passes=image_blind_passes)
     baselines = {
-        "image_blind": float(reconstruction.masked_pixel_errors(blind, held_out.images, held_out.masks,
-                                                                held_out.patch_size).mean()),
+        "image_blind": reconstruction.image_blind_masked_l1(pretrain_config, held_out, passes=image_blind_passes),
         "random_init_l1": reconstruction.random_init_masked_l1(pretrain_config, held_out, seeds),
         "raw_pixels": probing.raw_pixel_top1(train, val),
         "random_init_top1": probing.random_init_top1(probe_config, train, val, seeds)}
