@@ -71,3 +71,17 @@ def test_unknown_option_and_split_are_named():
         build_dataset("photo_crops", split="val", zoom=3)
     with pytest.raises(ValueError, match="split='test'"):
         PhotoCropsDataset(split="test")
+
+
+def test_splits_are_cut_once_per_process_read_only_and_equal_to_a_fresh_cut(val):
+    from kamim_lib.data import photo_crops
+
+    again = PhotoCropsDataset(split="val")
+    assert again.images is val.images  # the second build reuses the first one's pixels
+    assert not val.images.flags.writeable  # no data set can change another's pixels
+    with pytest.raises(ValueError):
+        val.images[0, 0, 0, 0] = 0
+    fresh, labels = photo_crops._cut_split.__wrapped__("val", 96, 0)  # uncached
+    np.testing.assert_array_equal(fresh, val.images)
+    assert list(labels) == val.targets
+    assert not np.array_equal(PhotoCropsDataset(split="val", seed=1).images, val.images)

@@ -37,6 +37,7 @@ and ``astronaut``'s smooth patches); of the 360 validation images on 358, 358 an
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -67,6 +68,12 @@ def window_indices(split: str) -> np.ndarray:
     return windows[is_val if split == "val" else ~is_val]
 
 
+def window_ids(split: str) -> list[tuple[int, int]]:
+    """``(label, i)`` of every image of ``split``, in data-set order: window-major (the label cycles fastest), so any
+    leading subset (``max_train_samples``) holds every class."""
+    return [(label, int(window)) for window in window_indices(split) for label in range(len(PHOTO_NAMES))]
+
+
 class PhotoCropsDataset(InMemoryImageDataset):
     """Windows of bundled photos labelled by photo (see the module docstring).
 
@@ -83,14 +90,28 @@ class PhotoCropsDataset(InMemoryImageDataset):
     def __init__(self, *, split: str = "train", image_size: int = PHOTO_CROPS_DEFAULT_SIZE, seed: int = 0,
                  transform: Callable | None = None):
         check_size_and_seed(image_size, seed, minimum_size=PHOTO_CROPS_MIN_SIZE, maximum_size=PHOTO_CROPS_MAX_SIZE)
-        photos = [load_bundled_photo(name) for name in PHOTO_NAMES]
-        # Window-major order (label cycles fastest): any leading subset (max_train_samples) holds every class.
-        self.window_ids = [(label, int(window)) for window in window_indices(split) for label in range(len(photos))]
-        images = [zoomed_square_crop(photos[label], image_size, MAX_CROP_ZOOM,
-                                     np.random.default_rng((seed, label, window)))
-                  for label, window in self.window_ids]
-        super().__init__(np.stack(images), [label for label, _ in self.window_ids], PHOTO_NAMES,
-                         transform)  # images (n, S, S, 3) uint8
+        check_choice("split", split, ("train", "val"))
+        images, labels = _cut_split(split, image_size, seed)  # images (n, S, S, 3) uint8, read-only
+        self.window_ids = window_ids(split)
+        super().__init__(images, labels, PHOTO_NAMES, transform)
+
+
+@lru_cache(maxsize=4)
+def _cut_split(split: str, image_size: int, seed: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The windows of ``split``: ``(images (n, S, S, 3) uint8, read-only; labels)``, once per process and arguments.
+
+    Why cached: a training run builds the train split up to twice (training and kNN transforms) and the val split
+    once, and a notebook trains dozens of runs in one kernel; cutting 1440 windows costs about half a second each
+    time while the result depends only on the arguments. Read-only, so that no user of one data set can change
+    another's pixels.
+    """
+    photos = [load_bundled_photo(name) for name in PHOTO_NAMES]
+    windows = window_ids(split)
+    images = np.stack([zoomed_square_crop(photos[label], image_size, MAX_CROP_ZOOM,
+                                          np.random.default_rng((seed, label, window)))
+                       for label, window in windows])
+    images.setflags(write=False)
+    return images, tuple(label for label, _ in windows)
 
 
 def build_photo_crops(*, root, split: str, transform, download: bool, on_corrupt: str,
