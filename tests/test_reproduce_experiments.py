@@ -290,11 +290,16 @@ def test_schemas_accept_valid_parameters(train_yaml, tmp_path):
     probe = notebook_parameters(_namespace(train_yaml, checkpoints={"kamim": str(checkpoint)}), LinearProbeParams)
     assert probe.stages == ("pretrain", "linprobe")
     notebook_parameters(_namespace(train_yaml, checkpoints={}), FinetuneParams)
-    notebook_parameters(_namespace(train_yaml, detectors=["fast", "orb"], protocol="linprobe"),
-                        DetectorAblationParams)
+    detectors = notebook_parameters(_namespace(train_yaml, detectors=["fast", "orb"], protocol="linprobe"),
+                                    DetectorAblationParams)
+    assert detectors.stages == ("pretrain", "linprobe") and detectors.engine_protocol == "linprobe"
     sweep = notebook_parameters(_namespace(train_yaml, weight_patch_sizes=[8, 16], temperatures=[0.25, 1], controls=True,
                                            protocol="finetune"), SweepParams)
-    assert sweep.stages == ("pretrain", "finetune")
+    # the converged probe always needs the linear-probe configuration, the engine's protocol comes besides
+    assert sweep.stages == ("pretrain", "linprobe", "finetune")
+    pretrain_only = notebook_parameters(_namespace(train_yaml, detectors=["fast"], protocol="none"),
+                                        DetectorAblationParams)
+    assert pretrain_only.stages == ("pretrain", "linprobe") and pretrain_only.engine_protocol is None
 
 
 def test_data_root_reaches_every_run_without_changing_run_ids(train_yaml, tmp_path):

@@ -231,3 +231,40 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
     if title:
         ax.set_title(title)
     return figure
+
+
+def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mapping[str, str], seeds: int,
+                            title: str = "") -> Figure:
+    """One panel per metric: each comparison's mean paired difference ``a − b`` with its 95 % interval (error
+    bar; a dot alone where there is no interval), against the zero line.
+
+    Args:
+        comparisons: ``{"a", "b", "metric", "mean", "ci95"}`` entries
+            (:func:`kamim_lib.reproduce.ablation_views.paired_comparisons`).
+        metric_names: metric -> axis label, in panel order (metrics without comparisons are left out).
+        seeds: how many paired seeds the differences are over (for the titles).
+    """
+    metrics = [metric for metric in metric_names if any(entry["metric"] == metric for entry in comparisons)]
+    if not metrics:
+        raise ValueError("comparisons holds no entry of the metrics named in metric_names.")
+    figure = Figure(figsize=(5 * len(metrics), 0.9 + 0.45 * max(
+        sum(entry["metric"] == metric for entry in comparisons) for metric in metrics)), layout="constrained")
+    for ax, metric in zip(np.atleast_1d(figure.subplots(1, len(metrics))), metrics):
+        entries = [entry for entry in comparisons if entry["metric"] == metric]
+        for row, entry in enumerate(entries):
+            if entry["ci95"] is None:
+                ax.plot(entry["mean"], row, "o", color="C0")
+            else:
+                low, high = entry["ci95"]
+                excludes_zero = not low <= 0 <= high
+                ax.errorbar(entry["mean"], row, xerr=[[entry["mean"] - low], [high - entry["mean"]]], fmt="o",
+                            capsize=4, color="C3" if excludes_zero else "C0")
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(entries)), [f"{entry['a']} − {entry['b']}" for entry in entries], fontsize="small")
+        ax.invert_yaxis()
+        ax.set_xlabel(f"paired difference, {metric_names[metric]}")
+        ax.set_title(f"mean and 95 % CI over {seeds} seeds (red: excludes 0)", fontsize="small")
+        ax.grid(alpha=0.3, axis="x")
+    if title:
+        figure.suptitle(title)
+    return figure

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from kamim_lib.reproduce.experiments import per_seed
+from kamim_lib.reproduce.checkpoint_measures import LOWER_IS_BETTER, METRICS
 
-METRICS = {"val_masked_l1": "held-out masked L1", "top1": "probe top-1 %"}
-LOWER_IS_BETTER = {"val_masked_l1": True, "top1": False}
 REFERENCE_ARM = "random"
 
 
@@ -44,47 +42,31 @@ def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_con
         "differences": {label: {"reference", metric: {"mean", "ci95"}}}}`` (no entry for the reference cells;
         ``ci95`` None with a single seed).
     """
-    from kamim_lib.evidence import probing, reconstruction
-    from kamim_lib.reproduce.evidence_views import _load, _probe_encoder, checkpoint_of
-    from kamim_lib.stats import paired_difference_ci
+    from kamim_lib.reproduce.ablation_views import paired_entry
+    from kamim_lib.reproduce.checkpoint_measures import (probe_baselines, probe_bench, reconstruction_baselines,
+                                                         reconstruction_bench)
+    from kamim_lib.reproduce.evidence_views import held_out_measures, probe_measures
 
-    held_out = reconstruction.held_out_set(pretrain_config)
-    train, val = probing.labelled_split(probe_config, "train"), probing.labelled_split(probe_config, "val")
-    measured = {}
-    for result in results:
-        checkpoint = checkpoint_of(result)
-        key = (result["label"], result["fields"]["seed"])
-        measured[key] = {
-            "val_masked_l1": reconstruction.model_masked_l1(_load(checkpoint, pretrain_config), held_out),
-            "top1": probing.encoder_top1(_probe_encoder(checkpoint, probe_config), train, val,
-                                         layer=probe_config.probe_layer, pooling=probe_config.pooling)}
+    reconstruction, probe = reconstruction_bench(pretrain_config), probe_bench(probe_config)
+    measured = {"val_masked_l1": held_out_measures(results, seeds, reconstruction)[0],
+                "top1": probe_measures(results, seeds, probe)}
     fields = {result["label"]: result["fields"] for result in results}
-    cells = {label: {"arm": field["arm"], "method": field["method"], "target": field["target"]}
+    cells = {label: {"arm": field["arm"], "method": field["method"], "target": field["target"],
+                     **{metric: [float(value) for value in measured[metric][label]] for metric in METRICS}}
              for label, field in fields.items()}
-    for metric in METRICS:
-        for label, values in per_seed(results, lambda r: measured[(r["label"], r["fields"]["seed"])][metric],
-                                      seeds).items():
-            cells[label][metric] = [float(value) for value in values]
     differences = {}
     for label, cell in cells.items():
         reference = reference_label(label, cell)
         if label == reference or reference not in cells:
             continue
-        differences[label] = {"reference": reference}
-        for metric in METRICS:
-            a, b = cell[metric], cells[reference][metric]
-            if len(seeds) >= 2:
-                mean, low, high = paired_difference_ci(a, b)
-                differences[label][metric] = {"mean": mean, "ci95": [low, high]}
-            else:
-                differences[label][metric] = {"mean": a[0] - b[0], "ci95": None}
-    baselines = {
-        "image_blind": reconstruction.image_blind_masked_l1(pretrain_config, held_out, passes=image_blind_passes),
-        "random_init_l1": reconstruction.random_init_masked_l1(pretrain_config, held_out, seeds),
-        "raw_pixels": probing.raw_pixel_top1(train, val),
-        "random_init_top1": probing.random_init_top1(probe_config, train, val, seeds)}
+        differences[label] = {"reference": reference,
+                              **{metric: paired_entry(cell[metric], cells[reference][metric]) for metric in METRICS}}
+    blind = reconstruction_baselines(reconstruction, seeds, image_blind_passes=image_blind_passes)
+    pixels = probe_baselines(probe, seeds)
+    baselines = {"image_blind": blind["image_blind"], "random_init_l1": blind["random_init"],
+                 "raw_pixels": pixels["raw_pixels"], "random_init_top1": pixels["random_init"]}
     return {"seeds": [int(seed) for seed in seeds], "cells": cells, "baselines": baselines,
-            "differences": differences, "held_out_images": int(len(held_out.images)),
+            "differences": differences, "held_out_images": int(len(reconstruction.held_out.images)),
             "probe": f"logistic regression on block-{probe_config.probe_layer} {probe_config.pooling}-pooled "
                      "features"}
 

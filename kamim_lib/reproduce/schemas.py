@@ -303,17 +303,22 @@ class FinetuneParams(ProtocolParams):
     stages = ("pretrain", "finetune")
 
 
+#: 05 and 06 also accept "none": pretrain only, measured by the converged probe and the held-out masked L1.
+NO_PROTOCOL = "none"
+
+
 def _check_protocol(protocol: str) -> None:
     from kamim_lib.reproduce.training import PROTOCOLS
 
-    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("protocol", protocol, (NO_PROTOCOL, *PROTOCOLS))
 
 
 @dataclass(frozen=True)
 class KamimVariantsParams(TrainingParams):
-    """Shared by 05 and 06: KAMIM variants, each pretrained then evaluated by ``protocol``.
+    """Shared by 05 and 06: KAMIM variants on paired seeds, each measured by held-out masked L1 and a converged
+    probe, and (unless ``protocol`` is "none") also evaluated by the engine's ``protocol`` run.
 
-    protocol: how each backbone is evaluated ("linprobe" or "finetune").
+    protocol: "none" (pretrain only), "linprobe" or "finetune" (an engine run per variant and seed besides).
     """
 
     protocol: str
@@ -323,7 +328,14 @@ class KamimVariantsParams(TrainingParams):
 
     @property
     def stages(self) -> tuple[str, ...]:
-        return ("pretrain", self.protocol)
+        # The linear-probe configuration is always used: its data, block and pooling define the converged probe.
+        return ("pretrain", "linprobe") if self.protocol in (NO_PROTOCOL, "linprobe") else \
+            ("pretrain", "linprobe", self.protocol)
+
+    @property
+    def engine_protocol(self) -> str | None:
+        """The protocol to pass to :func:`~kamim_lib.reproduce.experiments.run_variants` (None: pretrain only)."""
+        return None if self.protocol == NO_PROTOCOL else self.protocol
 
     def __post_init__(self) -> None:
         _check_protocol(self.protocol)
