@@ -55,3 +55,13 @@ def test_the_decile_sentence_counts_where_kamim_is_below_simmim(tmp_path):
                       "error_by_density_decile": {"simmim": rows([0.5, 0.6, 0.9]), "kamim": rows([0.7, 0.5, 0.6])}}})
     sentence = results_digest.findings(tmp_path)[3]
     assert "in 2 of 3 keypoint-density deciles (deciles 2, 3;" in sentence
+
+
+def test_ablation_findings_give_both_metrics_of_each_pair_with_their_verdicts(tmp_path):
+    _write_evidence(tmp_path, "sweep", {"seeds": [0, 1, 2, 3, 4], "comparisons": [
+        {"a": "kamim, shuffled weights", "b": "kamim", "metric": "val_masked_l1", "mean": -0.02, "ci95": [-0.03, -0.01]},
+        {"a": "kamim, shuffled weights", "b": "kamim", "metric": "top1", "mean": 0.5, "ci95": [-1.0, 2.0]}]})
+    lines = results_digest.findings(tmp_path)
+    assert lines == ["Weighting controls, kamim, shuffled weights − kamim (5 paired seeds): held-out masked L1 -0.0200 "
+                     "(95 % CI [-0.0300, -0.0100]): kamim, shuffled weights better; probe top-1 % +0.50 (95 % CI "
+                     "[-1.00, +2.00]): cannot tell apart."]

@@ -24,6 +24,8 @@ TABLES = (("pretrain_evidence.md", "Pretraining: held-out masked L1"),
           ("pretrain_weighting.md", "What the weighting does"),
           ("linprobe_evidence.md", "Linear probe: logistic regression on cached frozen features (top-1 %)"),
           ("finetune_evidence.md", "Fine-tuning (top-1 %)"),
+          ("detectors_evidence.md", "Detector ablation (notebook 5)"),
+          ("sweep_evidence.md", "Weighting controls and the w_ps x T cells (notebook 6)"),
           ("masking.md", "Masking strategies (notebook 11, the profile's subset)"))
 
 
@@ -80,6 +82,31 @@ def findings(results: Path) -> list[str]:
                    else f"{'kamim' if difference['mean'] > 0 else 'simmim'} is ahead")
         lines.append(f"{name} top-1: " + ", ".join(f"{label} {value:.1f} %" for label, value in means.items())
                      + f" (baselines: {baselines}); KAMIM − SimMIM {_interval(difference, 2)} points; {verdict}.")
+    for section, name in (("detectors", "Detector ablation"), ("sweep", "Weighting controls")):
+        evidence = _evidence(results, section)
+        lines += ablation_findings(evidence, name) if evidence.get("comparisons") else []
+    return lines
+
+
+def ablation_findings(evidence: dict, name: str) -> list[str]:
+    """One sentence per compared pair of an ablation record (notebooks 05/06): both metrics with their intervals."""
+    from kamim_lib.reproduce.checkpoint_measures import DIGITS, LOWER_IS_BETTER, METRICS
+
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for entry in evidence["comparisons"]:
+        by_pair.setdefault((entry["a"], entry["b"]), []).append(entry)
+    lines = []
+    for (a, b), entries in by_pair.items():
+        parts = []
+        for entry in entries:
+            metric = entry["metric"]
+            if entry["ci95"] is None:
+                parts.append(f"{METRICS[metric]} {entry['mean']:+.{DIGITS[metric]}f} (one seed, no interval)")
+                continue
+            verdict = "cannot tell apart" if _contains_zero(entry) else \
+                f"{a if (entry['mean'] < 0) == LOWER_IS_BETTER[metric] else b} better"
+            parts.append(f"{METRICS[metric]} {_interval(entry, DIGITS[metric])}: {verdict}")
+        lines.append(f"{name}, {a} − {b} ({len(evidence['seeds'])} paired seeds): " + "; ".join(parts) + ".")
     return lines
 
 
