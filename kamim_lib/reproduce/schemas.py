@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kamim_lib._validation import check_choice, check_choice_list, check_divisible, check_positive, check_unique_list
+from kamim_lib._validation import check_choice, check_choice_list, check_divisible, check_positive
 from kamim_lib.reproduce.profiles import list_profiles
 
 
@@ -438,6 +438,7 @@ class PeersParams(TrainingParams):
         from kamim_lib.config import DEVICES
         from kamim_lib.config.schema import PSS_SCHEDULES, PSS_SCORERS
         from kamim_lib.masking.attention import ATTMASK_MODES
+        from kamim_lib.reproduce.experiments import check_seeds
         from kamim_lib.reproduce.peers import PEER_METHODS, REFERENCE, peer_variant, pss_variant
         from kamim_lib.reproduce.training import PROTOCOLS, check_training_setup
 
@@ -447,9 +448,7 @@ class PeersParams(TrainingParams):
             raise ValueError(f"methods={self.methods} must include {REFERENCE!r}: every difference is paired with it.")
         check_choice("attmask_mode", self.attmask_mode, ATTMASK_MODES)
         check_choice_list("protocols", self.protocols, PROTOCOLS)
-        check_unique_list("seeds", self.seeds)
-        if any(isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 for seed in self.seeds):
-            raise ValueError(f"seeds must be integers >= 0, got {self.seeds}.")
+        check_seeds(self.seeds)
         for source in self.pss_sources:
             if source not in self.methods:
                 raise ValueError(f"pss_sources names {source!r}, which is not in methods={self.methods}.")
