@@ -1,7 +1,7 @@
 """Argument checks shared by the library: each raises ``ValueError`` naming the offending argument."""
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
@@ -11,6 +11,23 @@ def check_choice(name: str, value, allowed: Iterable) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
         raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(map(repr, allowed))}.")
+
+
+def check_unique_list(name: str, values: Sequence) -> None:
+    """Raise unless ``values`` is a non-empty list (or tuple; not a string) naming no value twice."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+        raise ValueError(f"{name} must be a non-empty list, got {values!r}.")
+    repeated = sorted({str(value) for value in values if list(values).count(value) > 1})
+    if repeated:
+        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once.")
+
+
+def check_choice_list(name: str, values: Sequence, allowed: Iterable) -> None:
+    """Raise unless ``values`` is a non-empty list of distinct values, each one of ``allowed`` (the experiment
+    grids' lists of methods, detectors, protocols, scorers, ...)."""
+    check_unique_list(name, values)
+    for value in values:
+        check_choice(name, value, allowed)
 
 
 def check_positive(name: str, value) -> None:

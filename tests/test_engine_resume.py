@@ -13,6 +13,7 @@ import torch
 from kamim_lib.checkpoint import load_checkpoint
 from kamim_lib.config import run_dir
 from kamim_lib.engine import NonFiniteLossError, PretrainTask, fit
+from kamim_lib.runtime import Runtime
 
 from engine_fixtures import state_dicts_equal, tiny_config
 
@@ -63,16 +64,23 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path)
     assert [line["train_loss"] for line in metric_lines] == [line["train_loss"] for line in reference_lines]
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    config = tiny_config(tmp_path, method="simmim", checkpoint_every_steps=2)
+def poison_train_loss(monkeypatch, *, at_call: int):
+    """Make the ``at_call``-th training loss NaN (one micro-batch per step here: optimiser step ``at_call``);
+    returns the original ``PretrainTask.train_loss``."""
     original, calls = PretrainTask.train_loss, {"n": 0}
 
     def poisoned(self, model, batch, step_seed):
         calls["n"] += 1
         loss = original(self, model, batch, step_seed)
-        return loss * float("nan") if calls["n"] == 6 else loss
+        return loss * float("nan") if calls["n"] == at_call else loss
 
     monkeypatch.setattr(PretrainTask, "train_loss", poisoned)
+    return original
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path, method="simmim", checkpoint_every_steps=2)
+    original = poison_train_loss(monkeypatch, at_call=6)
     with pytest.raises(NonFiniteLossError, match="non-finite loss .* optimiser step 6"):
         fit(config)
     folder = run_dir(config)
@@ -84,3 +92,21 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
 
     monkeypatch.setattr(PretrainTask, "train_loss", original)
     assert fit(config)["status"] == "finished"  # the good checkpoint resumes normally
+
+
+class LazySyncRuntime(Runtime):
+    """The CPU runtime read back as rarely as XLA: non-finite steps are only counted until a checkpoint or a log."""
+
+    cheap_sync = False
+
+
+def test_without_a_cheap_sync_a_mid_epoch_checkpoint_is_refused_after_a_non_finite_step(tmp_path, monkeypatch):
+    # Step 5 is NaN; nothing reads it back until the checkpoint of step 6 (logs only every 100 steps), which must
+    # fail instead of saving NaN weights: the last checkpoint stays step 4's.
+    config = tiny_config(tmp_path, method="simmim", checkpoint_every_steps=2, log_every_steps=100)
+    poison_train_loss(monkeypatch, at_call=5)
+    with pytest.raises(NonFiniteLossError, match="non-finite loss or gradient norm before optimiser step 6"):
+        fit(config, runtime=LazySyncRuntime("cpu"))
+    state = load_checkpoint(run_dir(config) / "checkpoints" / "checkpoint-last.pt")
+    assert state["progress"]["optimizer_steps"] == 4
+    assert all(torch.isfinite(value).all() for value in state["model"].values())

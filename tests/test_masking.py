@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from kamim_lib.masking import RandomCellMask, num_masked_cells, random_cell_masks
+from kamim_lib.masking.cells import masked_count
 
 
 @pytest.mark.parametrize("model_patch, grid, tokens_per_cell", [(16, 12, 4), (4, 48, 64)])
@@ -24,6 +25,14 @@ def test_num_masked_cells_is_ceil_without_float_noise():
     assert num_masked_cells(192, 32, 0.6) == 22
     assert num_masked_cells(224, 32, 0.6) == math.ceil(49 * 0.6) == 30
     assert num_masked_cells(192, 32, 0.5) == 18  # exact product stays exact
+
+
+def test_masked_count_rounds_up_or_down_without_float_noise():
+    assert masked_count(36, 0.6) == 22 and masked_count(36, 0.6, "floor") == 21
+    assert masked_count(100, 0.07) == 7           # 100 * 0.07 = 7.000000000000001: a bare ceil gives 8
+    assert masked_count(100, 0.29, "floor") == 29  # 100 * 0.29 = 28.999999999999996: a bare floor gives 28
+    with pytest.raises(ValueError, match="rounding='round' is not supported; choose one of ceil, floor"):
+        masked_count(36, 0.6, "round")
 
 
 def test_masks_are_uniform_over_cells():

@@ -7,8 +7,10 @@ import torch
 
 from kamim_lib.config import run_dir
 from kamim_lib.engine import PretrainTask, build_task, fit
-from kamim_lib.masking import attention_guided_mask, density_guided_mask, tokens_to_cells
-from kamim_lib.masking.attention import cls_attention_saliency, ema_momentum, ema_update, hint_counts
+from kamim_lib.masking import RandomCellMask, attention_guided_mask, build_masking, density_guided_mask, tokens_to_cells
+from kamim_lib.masking import attention
+from kamim_lib.masking.attention import (attmask_selection, cls_attention_saliency, ema_momentum, ema_update,
+                                         hint_counts)
 from kamim_lib.runtime import Runtime
 from kamim_lib.checkpoint import load_checkpoint
 
@@ -60,6 +62,34 @@ def test_hint_on_a_grid_too_small_for_hints_is_an_error_not_a_silent_high(tmp_pa
     # At token level on 128 px (8x8 tokens of 16 px) there is room: floor(0.1 * 32) = 3 of floor(6.4) = 6.
     assert tiny_config(tmp_path, masking="attmask", attmask_mode="hint", attmask_level="token", mask_ratio=0.5,
                        img_size=128, mask_patch_size=32).attmask_level == "token"
+
+
+@pytest.mark.parametrize("level, rounding, expected", [
+    ("cell", "ceil", (2, 6, 22)), ("cell", "floor", (2, 6, 21)),      # 6x6 cells of 2x2 tokens: 36 * 0.6 = 21.6
+    ("token", "ceil", (1, 12, 87)), ("token", "floor", (1, 12, 86)),  # 12x12 tokens: 144 * 0.6 = 86.4
+])
+def test_attmask_selection_counts_cells_or_tokens_with_the_chosen_rounding(level, rounding, expected):
+    geometry = RandomCellMask(input_size=192, mask_patch_size=32, model_patch_size=16, mask_ratio=0.6)
+    assert attmask_selection(geometry, level, rounding) == expected
+
+
+def test_the_strategy_and_its_config_check_agree_on_the_masked_count(tmp_path):
+    # 4x4 cells, r = 0.6: ceil gives K = 10 and a hint of floor(1.0) = 1; floor gives K = 9 and floor(0.9) = 0.
+    assert build_masking(tiny_config(tmp_path, masking="attmask", attmask_mode="hint", **GRID),
+                         patch_size=16).num_masked == 10
+    with pytest.raises(ValueError, match=r"floor\(0.1·9\) = 0 of the floor\(0.1·16\) = 1 most salient cells"):
+        tiny_config(tmp_path, masking="attmask", attmask_mode="hint", attmask_rounding="floor", **GRID)
+    assert build_masking(tiny_config(tmp_path, masking="attmask", attmask_rounding="floor", **GRID),
+                         patch_size=16).num_masked == 9
+
+
+def test_one_function_counts_for_the_strategy_and_for_its_config_check(tmp_path, monkeypatch):
+    # A second copy of the rounding in either place would ignore this replacement (K = 10 unpatched).
+    monkeypatch.setattr(attention, "attmask_selection", lambda geometry, level, rounding: (1, 4, 9))
+    with pytest.raises(ValueError, match=r"floor\(0.1·9\) = 0"):
+        tiny_config(tmp_path, masking="attmask", attmask_mode="hint", **GRID)
+    strategy = build_masking(tiny_config(tmp_path, masking="attmask", **GRID), patch_size=16)
+    assert (strategy.selection_scale, strategy.units_per_side, strategy.num_masked) == (1, 4, 9)
 
 
 def test_density_guided_masks_pick_the_densest_or_sparsest_cells():

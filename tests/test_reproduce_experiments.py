@@ -13,8 +13,8 @@ from kamim_lib.reproduce import experiment_tables, experiments
 from kamim_lib.reproduce.experiment_plots import plot_heatmaps, plot_loss_curves, plot_metric_bars
 from kamim_lib.reproduce.parameters import notebook_parameters
 from kamim_lib.reproduce.profiles import params_dir
-from kamim_lib.reproduce.schemas import (DetectorAblationParams, FinetuneParams, LinearProbeParams, PretrainParams,
-                                         SweepParams)
+from kamim_lib.reproduce.schemas import (DetectorAblationParams, FinetuneParams, LinearProbeParams, PeersParams,
+                                         PretrainParams, SweepParams)
 from kamim_lib.reproduce.training import (check_training_setup, resolve_train_config, stage_overrides,
                                           training_setup)
 
@@ -315,6 +315,10 @@ def test_data_root_reaches_every_run_without_changing_run_ids(train_yaml, tmp_pa
     assert with_root.data_root == str(tmp_path) and run_id(with_root) == run_id(without)
 
 
+PEERS = {"methods": ["simmim", "kamim"], "attmask_mode": "high", "protocols": ["linprobe"], "pss_sources": [],
+         "pss_schedule": "cyclic", "pss_scorers": ["l1"], "sweep_drop_ratios": [0.0]}
+
+
 @pytest.mark.parametrize("schema, extra, message", [
     (PretrainParams, {"num_reconstruction_images": 0, "seed": 0}, "num_reconstruction_images"),
     (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "methods": ["mae"]}, "methods"),
@@ -335,6 +339,10 @@ def test_data_root_reaches_every_run_without_changing_run_ids(train_yaml, tmp_pa
      "temperatures"),
     (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [0, 0]}, "more than once"),
     (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [-1]}, "seeds"),
+    # The peers' parameters check their lists with the same functions as every other notebook's.
+    (PeersParams, {**PEERS, "seeds": [0, -1]}, "seeds must hold ints >= 0, got -1"),
+    (PeersParams, {**PEERS, "protocols": ["linprobe", "linprobe"]}, "protocols lists linprobe more than once"),
+    (PeersParams, {**PEERS, "pss_scorers": ["l3"]}, "pss_scorers='l3' is not supported"),
 ])
 def test_schemas_reject_bad_parameters_naming_them(train_yaml, schema, extra, message):
     with pytest.raises(ValueError, match=message):

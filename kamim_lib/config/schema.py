@@ -17,8 +17,11 @@ import dataclasses
 import difflib
 import typing
 
+# Choices owned by the modules that implement them (config reads them there: data flows config -> data -> model).
+from kamim_lib.data.classify_transforms import EVAL_RESIZES, FINETUNE_CROPS, RANDOM_ERASINGS
 from kamim_lib.masking.registry import MASKING_STRATEGIES as MASKING_REGISTRY
 from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
+from kamim_lib.models.pss import PSS_SCHEDULES, PSS_SCORERS
 from kamim_lib.plugins.options import param
 
 from .coerce import CoercionError, coerce_value, type_name
@@ -27,14 +30,6 @@ DEVICES = ("auto", "cpu", "cuda", "xla")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 POOLINGS = ("mean", "cls")
 AUGMENTS = ("finetune", "probe", "eval")
-# Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's RandomResizedCrop.
-FINETUNE_CROPS = ("resize", "random_resized_crop")
-# Square geometry of evaluation (and of finetune_crop=resize): the original's squash to img_size x img_size
-# (Resize((s, s)), no antialias, nothing cropped) or the shorter side to img_size + centre crop (antialiased).
-EVAL_RESIZES = ("squash", "shorter_side_crop")
-# RandomErasing of augment=finetune: torchvision's defaults on the uint8 image (p 0.5, black; the original), per-pixel
-# normal noise with p 0.25 after normalisation (SimMIM/BEiT's reprob 0.25, remode pixel), or none.
-RANDOM_ERASINGS = ("black", "noise", "none")
 # Initialisation of the classifier's linear head: PyTorch's nn.Linear default (the original) or trunc-normal std 0.01
 # with a zero bias (MAE/SimMIM fine-tuning).
 HEAD_INITS = ("pytorch", "trunc_normal")
@@ -53,9 +48,6 @@ SWITCHES = ("auto", "on", "off")
 MODEL_NAMES = ("vit_nano", "vit_micro", "vit_micro12", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
 PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
-# PSS token dropping at fine-tuning (PEERS §3): the drop-ratio schedules and the patch scorers.
-PSS_SCHEDULES = ("none", "linear", "cosine", "cyclic")
-PSS_SCORERS = ("l1", "l2", "random", "keypoints")
 # Experiment trackers that mirror metrics.jsonl (kamim_lib.engine.tracking).
 LOGGERS = ("none", "tensorboard")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).

@@ -38,9 +38,18 @@ import torch
 from torchvision.transforms import InterpolationMode, v2
 
 from .._validation import check_choice, check_positive
-from ..config.schema import EVAL_RESIZES, FINETUNE_CROPS, RANDOM_ERASINGS
 from .normalization import IMAGENET_MEAN, IMAGENET_STD
 
+# The choices of each step (config keys finetune_crop, eval_resize, random_erasing; kamim_lib.config.schema imports
+# them from here). Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's
+# RandomResizedCrop.
+FINETUNE_CROPS = ("resize", "random_resized_crop")
+# Square geometry of evaluation (and of finetune_crop=resize): the original's squash to img_size x img_size
+# (Resize((s, s)), no antialias, nothing cropped) or the shorter side to img_size + centre crop (antialiased).
+EVAL_RESIZES = ("squash", "shorter_side_crop")
+# RandomErasing of augment=finetune: torchvision's defaults on the uint8 image (p 0.5, black; the original), per-pixel
+# normal noise with p 0.25 after normalisation (SimMIM/BEiT's reprob 0.25, remode pixel), or none.
+RANDOM_ERASINGS = ("black", "noise", "none")
 FINETUNE_CROP_SCALE = (0.08, 1.0)
 FINETUNE_CROP_RATIO = (3 / 4, 4 / 3)
 NOISE_ERASING_PROB = 0.25  # SimMIM/BEiT's reprob; the original's "black" erasing uses torchvision's p=0.5

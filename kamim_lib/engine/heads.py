@@ -14,9 +14,8 @@ import torch
 from torch import nn
 
 from .._validation import check_choice
-from ..config.schema import HEAD_INITS
+from ..config.schema import HEAD_INITS, POOLINGS
 
-POOLINGS = ("mean", "cls")
 HEAD_INIT_STD = 0.01  # head_init="trunc_normal": small init as MAE/SimMIM fine-tuning (keeps early logits calm)
 
 

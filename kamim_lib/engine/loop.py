@@ -185,6 +185,18 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
                                else None})
         raise NonFiniteLossError(reason + non_finite_advice(config, run.checkpoint_path))
 
+    def fail_on_bad_steps(bad_steps: torch.Tensor, where: str) -> None:
+        """Stop if any step counted in ``bad_steps`` (an int64 scalar on the device) was non-finite; without a
+        cheap sync (XLA) steps are only counted, and this is where the count is read back."""
+        if int(bad_steps) > 0:
+            fail(f"non-finite loss or gradient norm {where}")
+
+    def save_mid_epoch(epoch: int, loss_sum: torch.Tensor, bad_steps: torch.Tensor) -> None:
+        """Checkpoint inside ``epoch`` (``loss_sum``: this session's part of the epoch's loss), never after a
+        non-finite step: the last checkpoint stays the last good one."""
+        fail_on_bad_steps(bad_steps, f"before optimiser step {progress.optimizer_steps}")
+        save(Progress(epoch, progress.batches_done, progress.optimizer_steps, progress.loss_sum + float(loss_sum)))
+
     train_model = compile_model(runtime.wrap_model(model), enabled=config.compile, device_type=runtime.device.type)
     loader = DataLoader(PositionSeededDataset(task.train_dataset), batch_sampler=sampler, collate_fn=task.collate,
                         **loader_kwargs(config, runtime.device.type))
@@ -243,8 +255,8 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
 
             log_now = progress.optimizer_steps % config.log_every_steps == 0
             if log_now or on_step is not None:
-                if not runtime.cheap_sync and log_now and int(bad_steps) > 0:
-                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
+                if not runtime.cheap_sync and log_now:
+                    fail_on_bad_steps(bad_steps, f"before optimiser step {progress.optimizer_steps}")
                 value = float(step_loss) if runtime.cheap_sync else None
                 if log_now and value is not None:
                     bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", refresh=False)
@@ -255,20 +267,13 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
                              "model": model})
             if config.checkpoint_every_steps and progress.optimizer_steps % config.checkpoint_every_steps == 0 \
                     and progress.batches_done < sampler.batches_per_epoch:
-                if int(bad_steps) > 0:
-                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
-                save(Progress(epoch, progress.batches_done, progress.optimizer_steps,
-                              progress.loss_sum + float(loss_sum)))
+                save_mid_epoch(epoch, loss_sum, bad_steps)
             # A signal (scheduler, Ctrl-C) stops here; at an epoch's last step the epoch is finished first.
             if progress.batches_done < sampler.batches_per_epoch and session.should_stop(progress.optimizer_steps):
-                if int(bad_steps) > 0:
-                    fail(f"non-finite loss or gradient norm before optimiser step {progress.optimizer_steps}")
-                save(Progress(epoch, progress.batches_done, progress.optimizer_steps,
-                              progress.loss_sum + float(loss_sum)))
+                save_mid_epoch(epoch, loss_sum, bad_steps)
                 raise session.interrupted(progress.optimizer_steps)
         bar.close()
-        if int(bad_steps) > 0:
-            fail(f"non-finite loss or gradient norm in epoch {epoch + 1}")
+        fail_on_bad_steps(bad_steps, f"in epoch {epoch + 1}")
 
         # --- end of epoch: metrics, evaluation, checkpoint ---
         epoch_batches = progress.batches_done

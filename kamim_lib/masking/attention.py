@@ -18,13 +18,13 @@ from kamim_lib._random import seeded_uniform
 from kamim_lib.plugins import param
 
 from .base import MaskingStrategy
-from .cells import RandomCellMask, cells_to_tokens, seeded_random_cell_masks, tokens_to_cells
+from .cells import (MASK_COUNT_ROUNDINGS, RandomCellMask, cells_to_tokens, masked_count, seeded_random_cell_masks,
+                    tokens_to_cells)
 from .registry import register_masking
 
 ATTMASK_MODES = ("high", "low", "hint")
 TEACHERS = ("ema", "student")
 LEVELS = ("cell", "token")
-ROUNDINGS = ("ceil", "floor")
 
 
 def attention_guided_mask(saliency: torch.Tensor, num_masked: int, mode: str, show_max: float = 0.1,
@@ -82,6 +82,24 @@ def hint_counts(num_masked: int, cells: int, show_max: float) -> tuple[int, int]
     return reveal, pool
 
 
+def attmask_selection(geometry: RandomCellMask, level: str, rounding: str) -> tuple[int, int, int]:
+    """What AttMask ranks and how many of them it masks; the one source for the strategy and its config check.
+
+    Args:
+        geometry: the mask geometry (input size, cell side s, model patch side p, ratio r).
+        level: "cell" ranks the c x c mask cells; "token" ranks the g x g tokens.
+        rounding: "ceil" (K = ceil(n·r), SimMIM's count) or "floor" (AttMask's), n = units per side².
+
+    Returns:
+        (tokens per ranked unit along each axis, units per side, K units masked per image, at least 1); at
+        192/32/16 px and r = 0.6: (2, 6, 22) for cells with ceil, (1, 12, 86) for tokens with floor.
+    """
+    token_level = level == "token"
+    scale = 1 if token_level else geometry.scale
+    side = geometry.token_grid if token_level else geometry.cells_per_side
+    return scale, side, max(1, masked_count(side * side, geometry.mask_ratio, rounding))
+
+
 def cls_attention_saliency(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Last-block CLS→patch attention averaged over heads, on the unmasked images.
 
@@ -134,7 +152,7 @@ class AttMaskOptions:
     attmask_level: str = param("cell", "rank mask cells (saliency averaged over each cell's tokens, SimMIM's large "
                                        "cells) or single tokens (AttMask's literal behaviour)", choices=LEVELS)
     attmask_rounding: str = param("ceil", "masked count: ceil(n*r) as SimMIM (comparable with it) or floor(n*r) "
-                                          "as AttMask", choices=ROUNDINGS)
+                                          "as AttMask", choices=MASK_COUNT_ROUNDINGS)
     show_max: float = param(0.1, "AttMask-hint: fraction of the masked cells revealed among the most salient",
                             minimum=0, exclusive_minimum=True)
     masking_prob: float = param(1.0, "probability that an image gets the attention-guided mask; otherwise a "
@@ -155,12 +173,8 @@ class AttMask(MaskingStrategy):
 
     def __init__(self, options: AttMaskOptions, *, geometry: RandomCellMask):
         super().__init__(options, geometry=geometry)
-        token_level = options.attmask_level == "token"
-        self.selection_scale = 1 if token_level else geometry.scale       # tokens per selected unit, per axis
-        self.units_per_side = geometry.token_grid if token_level else geometry.cells_per_side
-        units = self.units_per_side ** 2
-        rounded = math.ceil if options.attmask_rounding == "ceil" else math.floor
-        self.num_masked = max(1, int(rounded(round(units * geometry.mask_ratio, 9))))
+        self.selection_scale, self.units_per_side, self.num_masked = attmask_selection(
+            geometry, options.attmask_level, options.attmask_rounding)
         self.teacher: torch.nn.Module | None = None
         self.student: torch.nn.Module | None = None
 
@@ -180,12 +194,12 @@ class AttMask(MaskingStrategy):
         if config.attmask_mode == "hint" and not problems:
             from kamim_lib.config.schema import model_patch_size
 
-            patch = model_patch_size(config.model) or config.mask_patch_size
-            side = config.img_size // (patch if config.attmask_level == "token" else config.mask_patch_size)
-            rounded = math.ceil if config.attmask_rounding == "ceil" else math.floor
+            geometry = RandomCellMask(input_size=config.img_size, mask_patch_size=config.mask_patch_size,
+                                      model_patch_size=model_patch_size(config.model) or config.mask_patch_size,
+                                      mask_ratio=config.mask_ratio)
+            _, side, num_masked = attmask_selection(geometry, config.attmask_level, config.attmask_rounding)
             try:
-                hint_counts(max(1, int(rounded(round(side * side * config.mask_ratio, 9)))), side * side,
-                            config.show_max)
+                hint_counts(num_masked, side * side, config.show_max)
             except ValueError as error:
                 problems.append(str(error))
         return problems

@@ -28,11 +28,28 @@ def _check_mask_geometry(input_size: int, mask_patch_size: int, model_patch_size
         raise ValueError(f"mask_ratio must be in (0, 1), got {mask_ratio!r}.")
 
 
+MASK_COUNT_ROUNDINGS = ("ceil", "floor")
+
+
+def masked_count(units: int, mask_ratio: float, rounding: str = "ceil") -> int:
+    """How many of ``units`` cells (or tokens) a ratio masks: ceil(n · r) as SimMIM, or floor(n · r) as AttMask.
+
+    The one place a masked count is rounded (SimMIM's cells, AttMask's cells or tokens), so that every strategy and
+    every configuration check counts alike: ``masked_count(36, 0.6)`` = 22, ``masked_count(36, 0.6, "floor")`` = 21.
+
+    Raises:
+        ValueError: ``rounding`` is neither "ceil" nor "floor".
+    """
+    if rounding not in MASK_COUNT_ROUNDINGS:
+        raise ValueError(f"rounding={rounding!r} is not supported; choose one of {', '.join(MASK_COUNT_ROUNDINGS)}.")
+    # round() first guards against float noise such as 36 * 0.6 = 21.599999999999998 or 100 * 0.07 = 7.000000000000001.
+    product = round(units * mask_ratio, 9)
+    return int(math.ceil(product) if rounding == "ceil" else math.floor(product))
+
+
 def num_masked_cells(input_size: int, mask_patch_size: int, mask_ratio: float) -> int:
     """K = ceil(c² · r), the number of masked cells per image (22 of 36 at 192/32/0.6)."""
-    cells = (input_size // mask_patch_size) ** 2
-    # round() first guards against float noise such as 36 * 0.6 = 21.599999999999998.
-    return int(math.ceil(round(cells * mask_ratio, 9)))
+    return masked_count((input_size // mask_patch_size) ** 2, mask_ratio)
 
 
 @dataclass(frozen=True)

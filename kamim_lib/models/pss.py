@@ -22,8 +22,11 @@ from dataclasses import dataclass
 import torch
 
 from kamim_lib._validation import check_choice
-from kamim_lib.config.schema import PSS_SCHEDULES, PSS_SCORERS
 
+# The drop-ratio schedules and the patch scorers (config keys pss, pss_scorer; kamim_lib.config.schema imports
+# them from here).
+PSS_SCHEDULES = ("none", "linear", "cosine", "cyclic")
+PSS_SCORERS = ("l1", "l2", "random", "keypoints")
 # PSS's configs (START_PATCH_DROP_RATIO 0.8, END -0.1) and the rounding of patch_scheduler.py.
 DEFAULT_START = 0.8
 DEFAULT_END = -0.1

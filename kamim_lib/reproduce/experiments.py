@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from kamim_lib._validation import check_choice, check_positive
+from kamim_lib._validation import check_choice, check_choice_list, check_positive, check_unique_list
 from kamim_lib.keypoints.choices import DETECTORS
 from kamim_lib.methods import list_methods
 from kamim_lib.reproduce.training import PROTOCOLS, TrainingSetup
@@ -44,23 +44,13 @@ class Variant:
     fields: Mapping = field(default_factory=dict)
 
 
-def _check_unique(name: str, values: Sequence) -> None:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-        raise ValueError(f"{name} must be a non-empty list, got {values!r}.")
-    repeated = sorted({str(value) for value in values if list(values).count(value) > 1})
-    if repeated:
-        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once.")
-
-
 def method_variants(methods: Sequence[str]) -> list[Variant]:
     """SimMIM and/or KAMIM with every other setting from the configuration file.
 
     Raises:
         ValueError: an unknown or repeated method, or an empty list.
     """
-    _check_unique("methods", methods)
-    for method in methods:
-        check_choice("methods", method, list_methods())
+    check_choice_list("methods", methods, list_methods())
     return [Variant(method, (f"method={method}",), {"method": method}) for method in methods]
 
 
@@ -70,9 +60,7 @@ def detector_variants(detectors: Sequence[str], *, include_simmim: bool = True) 
     Raises:
         ValueError: an unknown or repeated detector, or an empty list.
     """
-    _check_unique("detectors", detectors)
-    for detector in detectors:
-        check_choice("detectors", detector, DETECTORS)
+    check_choice_list("detectors", detectors, DETECTORS)
     variants = [Variant("simmim", ("method=simmim",), {"method": "simmim", "detector": "none"})] \
         if include_simmim else []
     variants += [Variant(f"kamim {detector}", ("method=kamim", f"detector={detector}"),
@@ -88,8 +76,8 @@ def sweep_variants(weight_patch_sizes: Sequence[int], temperatures: Sequence[flo
     Raises:
         ValueError: an empty or repeated list, a non-positive value, a w_ps that is not an int.
     """
-    _check_unique("weight_patch_sizes", weight_patch_sizes)
-    _check_unique("temperatures", temperatures)
+    check_unique_list("weight_patch_sizes", weight_patch_sizes)
+    check_unique_list("temperatures", temperatures)
     for size in weight_patch_sizes:
         if isinstance(size, bool) or not isinstance(size, int):
             raise ValueError(f"weight_patch_sizes must hold integers (pixels), got {size!r}.")
@@ -129,7 +117,7 @@ def check_seeds(seeds: Sequence[int]) -> list[int]:
     Raises:
         ValueError: an empty or repeated list, or a value that is not an int >= 0.
     """
-    _check_unique("seeds", seeds)
+    check_unique_list("seeds", seeds)
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seeds must hold ints >= 0, got {seed!r}.")

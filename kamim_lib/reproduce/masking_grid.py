@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from kamim_lib._validation import check_choice
-from kamim_lib.reproduce.experiments import Variant, _check_unique
+from kamim_lib._validation import check_choice, check_choice_list
+from kamim_lib.reproduce.experiments import Variant
 
 
 def masking_arms() -> tuple[str, ...]:
@@ -56,9 +56,7 @@ def masking_variants(arms: Sequence[str], methods: Sequence[str], targets: Seque
 
     for name, values, allowed in (("arms", arms, masking_arms()), ("methods", methods, pixel_target_methods()),
                                   ("targets", targets, TARGETS)):
-        _check_unique(name, values)
-        for value in values:
-            check_choice(name, value, allowed)
+        check_choice_list(name, values, allowed)
     return [Variant(f"{arm} | {method} | {target}", (f"method={method}", *arm_overrides(arm), f"target={target}"),
                     {"arm": arm, "method": method, "target": target})
             for arm in arms for method in methods for target in targets]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kamim_lib._validation import check_choice, check_divisible, check_positive
+from kamim_lib._validation import check_choice, check_choice_list, check_divisible, check_positive
 from kamim_lib.reproduce.profiles import list_profiles
 
 
@@ -450,32 +450,24 @@ class PeersParams(TrainingParams):
         from kamim_lib.config import DEVICES
         from kamim_lib.config.schema import PSS_SCHEDULES, PSS_SCORERS
         from kamim_lib.masking.attention import ATTMASK_MODES
-        from kamim_lib.reproduce.experiments import _check_unique
+        from kamim_lib.reproduce.experiments import check_seeds
         from kamim_lib.reproduce.peers import PEER_METHODS, REFERENCE, peer_variant, pss_variant
         from kamim_lib.reproduce.training import PROTOCOLS, check_training_setup
 
         _check_profile(self.profile)
-        _check_unique("methods", self.methods)
-        for name in self.methods:
-            check_choice("methods", name, PEER_METHODS)
+        check_choice_list("methods", self.methods, PEER_METHODS)
         if REFERENCE not in self.methods:
             raise ValueError(f"methods={self.methods} must include {REFERENCE!r}: every difference is paired with it.")
         check_choice("attmask_mode", self.attmask_mode, ATTMASK_MODES)
-        _check_unique("protocols", self.protocols)
-        for protocol in self.protocols:
-            check_choice("protocols", protocol, PROTOCOLS)
-        _check_unique("seeds", self.seeds)
-        if any(isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 for seed in self.seeds):
-            raise ValueError(f"seeds must be integers >= 0, got {self.seeds}.")
+        check_choice_list("protocols", self.protocols, PROTOCOLS)
+        check_seeds(self.seeds)
         for source in self.pss_sources:
             if source not in self.methods:
                 raise ValueError(f"pss_sources names {source!r}, which is not in methods={self.methods}.")
         if self.pss_sources and "finetune" not in self.protocols:
             raise ValueError("pss_sources needs 'finetune' in protocols (PSS is compared with the plain fine-tune).")
         check_choice("pss_schedule", self.pss_schedule, tuple(s for s in PSS_SCHEDULES if s != "none"))
-        _check_unique("pss_scorers", self.pss_scorers)
-        for scorer in self.pss_scorers:
-            check_choice("pss_scorers", scorer, PSS_SCORERS)
+        check_choice_list("pss_scorers", self.pss_scorers, PSS_SCORERS)
         for ratio in self.sweep_drop_ratios:
             if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
                 raise ValueError(f"sweep_drop_ratios must be numbers in [0, 1), got {self.sweep_drop_ratios}.")

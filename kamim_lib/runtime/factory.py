@@ -4,12 +4,10 @@ from __future__ import annotations
 import torch
 
 from .._validation import check_choice
+# The device, precision and xla_mode keys' choices, under this package's public names (one list each).
+from ..config.schema import DEVICES as DEVICE_CHOICES, PRECISIONS as PRECISION_CHOICES, XLA_MODES as XLA_MODE_CHOICES
 from .base import Runtime
 from .distributed import DistributedRuntime, torchrun_environment
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "xla")
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
-XLA_MODE_CHOICES = ("spmd", "multiprocess")
 
 
 def resolve_device_type(device: str) -> str:
