@@ -65,3 +65,15 @@ def test_ablation_findings_give_both_metrics_of_each_pair_with_their_verdicts(tm
     assert lines == ["Weighting controls, kamim, shuffled weights − kamim (5 paired seeds): held-out masked L1 -0.0200 "
                      "(95 % CI [-0.0300, -0.0100]): kamim, shuffled weights better; probe top-1 % +0.50 (95 % CI "
                      "[-1.00, +2.00]): cannot tell apart."]
+
+
+def test_an_ablation_pair_that_repeats_the_main_comparison_is_left_out(tmp_path):
+    _write_evidence(tmp_path, "pretrain", {"seeds": [0, 1], "ratio_to_image_blind": {},
+                                           "val_masked_l1": {"simmim": [0.6, 0.61], "kamim": [0.7, 0.72]},
+                                           "paired_difference": {"mean": 0.1, "ci95": [0.05, 0.15]}})
+    _write_evidence(tmp_path, "detectors", {
+        "seeds": [0, 1], "val_masked_l1": {"simmim": [0.6, 0.61], "kamim fast": [0.7, 0.72], "kamim orb": [0.65, 0.6]},
+        "comparisons": [{"a": "kamim fast", "b": "simmim", "metric": "val_masked_l1", "mean": 0.105, "ci95": [0.0, 0.2]},
+                        {"a": "kamim orb", "b": "simmim", "metric": "val_masked_l1", "mean": 0.02, "ci95": [-0.1, 0.1]}]})
+    ablation = [line for line in results_digest.findings(tmp_path) if line.startswith("Detector ablation")]
+    assert len(ablation) == 1 and ablation[0].startswith("Detector ablation, kamim orb − simmim (2 paired seeds)")

@@ -82,21 +82,31 @@ def findings(results: Path) -> list[str]:
                    else f"{'kamim' if difference['mean'] > 0 else 'simmim'} is ahead")
         lines.append(f"{name} top-1: " + ", ".join(f"{label} {value:.1f} %" for label, value in means.items())
                      + f" (baselines: {baselines}); KAMIM − SimMIM {_interval(difference, 2)} points; {verdict}.")
+    main_runs = pretrain.get("val_masked_l1", {})
     for section, name in (("detectors", "Detector ablation"), ("sweep", "Weighting controls")):
         evidence = _evidence(results, section)
-        lines += ablation_findings(evidence, name) if evidence.get("comparisons") else []
+        lines += ablation_findings(evidence, name, main_runs) if evidence.get("comparisons") else []
     return lines
 
 
-def ablation_findings(evidence: dict, name: str) -> list[str]:
-    """One sentence per compared pair of an ablation record (notebooks 05/06): both metrics with their intervals."""
+def ablation_findings(evidence: dict, name: str, main_runs: dict | None = None) -> list[str]:
+    """One sentence per compared pair of an ablation record (notebooks 05/06): both metrics with their intervals.
+
+    Args:
+        main_runs: the pretrain evidence's ``val_masked_l1`` per method; a pair whose two variants have exactly
+            those values ("kamim" and "simmim") repeats the main comparison and is left out.
+    """
     from kamim_lib.reproduce.checkpoint_measures import DIGITS, LOWER_IS_BETTER, METRICS
 
+    main_runs = main_runs or {}
     by_pair: dict[tuple[str, str], list[dict]] = {}
     for entry in evidence["comparisons"]:
         by_pair.setdefault((entry["a"], entry["b"]), []).append(entry)
     lines = []
     for (a, b), entries in by_pair.items():
+        values = evidence.get("val_masked_l1", {})
+        if main_runs and values.get(a) == main_runs.get("kamim") and values.get(b) == main_runs.get("simmim"):
+            continue
         parts = []
         for entry in entries:
             metric = entry["metric"]
