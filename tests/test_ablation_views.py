@@ -70,9 +70,25 @@ def test_sentences_are_generated_from_the_intervals():
     assert top1.startswith("kamim fast − simmim, probe top-1 %: +0.00 (95 % CI [+0.00, +0.00], 3 paired seeds)")
     assert top1.endswith("the interval contains 0, so this run cannot tell them apart.")
     assert "kamim fast: held-out masked L1 is 0.71 × the image-blind predictor's (beats it)." in sentences
-    deciles = ablation_views.densest_decile_sentences(_evidence())
-    assert deciles == ["kamim fast: unweighted masked-patch error below simmim's in 1 of 2 density deciles (2; "
-                       "10 = densest fast keypoints; means over seeds)."]
+
+
+def test_decile_comparisons_pair_the_seeds_decile_by_decile_and_the_sentences_read_the_intervals():
+    def run(errors):
+        return [{"decile": index + 1, "error_mean": error} for index, error in enumerate(errors)]
+
+    deciles = {"simmim": [run([0.5, 0.9]), run([0.6, 1.0]), run([0.4, 0.8])],
+               "kamim": [run([0.7, 0.6]), run([0.75, 0.7]), run([0.65, 0.5])]}
+    comparisons = ablation_views.decile_comparisons(deciles, [("kamim", "simmim"), ("kamim", "absent")])
+    assert len(comparisons) == 1 and [row["decile"] for row in comparisons[0]["deciles"]] == [1, 2]
+    sparse, dense = comparisons[0]["deciles"]
+    # differences 0.2, 0.15, 0.25: sd 0.05, half width t(0.975, 2) * 0.05 / sqrt(3) = 0.1242
+    assert sparse["mean"] == pytest.approx(0.2) and sparse["ci95"] == pytest.approx([0.0758, 0.3242], abs=1e-4)
+    assert dense["mean"] == pytest.approx(-0.3) and dense["ci95"] == pytest.approx([-0.3, -0.3])
+    evidence = {"seeds": [0, 1, 2], "deciles_by": {"detector": "fast"}, "decile_comparisons": comparisons}
+    (sentence,) = ablation_views.decile_sentences(evidence)
+    assert sentence.startswith("kamim − simmim, unweighted masked-patch error by fast keypoint density (3 paired "
+                               "seeds): densest decile -0.300 [-0.300, -0.300], sparsest +0.200 [")
+    assert sentence.endswith("kamim is lower (interval below 0) in deciles 2 and higher in 1 (10 = densest).")
 
 
 def test_comparison_figure_has_one_panel_per_metric_and_one_row_per_comparison():

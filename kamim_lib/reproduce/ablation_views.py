@@ -8,6 +8,7 @@ The evidence record (``summary.json["evidence"]`` of ``detectors`` and ``sweep``
      "baselines": {"image_blind", "random_init_l1", "raw_pixels", "random_init_top1"},
      "comparisons": [{"a", "b", "metric", "mean", "ci95"}],      # mean of a − b over seeds; ci95 None with one seed
      "error_by_density_decile": {label: [per decile: error mean and 95 % interval over seeds]},
+     "decile_comparisons": [{"a", "b", "deciles": [{"decile", "mean", "ci95"}]}],  # paired, per decile
      "deciles_by": {"detector", "weight_patch_size"}, "weighting": {...}, "held_out": {...}, "classifier": "..."}
 
 Every checkpoint is measured on the same benches as notebooks 02 and 03 (:mod:`kamim_lib.reproduce.checkpoint_measures`),
@@ -66,6 +67,30 @@ def sweep_pairs(labels: Sequence[str], default_label: str | None, controls: Sequ
     return pairs
 
 
+def decile_comparisons(deciles: dict[str, list], pairs: Sequence[tuple[str, str]]) -> list[dict]:
+    """Per pair ``(a, b)``, the paired difference of the masked-patch error in each keypoint-density decile.
+
+    Args:
+        deciles: label -> one decile list per seed (:func:`~kamim_lib.evidence.weighting.error_by_density_decile`,
+            the same held-out patches for every checkpoint, so decile k holds the same patches everywhere).
+        pairs: the compared labels; pairs naming a label without deciles are skipped.
+
+    Returns:
+        ``[{"a", "b", "deciles": [{"decile", "mean", "ci95"}]}]`` (``ci95`` None with a single seed).
+    """
+    comparisons = []
+    for a, b in pairs:
+        if a not in deciles or b not in deciles:
+            continue
+        rows = []
+        for index, first in enumerate(deciles[a][0]):
+            rows.append({"decile": first["decile"],
+                         **paired_entry([run[index]["error_mean"] for run in deciles[a]],
+                                        [run[index]["error_mean"] for run in deciles[b]])})
+        comparisons.append({"a": a, "b": b, "deciles": rows})
+    return comparisons
+
+
 def variants_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_config, probe_config, *,
                       pairs: Sequence[tuple[str, str]], image_blind_passes: int = 2) -> dict:
     """Measure every seeded checkpoint of the variants and compare the ``pairs`` (see the module docstring).
@@ -90,6 +115,7 @@ def variants_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_co
                           "raw_pixels": pixels["raw_pixels"], "random_init_top1": pixels["random_init"]},
             "comparisons": paired_comparisons({"val_masked_l1": masked_l1, "top1": top1}, pairs),
             "error_by_density_decile": {label: decile_summary(runs) for label, runs in deciles.items()},
+            "decile_comparisons": decile_comparisons(deciles, pairs),
             "deciles_by": {"detector": pretrain_config.detector,
                            "weight_patch_size": pretrain_config.weight_patch_size},
             "weighting": weight_concentration(reconstruction),
@@ -140,7 +166,7 @@ def ablation_tables(evidence: dict, *, title: str, reference: str = "simmim") ->
                        f"{entry['mean']:+.{DIGITS[entry['metric']]}f}", _interval(entry, DIGITS[entry["metric"]])]
                       for entry in others]
         text += ("\n\n#### Other paired comparisons\n\n"
-                 + markdown_table(["a − b", "metric", "mean", "95 % CI"], other_rows) + "\n")
+                 + markdown_table(["a − b", "metric", "mean", "95 % CI"], other_rows) + "\n\n")
     return text
 
 
@@ -169,19 +195,27 @@ def comparison_sentences(evidence: dict) -> list[str]:
     return sentences
 
 
-def densest_decile_sentences(evidence: dict, reference: str = "simmim") -> list[str]:
-    """Per variant: in which keypoint-density deciles its mean unweighted masked-patch error (over seeds) is below
-    ``reference``'s (the intervals are in the figure)."""
-    deciles = evidence["error_by_density_decile"]
-    if reference not in deciles:
-        return []
+def decile_sentences(evidence: dict) -> list[str]:
+    """Per compared pair: the paired difference of the masked-patch error in the densest and the sparsest
+    keypoint-density decile (95 % CI), and the deciles where the interval puts ``a`` below or above ``b``."""
+    seeds = len(evidence["seeds"])
+    detector = evidence["deciles_by"]["detector"]
     sentences = []
-    for label, rows in deciles.items():
-        if label == reference:
-            continue
-        below = [row["decile"] for row, base in zip(rows, deciles[reference]) if row["error_mean"] < base["error_mean"]]
-        where = ", ".join(str(decile) for decile in below) or "none"
-        sentences.append(f"{label}: unweighted masked-patch error below {reference}'s in {len(below)} of "
-                         f"{len(rows)} density deciles ({where}; 10 = densest {evidence['deciles_by']['detector']} "
-                         "keypoints; means over seeds).")
+    for comparison in evidence.get("decile_comparisons", []):
+        rows = comparison["deciles"]
+        a, b = comparison["a"], comparison["b"]
+
+        def text(row: dict) -> str:
+            if row["ci95"] is None:
+                return f"{row['mean']:+.3f} (one seed)"
+            return f"{row['mean']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}]"
+
+        sentence = (f"{a} − {b}, unweighted masked-patch error by {detector} keypoint density ({seeds} paired seeds): "
+                    f"densest decile {text(rows[-1])}, sparsest {text(rows[0])}")
+        if rows[0]["ci95"] is not None:
+            lower = [str(row["decile"]) for row in rows if row["ci95"][1] < 0]
+            higher = [str(row["decile"]) for row in rows if row["ci95"][0] > 0]
+            sentence += (f"; {a} is lower (interval below 0) in deciles {', '.join(lower) or 'none'} and higher in "
+                         f"{', '.join(higher) or 'none'} (10 = densest)")
+        sentences.append(sentence + ".")
     return sentences
