@@ -116,6 +116,10 @@ def ablation_findings(evidence: dict, name: str, main_runs: dict | None = None) 
             verdict = "cannot tell apart" if _contains_zero(entry) else \
                 f"{a if (entry['mean'] < 0) == LOWER_IS_BETTER[metric] else b} better"
             parts.append(f"{METRICS[metric]} {_interval(entry, DIGITS[metric])}: {verdict}")
+        densest = next((comparison["deciles"][-1] for comparison in evidence.get("decile_comparisons", [])
+                        if (comparison["a"], comparison["b"]) == (a, b)), None)
+        if densest is not None and densest["ci95"] is not None:
+            parts.append(f"masked-patch error in the densest keypoint decile {_interval(densest, 3)}")
         lines.append(f"{name}, {a} − {b} ({len(evidence['seeds'])} paired seeds): " + "; ".join(parts) + ".")
     return lines
 
