@@ -40,14 +40,30 @@ def pytest_configure(config):
                                        "SPMD worker (tests/xla_spmd_fits.py)")
 
 
+def _spmd_scenarios(items) -> list[str]:
+    return sorted({marker.args[0] for item in items for marker in item.iter_markers("spmd_scenario")})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for the shared SPMD worker run last (otherwise in their usual order), so that the other
+    XLA tests use the second core while the worker trains."""
+    items.sort(key=lambda item: item.get_closest_marker("spmd_scenario") is not None)
+
+
 @pytest.fixture(scope="session")
 def spmd_fits(request, tmp_path_factory):
     """ONE XLA SPMD worker process for the whole session, running the scenarios that the selected tests name with
-    ``@pytest.mark.spmd_scenario(name)`` (see tests/xla_spmd_fits.py). Started by the first test that asks."""
+    ``@pytest.mark.spmd_scenario(name)`` (see tests/xla_spmd_fits.py)."""
     from xla_spmd_fits import SpmdFits
 
-    names = sorted({marker.args[0] for item in request.session.items
-                    for marker in item.iter_markers("spmd_scenario")})
-    worker = SpmdFits(tmp_path_factory.mktemp("spmd_fits"), names)
+    worker = SpmdFits(tmp_path_factory.mktemp("spmd_fits"), _spmd_scenarios(request.session.items))
     yield worker
     worker.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_spmd_worker_with_the_first_test(request):
+    """Start ``spmd_fits`` before the session's first test (when any selected test needs it), not when the first
+    test that waits for it comes up."""
+    if _spmd_scenarios(request.session.items):
+        request.getfixturevalue("spmd_fits")

@@ -60,6 +60,18 @@ def cpu_overrides(name: str, num_devices: int) -> dict:
     return {**overrides, "device": "cpu", "batch_size": overrides["batch_size"] * num_devices}
 
 
+def _compile_count() -> int:
+    """Graphs compiled so far by this process (torch_xla's CompileTime metric; 0 before the first)."""
+    import torch_xla
+
+    if not torch_xla._XLAC._xla_runtime_is_initialized():  # left alone: use_spmd() must come first
+        return 0
+    import torch_xla.debug.metrics as metrics
+
+    data = metrics.metric_data("CompileTime")
+    return 0 if data is None else int(data[0])
+
+
 def _run_scenario(name: str, results: Path) -> dict:
     if name == ADAMW_STEPS:
         import xla_spmd_worker
@@ -77,16 +89,18 @@ def _run_scenario(name: str, results: Path) -> dict:
 def main(results: Path, names: list[str]) -> None:
     """Run ``names`` in :data:`SCENARIOS` order; a failing scenario is recorded and the next one still runs."""
     for name in sorted(names, key=list(SCENARIOS).index):
-        start = time.monotonic()
+        start, cpu_start, compiles_before = time.monotonic(), time.process_time(), _compile_count()
         try:
             outcome = {"ok": True, **_run_scenario(name, results)}
         except Exception:  # noqa: BLE001 - reported to the scenario's test, which fails with it
             outcome = {"ok": False, "error": traceback.format_exc()}
-        outcome["seconds"] = round(time.monotonic() - start, 1)
+        outcome.update(seconds=round(time.monotonic() - start, 1), compiles=_compile_count() - compiles_before,
+                       cpu_seconds=round(time.process_time() - cpu_start, 1))
         partial = results / f"{name}.json.partial"
         partial.write_text(json.dumps(outcome))
         partial.rename(results / f"{name}.json")  # the waiting test never reads a half-written file
-        print(f"{name}: {'ok' if outcome['ok'] else 'FAILED'} in {outcome['seconds']} s", flush=True)
+        print(f"{name}: {'ok' if outcome['ok'] else 'FAILED'} in {outcome['seconds']} s ({outcome['cpu_seconds']} "
+              f"CPU s, {outcome['compiles']} XLA compilations)", flush=True)
 
 
 class SpmdFits:
@@ -102,7 +116,8 @@ class SpmdFits:
         self._deadline = time.monotonic() + timeout_s
 
     def result(self, name: str) -> dict:
-        """Scenario ``name``'s outcome: ``{"ok", "seconds", "summary" | "output" | "error"}`` (waits for it)."""
+        """Scenario ``name``'s outcome (waits for it): ``{"ok", "seconds", "cpu_seconds", "compiles", "summary" |
+        "output" | "error"}``."""
         assert name in self.names, f"scenario {name!r} was not requested from the SPMD worker"
         done = self.results / f"{name}.json"
         while not done.exists():
