@@ -6,6 +6,14 @@ import torch
 # CI has 2 cores; several torch threads per test process only add contention.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# XLA on the CPU (the XLA tests, and the worker processes they start, which inherit this): compiling the tests' tiny
+# graphs is most of their time, and LLVM's optimisation passes are about half of each compile (measured: 39 -> 20 CPU
+# seconds for xla_spmd_worker). Level 0 changes only the machine code of the CPU backend, not the HLO graphs, their
+# sharding or what the tests compare. Read when the XLA runtime starts, so it must be set before that.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"),
+                                                     "--xla_backend_optimization_level=0"]))
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -25,3 +33,37 @@ def pytest_sessionstart(session):
         except ImportError:
             return
         torch_xla.device()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "spmd_scenario(name): the test asserts on this scenario of the shared XLA "
+                                       "SPMD worker (tests/xla_spmd_fits.py)")
+
+
+def _spmd_scenarios(items) -> list[str]:
+    return sorted({marker.args[0] for item in items for marker in item.iter_markers("spmd_scenario")})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that wait for the shared SPMD worker run last (otherwise in their usual order), so that the other
+    XLA tests use the second core while the worker trains."""
+    items.sort(key=lambda item: item.get_closest_marker("spmd_scenario") is not None)
+
+
+@pytest.fixture(scope="session")
+def spmd_fits(request, tmp_path_factory):
+    """ONE XLA SPMD worker process for the whole session, running the scenarios that the selected tests name with
+    ``@pytest.mark.spmd_scenario(name)`` (see tests/xla_spmd_fits.py)."""
+    from xla_spmd_fits import SpmdFits
+
+    worker = SpmdFits(tmp_path_factory.mktemp("spmd_fits"), _spmd_scenarios(request.session.items))
+    yield worker
+    worker.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_spmd_worker_with_the_first_test(request):
+    """Start ``spmd_fits`` before the session's first test (when any selected test needs it), not when the first
+    test that waits for it comes up."""
+    if _spmd_scenarios(request.session.items):
+        request.getfixturevalue("spmd_fits")

@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,13 @@ def run_process(command: list[str]) -> subprocess.CompletedProcess:
 def runs(tmp_path_factory):
     """The CPU reference, the stopped XLA run (worker) and its resumption (CLI), with what each left behind."""
     root = tmp_path_factory.mktemp("xla_multiprocess")
-    reference = fit(tiny_config(root / "cpu", **SHORT))
     xla_out, steps_log = root / "xla", root / "steps.log"
-    stopped = run_process([str(WORKER), json.dumps({"out_dir": str(xla_out), "overrides": {**SHORT, **ON_XLA},
-                                                    "steps_log": str(steps_log), "stop_at_step": STOP_AT_STEP})])
+    with ThreadPoolExecutor(1) as background:  # the XLA worker runs while this process trains the CPU reference
+        stopping = background.submit(run_process, [str(WORKER), json.dumps(
+            {"out_dir": str(xla_out), "overrides": {**SHORT, **ON_XLA}, "steps_log": str(steps_log),
+             "stop_at_step": STOP_AT_STEP})])
+        reference = fit(tiny_config(root / "cpu", **SHORT))
+        stopped = stopping.result()
     folder = run_dir(tiny_config(xla_out, **SHORT, **ON_XLA))
     after_stop = {"steps": steps_log.read_text().split(),
                   "progress": load_checkpoint(folder / "checkpoints" / "checkpoint-last.pt")["progress"],
@@ -110,12 +114,14 @@ def test_linear_probe_with_one_replica_matches_one_cpu_process(runs, tmp_path):
     encoder = str(runs["folder"] / "checkpoints" / "checkpoint-last.pt")
     probe = {"pretrained": encoder, "epochs": 1, "max_train_samples": 64, "max_eval_samples": 40, "knn_k": 5,
              "precision": "fp32"}
-    probed = run_process([str(WORKER), json.dumps({"out_dir": str(tmp_path / "xla"), "section": "linprobe",
-                                                   "overrides": {**probe, **ON_XLA},
-                                                   "steps_log": str(tmp_path / "steps.log")})])
+    with ThreadPoolExecutor(1) as background:  # the XLA worker runs while this process probes on the CPU
+        probing = background.submit(run_process, [str(WORKER), json.dumps(
+            {"out_dir": str(tmp_path / "xla"), "section": "linprobe", "overrides": {**probe, **ON_XLA},
+             "steps_log": str(tmp_path / "steps.log")})])
+        on_cpu = fit(tiny_config(tmp_path / "cpu", "linprobe", **probe))
+        probed = probing.result()
     assert probed.returncode == 0, probed.stderr[-3000:]
     summary = json.loads((run_dir(tiny_config(tmp_path / "xla", "linprobe", **probe)) / "summary.json").read_text())
-    on_cpu = fit(tiny_config(tmp_path / "cpu", "linprobe", **probe))
     assert summary["val_count"] == on_cpu["val_count"] == 40  # 2 batches of 16 + a ragged one of 8
     assert summary["train_loss_last_epoch"] == pytest.approx(on_cpu["train_loss_last_epoch"], rel=1e-4)
     for key in ("val_top1", "val_top5", "knn_top1", "knn_top5"):

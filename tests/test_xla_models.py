@@ -1,15 +1,12 @@
 """Models, keypoint maps and masks on an XLA device give the CPU's answers, with static graphs.
 
 Run by `python3 tasks.py test-xla` (torch_xla on PJRT_DEVICE=CPU, CPU_NUM_DEVICES=4). The SPMD check runs
-`xla_spmd_worker.py` in a process of its own, because ``use_spmd()`` must precede every XLA tensor of a process.
+`xla_spmd_worker.py` in the session's shared SPMD worker process (`xla_spmd_fits.py`), because ``use_spmd()`` must
+precede every XLA tensor of a process.
 Every comparison syncs the lazy graph once before reading anything back: reading one tensor of a pending graph
 compiles a graph of its own.
 """
 import copy
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -27,6 +24,7 @@ from kamim_lib.sample_photos import PHOTO_NAMES, sample_photo_batch  # noqa: E40
 from kamim_lib.weighting import keypoint_weights  # noqa: E402
 
 import xla_spmd_worker  # noqa: E402
+from xla_spmd_fits import ADAMW_STEPS  # noqa: E402
 
 MODEL_NAMES = ["vit_nano", "swin_nano"]
 SPMD_DEVICES = 4
@@ -128,14 +126,11 @@ def test_forward_intermediates_with_attention_match_cpu(name, small_photos, xla)
     assert torch.allclose(actual.last_hidden_state.cpu(), expected.last_hidden_state, rtol=1e-4, atol=1e-4)
 
 
-def test_spmd_adamw_steps_on_four_devices_match_the_cpu_on_the_whole_batch(tmp_path):
-    output = tmp_path / "spmd.pt"
-    environment = dict(os.environ, PJRT_DEVICE="CPU", CPU_NUM_DEVICES=str(SPMD_DEVICES))
-    worker = Path(__file__).with_name("xla_spmd_worker.py")
-    finished = subprocess.run([sys.executable, str(worker), str(output)], env=environment, capture_output=True,
-                              text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr[-4000:]
-    result = torch.load(output)
+@pytest.mark.spmd_scenario(ADAMW_STEPS)
+def test_spmd_adamw_steps_on_four_devices_match_the_cpu_on_the_whole_batch(spmd_fits):
+    outcome = spmd_fits.result(ADAMW_STEPS)  # xla_spmd_worker.main, run first in the shared SPMD worker
+    assert outcome["ok"], outcome["error"][-4000:]
+    result = torch.load(outcome["output"])
     assert result["num_devices"] == SPMD_DEVICES
     # The batch was split along dim 0 over the 4 devices: 2 of the 8 images on each.
     assert result["input_sharding"] == "{devices=[4,1,1,1]0,1,2,3}"

@@ -1,10 +1,11 @@
-"""SPMD data-parallel training steps of a tiny model on XLA, run in a process of its own by test_xla_models.py.
+"""SPMD data-parallel training steps of a tiny model on XLA, for test_xla_models.py.
 
 ``torch_xla.runtime.use_spmd()`` is process-global and must come before any XLA tensor exists, so it cannot run
-inside a pytest process that has already used the XLA device. The test starts this file with
-``PJRT_DEVICE=CPU CPU_NUM_DEVICES=4``; the same problem (``spmd_problem``) is stepped on the CPU by the test.
+inside a pytest process that has already used the XLA device: :func:`main` runs first in the session's shared SPMD
+worker process (xla_spmd_fits.py, ``PJRT_DEVICE=CPU CPU_NUM_DEVICES=4``); the same problem (``spmd_problem``) is
+stepped on the CPU by the test.
 
-Usage: python xla_spmd_worker.py <output.pt>
+Usage on its own: python xla_spmd_worker.py <output.pt>
 """
 from __future__ import annotations
 
