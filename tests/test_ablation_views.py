@@ -114,3 +114,16 @@ def test_decile_summary_gives_the_mean_and_interval_over_seeds_or_the_single_val
     assert rows[1]["error_low"] == rows[1]["error_high"] == pytest.approx(2.0)  # no spread, no width
     single = decile_summary([run(1.0, 2.0)])
     assert single[0]["error_mean"] == 1.0 and "error_low" not in single[0] and single[0]["patches"] == 10
+
+
+def test_the_decile_figure_keeps_its_legend_beside_the_curves_and_draws_intervals():
+    from kamim_lib.reproduce.experiment_plots import plot_density_deciles
+
+    rows = [{"decile": 1, "error_mean": 0.5, "error_low": 0.4, "error_high": 0.6},
+            {"decile": 2, "error_mean": 0.7, "error_low": 0.6, "error_high": 0.8}]
+    figure = plot_density_deciles({"simmim": rows, "kamim": rows}, title="a long title " * 12)
+    (ax,) = figure.get_axes()
+    legend = ax.get_legend()
+    assert legend is not None and legend.get_bbox_to_anchor().x0 >= ax.bbox.x1  # outside the axes, on the right
+    assert len(ax.containers) == 2  # one error-bar container per model
+    assert "\n" in figure._suptitle.get_text()  # a long title wraps instead of running off the figure

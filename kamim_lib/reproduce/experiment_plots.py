@@ -7,6 +7,7 @@ Missing numbers (None/NaN) are drawn as "n/a", never as 0.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -212,7 +213,7 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
     """
     if not deciles:
         raise ValueError("deciles must hold at least one model.")
-    figure = Figure(figsize=(6.5, 3.8), layout="constrained")
+    figure = Figure(figsize=(8.5, 3.8), layout="constrained")
     ax = figure.add_subplot()
     for label, rows in deciles.items():
         x = [row["decile"] for row in rows]
@@ -226,10 +227,10 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
     ax.set_xlabel("keypoint-density decile of the masked patch (1 = fewest keypoints)")
     ax.set_ylabel("unweighted masked L1 of the patch")
     ax.set_xticks(range(1, 1 + max(len(rows) for rows in deciles.values())))
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: covers no curve
     ax.grid(alpha=0.3)
     if title:
-        ax.set_title(title)
+        figure.suptitle(textwrap.fill(title, 90), fontsize="medium")
     return figure
 
 
