@@ -143,8 +143,8 @@ def test_final_line_counts_ok_failed_and_not_run_separately(tmp_path, monkeypatc
     lines = []
     failures = runner.reproduce("tiny", out_dir=tmp_path, log=lines.append)
     assert [failure.section for failure in failures] == ["pretrain"]
-    # method, detectors, sweep, masking, peers ran; pretrain failed; the six sections that need it did not run
-    assert lines[-1].startswith("profile 'tiny': 5 ok, 1 failed, 6 not run (of 12 sections), elapsed")
+    # method, masking, peers ran; pretrain failed; the eight sections that need it did not run
+    assert lines[-1].startswith("profile 'tiny': 3 ok, 1 failed, 8 not run (of 12 sections), elapsed")
 
 
 def test_interrupted_reproduce_counts_what_ran_and_says_how_to_resume(tmp_path, monkeypatch):
@@ -171,3 +171,103 @@ def test_every_notebook_is_checked_against_the_schema_the_preflight_uses():
         source = (notebooks_dir() / section.notebook).read_text()
         schema = SECTION_SCHEMAS[section.name].__name__
         assert re.search(rf"notebook_parameters\(globals\(\), (schemas\.)?{schema}\)", source), section.name
+
+
+def _timed_fake_run(events, lock, fail=()):
+    import threading
+    import time
+
+    def fake_run(section, notebook, parameters, out_dir, *, force=False):
+        with lock:
+            events.append(("start", section.name, threading.current_thread().name))
+        time.sleep(0.05)
+        with lock:
+            events.append(("end", section.name, None))
+        if section.name in fail:
+            raise NotebookFailed(section.name, notebook, 1, "RuntimeError: boom", out_dir / notebook.name)
+        return "ran"
+
+    return fake_run
+
+
+@pytest.mark.parametrize("fail", [(), ("pretrain",)])
+def test_jobs_run_notebooks_at_once_but_never_before_what_they_need(tmp_path, monkeypatch, fail):
+    import threading
+
+    from kamim_lib.reproduce import SECTIONS, runner
+
+    events, lock = [], threading.Lock()
+    monkeypatch.setattr(runner, "run_notebook", _timed_fake_run(events, lock, fail))
+    lines = []
+    failures = runner.reproduce("tiny", out_dir=tmp_path, log=lines.append, jobs=2)
+    assert [failure.section for failure in failures] == list(fail)
+    order = [(kind, name) for kind, name, _ in events]
+    for section in SECTIONS:
+        if ("start", section.name) not in order:
+            continue
+        for need in section.needs:  # a section starts only after everything it needs has ended
+            assert order.index(("end", need)) < order.index(("start", section.name)), (section.name, need)
+    running, most = 0, 0
+    for kind, _ in order:
+        running += 1 if kind == "start" else -1
+        most = max(most, running)
+    assert most == 2  # two at once, never more
+    assert {thread for kind, _, thread in events if kind == "start"} != {threading.main_thread().name}
+    if fail:
+        assert lines[-1].startswith("profile 'tiny': 3 ok, 1 failed, 8 not run (of 12 sections)")
+        assert any(line.endswith("linprobe (03_linear_probe.ipynb): not run, it needs pretrain which failed")
+                   for line in lines)
+    else:
+        assert lines[-1].startswith("profile 'tiny': 12 ok, 0 failed, 0 not run (of 12 sections)")
+
+
+def test_jobs_come_from_the_profile_unless_given_and_must_be_positive(tmp_path, monkeypatch):
+    from kamim_lib.reproduce import runner
+
+    path = tmp_path / "p.yaml"
+    path.write_text("description: x\nparameters: {device: cpu}\njobs: 2\n")
+    assert load_profile(path).jobs == 2
+    assert load_profile("tiny").jobs == 1  # the default
+    for bad in ("0", "two", "true"):
+        path.write_text(f"parameters: {{}}\njobs: {bad}\n")
+        with pytest.raises(ValueError, match="'jobs' must be an int >= 1"):
+            load_profile(path)
+    monkeypatch.setattr(runner, "run_notebook", lambda *args, **kwargs: "ran")
+    with pytest.raises(ValueError, match="jobs must be an int >= 1.*--jobs 2"):
+        runner.reproduce("tiny", only=["method"], out_dir=tmp_path / "out", log=lambda line: None, jobs=0)
+
+
+def test_ctrl_c_with_jobs_interrupts_every_running_kernel_and_says_how_to_resume(tmp_path, monkeypatch):
+    import threading
+
+    from kamim_lib.reproduce import kernel_control, runner
+
+    started = threading.Barrier(3)
+    interrupted = threading.Event()
+
+    def fake_run(section, notebook, parameters, out_dir, *, force=False):
+        if section.name in ("method", "pretrain"):
+            started.wait(timeout=5)
+            if not interrupted.wait(timeout=5):
+                raise AssertionError("the kernels were not interrupted")
+            raise KeyboardInterrupt
+        return "ran"
+
+    def fake_interrupt():
+        interrupted.set()
+        return 2
+
+    monkeypatch.setattr(runner, "run_notebook", fake_run)
+    monkeypatch.setattr(runner, "interrupt_running_kernels", fake_interrupt)
+    def wait_then_ctrl_c(*args, **kwargs):
+        started.wait(timeout=5)  # both notebooks run: now the user presses Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("concurrent.futures.wait", wait_then_ctrl_c)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        runner.reproduce("tiny", only=["method", "pretrain"], out_dir=tmp_path, log=lines.append, jobs=2)
+    assert interrupted.is_set()
+    assert lines[-1].startswith("interrupted while running method, pretrain; 0 ok, 0 failed, 2 not run "
+                                "(of 2 sections). Run the same command again to resume")
+    assert kernel_control.interrupt_running_kernels() == 0  # nothing left registered

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
                         f"need): {sections}")
     parser.add_argument("--force", action="store_true", help="re-run finished sections and evaluations")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "
+                             "the sections it needs")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a profile parameter for every notebook that declares it (VALUE is parsed as "
                              "YAML), e.g. --set data_root=/data/imagenet --set device=cuda; repeatable")
@@ -30,5 +33,5 @@ def run(args: argparse.Namespace) -> int:
     from kamim_lib.reproduce import load_profile, reproduce
 
     profile = load_profile(args.profile).with_overrides(args.overrides)
-    failures = reproduce(profile, only=args.only, force=args.force, out_dir=args.out_dir)
+    failures = reproduce(profile, only=args.only, force=args.force, out_dir=args.out_dir, jobs=args.jobs)
     return 1 if failures else 0

@@ -13,7 +13,8 @@ class Section:
         name: short name used by ``--only`` and for output folders.
         notebook: file name inside ``notebooks/``.
         paper: the part of the paper it regenerates.
-        needs: sections whose outputs this one reads (run first when selected with ``--only``).
+        needs: sections whose outputs (or training runs) this one reads: run first when selected with ``--only``,
+            and finished before it starts when notebooks run at once.
     """
 
     name: str
@@ -27,8 +28,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("pretrain", "02_pretrain.ipynb", "§4 SimMIM vs KAMIM pretraining: loss curves, reconstructions"),
     Section("linprobe", "03_linear_probe.ipynb", "Table: linear probing top-1/top-5", ("pretrain",)),
     Section("finetune", "04_finetune.ipynb", "Table: fine-tuning top-1/top-5", ("pretrain",)),
-    Section("detectors", "05_detector_ablation.ipynb", "Ablation: FAST vs SIFT vs ORB"),
-    Section("sweep", "06_wps_temperature_sweep.ipynb", "Ablation: w_ps x T heatmap"),
+    # 05 and 06 reuse notebook 2's SimMIM and KAMIM runs (same run ids): they start after it, so that no two
+    # notebooks running at once (--jobs) train the same run.
+    Section("detectors", "05_detector_ablation.ipynb", "Ablation: FAST vs SIFT vs ORB", ("pretrain",)),
+    Section("sweep", "06_wps_temperature_sweep.ipynb", "Ablation: w_ps x T heatmap", ("pretrain",)),
     Section("attention", "07_attention.ipynb", "Analysis: attention maps, distance, NMI", ("pretrain",)),
     Section("fourier", "08_fourier.ipynb", "Analysis: Fourier ΔLog amplitude of features", ("pretrain",)),
     Section("tokens", "09_tokens.ipynb", "Analysis: token t-SNE, pre/post-attention PCA", ("pretrain",)),

@@ -7,7 +7,8 @@ SIGINT: training in the notebook saves a checkpoint at its next optimiser step a
 :mod:`kamim_lib.engine.preemption`), any other cell stops with KeyboardInterrupt, and papermill then shuts the kernel
 down cleanly. An idle kernel ignores SIGINT (papermill would then start the next cell), so while the notebook still
 runs, SIGUSR1 follows every :data:`RESEND_SECONDS`: training treats it like the first signal, anything else ends. A
-second Ctrl-C stops the runner at once.
+second Ctrl-C stops the runner at once. When several notebooks run at once (``--jobs``), the first Ctrl-C is passed to
+every running kernel the same way (:func:`interrupt_running_kernels`).
 """
 from __future__ import annotations
 
@@ -52,14 +53,21 @@ class KernelControl:
         return LoggedKernelManager
 
     def _forward(self, signum, frame) -> None:
-        if self.interrupted or self.kernel_pid is None:
-            raise KeyboardInterrupt  # a second Ctrl-C, or no kernel yet: stop here and now
+        if self.interrupted or not self.interrupt():
+            raise KeyboardInterrupt  # a second Ctrl-C, or no kernel (yet): stop here and now
+
+    def interrupt(self) -> bool:
+        """Send the kernel SIGINT, then SIGUSR1 until the notebook returns; False when there is no kernel to
+        interrupt (not started yet, or gone)."""
+        if self.kernel_pid is None:
+            return False
         self.interrupted = True
         try:
             os.kill(self.kernel_pid, signal.SIGINT)
         except OSError:
-            raise KeyboardInterrupt from None
+            return False
         threading.Thread(target=self._insist, daemon=True).start()
+        return True
 
     def _insist(self) -> None:
         """Until the notebook returns, SIGUSR1 the kernel every RESEND_SECONDS (see the module docstring)."""
@@ -71,12 +79,29 @@ class KernelControl:
 
     def __enter__(self) -> "KernelControl":
         self._done.clear()
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._forward)
         return self
 
     def __exit__(self, *exc) -> None:
         self._done.set()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             self._previous = None
+
+
+# The kernels of the notebooks running now (several when `kamim reproduce --jobs N` runs them in threads, where no
+# signal handler can be installed: the main thread catches Ctrl-C and calls interrupt_running_kernels).
+_RUNNING: set[KernelControl] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def interrupt_running_kernels() -> int:
+    """:meth:`KernelControl.interrupt` every running notebook's kernel; returns how many were interrupted."""
+    with _RUNNING_LOCK:
+        controls = list(_RUNNING)
+    return sum(1 for control in controls if not control.interrupted and control.interrupt())

@@ -5,6 +5,7 @@ A profile file holds:
     description: what it is for and what it needs (a data root, a GPU, ...)
     parameters:  papermill parameters given to every notebook (only names that notebook declares are passed)
     notebooks:   {section: {parameter: value}} per-notebook overrides; names must exist in that notebook
+    jobs:        how many notebooks `kamim reproduce` runs at once (default 1; ``--jobs`` overrides it)
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import yaml
 
 from kamim_lib.config.coerce import describe_yaml_error
 
-PROFILE_KEYS = ("description", "parameters", "notebooks")
+PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs")
 
 
 def params_dir() -> Path:
@@ -33,6 +34,7 @@ class Profile:
     description: str
     parameters: dict = field(default_factory=dict)
     notebooks: dict = field(default_factory=dict)
+    jobs: int = 1
 
     def parameters_for(self, section: str) -> dict:
         """Common parameters with this section's overrides on top."""
@@ -88,5 +90,9 @@ def load_profile(name_or_path: str | Path) -> Profile:
     for key in ("parameters", "notebooks"):
         if not isinstance(data.get(key, {}), dict):
             raise ValueError(f"{path}: '{key}' must be a mapping.")
+    jobs = data.get("jobs", 1)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"{path}: 'jobs' must be an int >= 1 (how many notebooks run at once), got {jobs!r}.")
     return Profile(name=path.stem, description=str(data.get("description", "")).strip(),
-                   parameters=dict(data.get("parameters") or {}), notebooks=dict(data.get("notebooks") or {}))
+                   parameters=dict(data.get("parameters") or {}), notebooks=dict(data.get("notebooks") or {}),
+                   jobs=jobs)

@@ -10,7 +10,7 @@ from pathlib import Path
 from kamim_lib.engine.run_dir import check_writable_folder
 from kamim_lib.reproduce.artifacts import make_section_outputs_portable, relative_to_repo
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
-from kamim_lib.reproduce.kernel_control import KernelControl
+from kamim_lib.reproduce.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
 from kamim_lib.reproduce.profiles import Profile, load_profile
 
@@ -145,18 +145,23 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
 
 
 def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: bool = False,
-              out_dir: Path | None = None, log=print) -> list[NotebookFailed]:
+              out_dir: Path | None = None, log=print, jobs: int | None = None) -> list[NotebookFailed]:
     """Run the selected sections of a profile in dependency order.
 
     A failed section does not stop the others, except those that need it; what finished stays finished.
+
+    Args:
+        jobs: how many notebooks run at once (None: the profile's ``jobs``). With more than one, a section starts
+            as soon as every section it needs has finished and a slot is free; sections that share training runs
+            name each other in ``needs``, so no two notebooks ever train the same run.
 
     Returns:
         The failures (empty when everything ran or was already done).
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
+    jobs = check_jobs(profile.jobs if jobs is None else jobs)
     out_dir = Path(out_dir) if out_dir else results_root() / profile.name
     sections = resolve_sections(only)
-    failed: dict[str, NotebookFailed] = {}
     # Check every notebook's parameters before running anything: a typo should not cost a long run.
     check_common_parameters(profile)
     plans, problems = [], []
@@ -177,36 +182,135 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
         raise ValueError(describe_problems(profile.name, problems))
     check_writable_folder(out_dir, "--out-dir")
     total_start = time.monotonic()
-    outcome = {section.name: "not run" for section, _, _ in plans}
-    current = None
+    state = _RunState(plans, out_dir, force, log)
     try:
-        for index, (section, notebook, parameters) in enumerate(plans, 1):
-            prefix = f"[{index}/{len(plans)}] {section.name} ({notebook.name})"
-            blocked = [need for need in section.needs if need in failed]
-            if blocked:
-                log(f"{prefix}: not run, it needs {', '.join(blocked)} which failed")
-                continue
-            log(f"{prefix}: running ...")
-            start, current = time.monotonic(), section.name
-            try:
-                status = run_notebook(section, notebook, parameters, out_dir, force=force)
-            except NotebookFailed as failure:
-                failed[section.name] = failure
-                outcome[section.name], current = "failed", None
-                log(f"{prefix}: FAILED\n  {failure}")
-                continue
-            outcome[section.name], current = "ok", None
-            make_section_outputs_portable(out_dir, section.name, notebook.name)
-            word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
-            log(f"{prefix}: {word} in {time.monotonic() - start:.0f} s")
+        if jobs == 1:
+            for plan in plans:
+                if state.blocked(plan[0]) is None:
+                    state.run(plan)
+        else:
+            _run_concurrently(state, jobs)
     except KeyboardInterrupt:
-        log(f"interrupted{f' while running {current}' if current else ''}; "
-            f"{outcome_counts(outcome)}. Run the same command again to resume: finished sections are skipped and "
-            "training resumes from its last checkpoint.")
+        running = ", ".join(state.running)
+        log(f"interrupted{f' while running {running}' if running else ''}; "
+            f"{outcome_counts(state.outcome)}. Run the same command again to resume: finished sections are skipped "
+            "and training resumes from its last checkpoint.")
         raise
-    log(f"profile '{profile.name}': {outcome_counts(outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
+    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
         f"outputs in {out_dir}")
-    return list(failed.values())
+    return list(state.failed.values())
+
+
+def check_jobs(jobs) -> int:
+    """``jobs`` as an int >= 1 (ValueError naming the fix otherwise)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1 (notebooks run at once), got {jobs!r}; e.g. --jobs 2.")
+    return jobs
+
+
+class _RunState:
+    """The sections of one ``reproduce`` call: what ran, failed or runs now, and how one section is run and logged.
+    Only the calling thread changes it (worker threads only execute :func:`run_notebook`)."""
+
+    def __init__(self, plans: list, out_dir: Path, force: bool, log):
+        self.plans, self.out_dir, self.force, self.log = plans, out_dir, force, log
+        self.index = {plan[0].name: number for number, plan in enumerate(plans, 1)}
+        self.outcome = {plan[0].name: "not run" for plan in plans}
+        self.failed: dict[str, NotebookFailed] = {}
+        self.running: list[str] = []
+        self.started: dict[str, float] = {}
+        self.settled: set[str] = set()  # finished, failed or left out
+        self.left_out: set[str] = set()  # not run because a section they need failed or was left out
+
+    def prefix(self, section: Section, notebook: Path | None = None) -> str:
+        name = notebook.name if notebook is not None else section.notebook
+        return f"[{self.index[section.name]}/{len(self.plans)}] {section.name} ({name})"
+
+    def ready(self, section: Section) -> bool:
+        """Whether every section ``section`` needs (among those planned) has finished, failed or been left out."""
+        return all(need not in self.index or need in self.settled for need in section.needs)
+
+    def blocked(self, section: Section) -> list[str] | None:
+        """The sections ``section`` needs that failed or were not run (logged; ``section`` is then not run
+        either), or None when nothing blocks it."""
+        blocked = [need for need in section.needs if need in self.failed or need in self.left_out]
+        if blocked:
+            self.log(f"{self.prefix(section)}: not run, it needs {', '.join(blocked)} which "
+                     f"{'failed' if all(need in self.failed for need in blocked) else 'failed or did not run'}")
+            self.left_out.add(section.name)
+            self.settled.add(section.name)
+            return blocked
+        return None
+
+    def start(self, section: Section, notebook: Path) -> None:
+        self.log(f"{self.prefix(section, notebook)}: running ...")
+        self.running.append(section.name)
+        self.started[section.name] = time.monotonic()
+
+    def finish(self, section: Section, notebook: Path, status: str | NotebookFailed) -> None:
+        self.running.remove(section.name)
+        self.settled.add(section.name)
+        prefix = self.prefix(section, notebook)
+        if isinstance(status, NotebookFailed):
+            self.failed[section.name] = status
+            self.outcome[section.name] = "failed"
+            self.log(f"{prefix}: FAILED\n  {status}")
+            return
+        self.outcome[section.name] = "ok"
+        make_section_outputs_portable(self.out_dir, section.name, notebook.name)
+        word = "already done, skipped (use --force to re-run)" if status == "skipped" else "done"
+        self.log(f"{prefix}: {word} in {time.monotonic() - self.started[section.name]:.0f} s")
+
+    def execute(self, plan) -> str | NotebookFailed:
+        section, notebook, parameters = plan
+        try:
+            return run_notebook(section, notebook, parameters, self.out_dir, force=self.force)
+        except NotebookFailed as failure:
+            return failure
+
+    def run(self, plan) -> None:
+        self.start(plan[0], plan[1])
+        self.finish(plan[0], plan[1], self.execute(plan))
+
+
+def _run_concurrently(state: _RunState, jobs: int) -> None:
+    """Up to ``jobs`` notebooks at once, each in a thread (a notebook is a kernel process: the threads only wait).
+
+    A section starts once every section it needs is done; one whose needs failed is not run. Ctrl-C is passed to
+    every running kernel (each saves a checkpoint and stops), then raised here once they have returned.
+    """
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    pending = list(state.plans)
+    futures = {}
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook") as pool:
+        try:
+            while pending or futures:
+                for plan in list(pending):
+                    if len(futures) >= jobs:
+                        break
+                    if not state.ready(plan[0]):
+                        continue  # a section it needs has not finished yet
+                    pending.remove(plan)
+                    if state.blocked(plan[0]) is None:
+                        state.start(plan[0], plan[1])
+                        futures[pool.submit(state.execute, plan)] = plan
+                if not futures:
+                    if pending:  # cannot happen with the catalogue's order; never spin
+                        raise RuntimeError(f"sections {[plan[0].name for plan in pending]} wait on each other.")
+                    break
+                done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in done:
+                    plan = futures.pop(future)
+                    state.finish(plan[0], plan[1], future.result())
+        except KeyboardInterrupt:
+            interrupt_running_kernels()
+            for future in list(futures):
+                try:
+                    future.result()
+                except (KeyboardInterrupt, Exception):  # each notebook stops at its next checkpoint
+                    pass
+            raise
 
 
 def outcome_counts(outcome: dict[str, str]) -> str:
