@@ -38,35 +38,16 @@ def test_bad_switch_values_are_config_errors_naming_the_key():
 
 
 def test_loader_kwargs_follow_the_keys():
-    from kamim_lib.runtime.speed import one_opencv_thread
-
     assert loader_kwargs(config(num_workers=3), "cuda") == {"num_workers": 3, "pin_memory": True,
-                                                            "persistent_workers": True, "prefetch_factor": 2,
-                                                            "worker_init_fn": one_opencv_thread}
+                                                            "persistent_workers": True, "prefetch_factor": 2}
     assert loader_kwargs(config(num_workers=3, prefetch_factor=6, persistent_workers=False, pin_memory="off"),
                          "cuda") == {"num_workers": 3, "pin_memory": False, "persistent_workers": False,
-                                     "prefetch_factor": 6, "worker_init_fn": one_opencv_thread}
-    # pinning is for CUDA copies only; no workers -> no prefetch, persistence or worker set-up (torch refuses them)
+                                     "prefetch_factor": 6}
+    # pinning is for CUDA copies only; no workers -> no prefetch or persistence (torch refuses them)
     assert loader_kwargs(config(num_workers=0, pin_memory="on"), "cpu") == {
-        "num_workers": 0, "pin_memory": False, "persistent_workers": False, "prefetch_factor": None,
-        "worker_init_fn": None}
+        "num_workers": 0, "pin_memory": False, "persistent_workers": False, "prefetch_factor": None}
     assert loader_kwargs(config(num_workers=2), "cuda", persistent=False)["persistent_workers"] is False
     DataLoader(list(range(4)), batch_size=2, **loader_kwargs(config(num_workers=1, prefetch_factor=3), "cpu"))
-
-
-def _opencv_threads(_):
-    import cv2
-
-    return cv2.getNumThreads()
-
-
-def test_loader_workers_run_opencv_on_one_thread():
-    import cv2
-
-    loader = DataLoader(list(range(2)), batch_size=1, collate_fn=_opencv_threads,
-                        **loader_kwargs(config(num_workers=1, persistent_workers=False), "cpu"))
-    assert list(loader) == [1, 1]  # inside the worker
-    assert cv2.getNumThreads() >= 1  # the training process keeps its own setting
 
 
 def test_tf32_context_sets_and_restores_the_backend_flags():

@@ -72,30 +72,14 @@ def loader_kwargs(config, device_type: str, *, persistent: bool = True) -> dict[
             evaluation loaders, built per evaluation, pass False.
 
     Returns:
-        ``{"num_workers", "pin_memory", "persistent_workers", "prefetch_factor", "worker_init_fn"}``;
-        ``prefetch_factor`` (batches each worker loads ahead), persistence and :func:`one_opencv_thread` only apply
-        with workers, so they are None/False without.
+        ``{"num_workers", "pin_memory", "persistent_workers", "prefetch_factor"}``; ``prefetch_factor`` (batches
+        each worker loads ahead) and persistence only apply with workers, so they are None/False without.
     """
     workers = config.num_workers
     return {"num_workers": workers,
             "pin_memory": resolve_switch("pin_memory", config.pin_memory, device_type) and device_type == "cuda",
             "persistent_workers": bool(workers and persistent and config.persistent_workers),
-            "prefetch_factor": (config.prefetch_factor or 2) if workers else None,
-            "worker_init_fn": one_opencv_thread if workers else None}
-
-
-def one_opencv_thread(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: OpenCV on one thread in each loader worker.
-
-    Why: the workers share the cores with the training process and with each other (torch already runs one thread
-    per worker). On the 96-px crops of the smoke profile, OpenCV's own thread pool made FAST and ORB detection cost
-    about 30 % more CPU time per sample (measured on the 2-core machine) for no gain in throughput. The keypoints are
-    the same with any thread count.
-    """
-    del worker_id
-    import cv2
-
-    cv2.setNumThreads(1)
+            "prefetch_factor": (config.prefetch_factor or 2) if workers else None}
 
 
 def describe_speed(config, device_type: str) -> dict[str, Any]:
@@ -103,8 +87,7 @@ def describe_speed(config, device_type: str) -> dict[str, Any]:
     return {"tf32": resolve_switch("tf32", config.tf32, device_type),
             "fused_optimizer": fused_optimizer_enabled(config, device_type),
             "compile": bool(config.compile),
-            **{key: value for key, value in loader_kwargs(config, device_type).items()
-               if key not in ("num_workers", "worker_init_fn")}}
+            **{key: value for key, value in loader_kwargs(config, device_type).items() if key != "num_workers"}}
 
 
 def resolve_keypoints_on(value: str, device_type: str, detector: str) -> str:
