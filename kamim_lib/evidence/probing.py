@@ -61,15 +61,20 @@ def logistic_regression_top1(train_features: np.ndarray, train_labels, val_featu
     """Top-1 % on the validation features of a multinomial logistic regression fitted on the training features.
 
     Features are standardised with the training set's mean and deviation; L-BFGS runs to convergence (or
-    ``max_iter``). Deterministic.
+    ``max_iter``). Deterministic: the BLAS runs on one thread, so the result does not depend on the machine's core
+    count or on other notebooks running at once (a multi-threaded BLAS that shares its cores with another process
+    spins: the fits of ``kamim reproduce --jobs 2`` took minutes instead of seconds).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     classifier = make_pipeline(StandardScaler(), LogisticRegression(C=regularization, max_iter=max_iter))
-    classifier.fit(train_features, np.asarray(train_labels))
-    return float(100.0 * (classifier.predict(val_features) == np.asarray(val_labels)).mean())
+    with threadpool_limits(limits=1):
+        classifier.fit(train_features, np.asarray(train_labels))
+        predictions = classifier.predict(val_features)
+    return float(100.0 * (predictions == np.asarray(val_labels)).mean())
 
 
 def encoder_top1(encoder: torch.nn.Module, train: LabelledImages, val: LabelledImages, *, layer: int,
