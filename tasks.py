@@ -65,7 +65,9 @@ def ensure_environment(name: str = "main") -> Path:
     if not python.exists():
         print(f"Creating virtual environment in {venv_dir} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    # --no-compile: no .pyc for every file of every package at install (torch alone has thousands); Python compiles
+    # the modules actually imported, once, on first use.
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
     _run(pip + ["-r", requirements])
     # The pinned pair is passed again as a constraint so that no dependency can move torch off it.
     _run(pip + ["-c", requirements, "-e", ".[test]"])

@@ -227,7 +227,9 @@ def test_jobs_come_from_the_profile_unless_given_and_must_be_positive(tmp_path, 
     path = tmp_path / "p.yaml"
     path.write_text("description: x\nparameters: {device: cpu}\njobs: 2\n")
     assert load_profile(path).jobs == 2
-    assert load_profile("tiny").jobs == 1  # the default
+    assert load_profile("smoke").jobs == 1 and load_profile("tiny").jobs == 2
+    path.write_text("parameters: {}\n")
+    assert load_profile(path).jobs == 1  # the default
     for bad in ("0", "two", "true"):
         path.write_text(f"parameters: {{}}\njobs: {bad}\n")
         with pytest.raises(ValueError, match="'jobs' must be an int >= 1"):
