@@ -170,23 +170,36 @@ def ablation_tables(evidence: dict, *, title: str, reference: str = "simmim") ->
     return text
 
 
+def interval_sentence(span: str, entry: dict, seeds: int, number_format: str, verdict, *,
+                      lower_is_better: bool) -> str:
+    """One generated sentence on a paired difference ``entry`` (``{"mean", "ci95"}``, a − b).
+
+    Args:
+        span: what is compared, e.g. ``"kamim sift − simmim, held-out masked L1"``.
+        number_format: format spec of the numbers, e.g. ``"+.4f"``.
+        verdict: ``a_is_better -> text`` for an interval that excludes 0.
+        lower_is_better: the metric's direction.
+    """
+    text = f"{span}: {entry['mean']:{number_format}}"
+    if entry["ci95"] is None:
+        return f"{text} on one seed: no interval, no conclusion."
+    low, high = entry["ci95"]
+    text += f" (95 % CI [{low:{number_format}}, {high:{number_format}}], {seeds} paired seeds)"
+    if low <= 0 <= high:
+        return f"{text}: the interval contains 0, so this run cannot tell them apart."
+    return f"{text}: the interval excludes 0; {verdict((entry['mean'] < 0) == lower_is_better)}."
+
+
 def comparison_sentences(evidence: dict) -> list[str]:
     """One generated sentence per comparison: the paired difference, its interval, and what it allows to say."""
     sentences = []
     seeds = len(evidence["seeds"])
     for entry in evidence["comparisons"]:
-        metric, digits = entry["metric"], DIGITS[entry["metric"]]
-        span = f"{entry['a']} − {entry['b']}, {METRICS[metric]}: {entry['mean']:+.{digits}f}"
-        if entry["ci95"] is None:
-            sentences.append(f"{span} on one seed: no interval, no conclusion.")
-            continue
-        low, high = entry["ci95"]
-        span += f" (95 % CI [{low:+.{digits}f}, {high:+.{digits}f}], {seeds} paired seeds)"
-        if low <= 0 <= high:
-            sentences.append(f"{span}: the interval contains 0, so this run cannot tell them apart.")
-        else:
-            better = entry["a"] if (entry["mean"] < 0) == LOWER_IS_BETTER[metric] else entry["b"]
-            sentences.append(f"{span}: the interval excludes 0; {better} is better here.")
+        metric = entry["metric"]
+        sentences.append(interval_sentence(
+            f"{entry['a']} − {entry['b']}, {METRICS[metric]}", entry, seeds, f"+.{DIGITS[metric]}f",
+            lambda a_better, entry=entry: f"{entry['a'] if a_better else entry['b']} is better here",
+            lower_is_better=LOWER_IS_BETTER[metric]))
     blind = evidence["baselines"]["image_blind"]
     for label, values in evidence["val_masked_l1"].items():
         ratio = _mean(values) / blind

@@ -124,23 +124,16 @@ def masking_table(evidence: dict, *, title: str, provenance: dict | None = None)
 
 def masking_sentences(evidence: dict) -> list[str]:
     """One generated sentence per compared cell and metric, and one on the image-blind floor."""
+    from kamim_lib.reproduce.ablation_views import interval_sentence
+
     sentences = []
     seeds = len(evidence["seeds"])
     for label, difference in evidence["differences"].items():
         for metric, name in METRICS.items():
-            entry = difference[metric]
-            span = f"{label} vs {difference['reference']}, {name}: {entry['mean']:+.4g}"
-            if entry["ci95"] is None:
-                sentences.append(f"{span} on one seed: no interval, no conclusion.")
-                continue
-            low, high = entry["ci95"]
-            span += f" (95 % CI [{low:+.4g}, {high:+.4g}], {seeds} paired seeds)"
-            if low <= 0 <= high:
-                sentences.append(f"{span}: the interval contains 0, so this run cannot tell them apart.")
-            else:
-                better = (entry["mean"] < 0) == LOWER_IS_BETTER[metric]
-                sentences.append(f"{span}: the interval excludes 0; {'better' if better else 'worse'} than random "
-                                 "masking here.")
+            sentences.append(interval_sentence(
+                f"{label} vs {difference['reference']}, {name}", difference[metric], seeds, "+.4g",
+                lambda better: f"{'better' if better else 'worse'} than random masking here",
+                lower_is_better=LOWER_IS_BETTER[metric]))
     blind = evidence["baselines"]["image_blind"]
     for label, cell in evidence["cells"].items():
         ratio = sum(cell["val_masked_l1"]) / len(cell["val_masked_l1"]) / blind
