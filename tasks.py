@@ -47,6 +47,24 @@ def _run(cmd: list[str]) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
 
 
+def warm_bytecode_cache(python: Path) -> None:
+    """Write the .pyc files of everything the project imports, once (kamim_lib/bytecode_warmup.py says why).
+
+    Run with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set: the files go into this project's own
+    environment and source tree only. A failure only costs speed, so it is reported and the setup goes on.
+    """
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    cmd = [str(python), "-m", "kamim_lib.bytecode_warmup"]
+    print("+", " ".join(cmd), flush=True)
+    try:
+        status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600).returncode
+    except subprocess.TimeoutExpired:
+        status = "a timeout (600 s)"
+    if status != 0:
+        print(f"warning: filling the bytecode cache ended with {status}; imports will compile on each start "
+              "(slower, same results).", flush=True)
+
+
 def ensure_environment(name: str = "main") -> Path:
     """Create the named virtual environment and install the project into it unless it is up to date.
 
@@ -65,13 +83,14 @@ def ensure_environment(name: str = "main") -> Path:
     if not python.exists():
         print(f"Creating virtual environment in {venv_dir} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
-    # --no-compile: no .pyc for every file of every package at install (torch alone has thousands); Python compiles
-    # the modules actually imported, once, on first use.
+    # --no-compile: no .pyc for every file of every package at install (torch alone has thousands);
+    # warm_bytecode_cache below compiles only what the project imports (measured: 97 s install + 24 s warm-up).
     pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
     _run(pip + ["-r", requirements])
     # The pinned pair is passed again as a constraint so that no dependency can move torch off it.
     _run(pip + ["-c", requirements, "-e", ".[test]"])
     _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"])
+    warm_bytecode_cache(python)
     stamp.write_text(wanted + "\n")
     print(f"Environment {venv_dir.name} ready in {time.monotonic() - start:.0f} s.", flush=True)
     return python

@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kamim_lib.config import load_config  # noqa: E402
 from kamim_lib.engine import PretrainTask, build_optimizer  # noqa: E402
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset  # noqa: E402
-from kamim_lib.runtime import create_runtime  # noqa: E402
+from kamim_lib.runtime import create_runtime, fused_optimizer_enabled  # noqa: E402
 
 # Dense BF16 tensor-core peaks from NVIDIA's datasheets (SXM parts), TFLOP/s; pass --peak-tflops for others.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
@@ -53,6 +53,8 @@ MODES = {
     "simmim": {"method": "simmim"},
     "kamim-workers": {"method": "kamim", "keypoints_on": "workers"},
     "kamim-device": {"method": "kamim", "keypoints_on": "device"},
+    "simmim-fused_adamw": {"method": "simmim", "fused_optimizer": "on"},
+    "kamim-workers-fused_adamw": {"method": "kamim", "keypoints_on": "workers", "fused_optimizer": "on"},
     "simmim-norm_pix": {"method": "simmim", "target": "norm_pix"},
     "attmask-ema": {"method": "simmim", "masking": "attmask", "attmask_teacher": "ema"},
     "attmask-student": {"method": "simmim", "masking": "attmask", "attmask_teacher": "student"},
@@ -96,7 +98,8 @@ def build(mode: str, args, runtime):
     task.train_dataset = PositionSeededDataset(task.train_dataset)
     task.model.to(runtime.device)
     task.attach(task.model)
-    optimizer = build_optimizer(task.model, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.999))
+    optimizer = build_optimizer(task.model, lr=1e-4, weight_decay=0.05, betas=(0.9, 0.999),
+                                fused=fused_optimizer_enabled(config, runtime.device.type))
     return task, optimizer
 
 

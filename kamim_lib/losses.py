@@ -93,8 +93,6 @@ def masked_reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: t
                          f"{height // patch_size}, {width // patch_size}) for patch_size={patch_size}, "
                          f"got {tuple(mask.shape)}.")
     pixel_mask = _upsample_grid(mask.to(pred.dtype), height, width, "mask")
-    difference = pred - target
-    error = (difference.abs() if criterion == "l1" else difference.square()) * pixel_mask
     if weight is None:
         weighted_mask = pixel_mask
     else:
@@ -106,8 +104,10 @@ def masked_reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: t
             pixel_weight = _upsample_grid(weight, height, width, "weight")
         else:
             raise ValueError(f"weight must be (B, 1, H, W), (B, H, W) or (B, h, w), got {tuple(weight.shape)}.")
-        pixel_weight = pixel_weight.to(pred.dtype)
-        error = error * pixel_weight
-        weighted_mask = pixel_mask * pixel_weight
+        weighted_mask = pixel_mask * pixel_weight.to(pred.dtype)
+    difference = pred - target
+    # M·ω is formed once on (B, 1, H, W) and broadcast over the channels: one full-size product instead of two.
+    # M is 0 or 1, so (ℓ·M)·ω and ℓ·(M·ω) are the same floats: the loss and its gradient are bit-identical.
+    error = (difference.abs() if criterion == "l1" else difference.square()) * weighted_mask
     denominator = (pixel_mask if normalize == "mask" else weighted_mask).sum() * channels + eps
     return error.sum() / denominator

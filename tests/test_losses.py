@@ -101,3 +101,18 @@ def test_shuffled_weights_keep_each_images_values_and_lose_their_positions():
         assert sorted(before.flatten().tolist()) == sorted(after.flatten().tolist())
     assert not torch.equal(shuffled, weights)
     torch.testing.assert_close(shuffled.reshape(2, -1), weights.reshape(2, -1).gather(1, keys.argsort(dim=1)))
+
+
+def test_weighted_loss_and_gradient_are_bit_identical_to_masking_then_weighting():
+    # The loss forms M·ω once and multiplies the error by it; the original multiplies by M, then by ω. With M in
+    # {0, 1} both give the same floats, so runs before and after the change train identically.
+    torch.manual_seed(0)
+    pred = torch.randn(4, 3, 24, 24, requires_grad=True)
+    target, mask, weight = torch.randn(4, 3, 24, 24), (torch.rand(4, 4, 4) < 0.6).long(), torch.rand(4, 8, 8) * 5
+    pixel_mask = mask.float().repeat_interleave(6, 1).repeat_interleave(6, 2).unsqueeze(1)
+    pixel_weight = weight.repeat_interleave(3, 1).repeat_interleave(3, 2).unsqueeze(1)
+    reference = ((pred - target).abs() * pixel_mask * pixel_weight).sum() / (pixel_mask.sum() * 3 + 1e-8)
+    (reference_grad,) = torch.autograd.grad(reference, pred)
+    loss = masked_l1(pred, target, mask, 6, weight=weight)
+    (grad,) = torch.autograd.grad(loss, pred)
+    assert torch.equal(loss, reference) and torch.equal(grad, reference_grad)
