@@ -221,13 +221,48 @@ def test_jobs_run_notebooks_at_once_but_never_before_what_they_need(tmp_path, mo
         assert lines[-1].startswith("profile 'tiny': 12 ok, 0 failed, 0 not run (of 12 sections)")
 
 
+def test_heavy_sections_run_one_at_a_time_with_the_others_beside_them(tmp_path, monkeypatch):
+    import dataclasses
+    import threading
+
+    from kamim_lib.reproduce import runner
+
+    events, lock = [], threading.Lock()
+    monkeypatch.setattr(runner, "run_notebook", _timed_fake_run(events, lock, ()))
+    heavy = {"pretrain", "linprobe", "finetune", "detectors", "sweep"}
+    profile = dataclasses.replace(load_profile("tiny"), heavy=tuple(heavy))
+    lines = []
+    assert runner.reproduce(profile, out_dir=tmp_path, log=lines.append, jobs=2) == []
+    running, heavy_running, light_beside_heavy = set(), 0, False
+    for kind, name, _ in events:
+        if kind == "start":
+            running.add(name)
+            assert len(running) <= 2 and len(running & heavy) <= 1, running
+            light_beside_heavy |= bool(running & heavy) and bool(running - heavy)
+        else:
+            running.discard(name)
+    assert light_beside_heavy
+    assert lines[-1].startswith("profile 'tiny': 12 ok, 0 failed, 0 not run (of 12 sections)")
+
+
+def test_heavy_must_name_sections(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("parameters: {}\nheavy: [pretrain]\n")
+    assert load_profile(path).heavy == ("pretrain",)
+    assert set(load_profile("smoke").heavy) == {"pretrain", "linprobe", "finetune", "detectors", "sweep"}
+    for bad in ("pretrain", "[pretrian]"):
+        path.write_text(f"parameters: {{}}\nheavy: {bad}\n")
+        with pytest.raises(ValueError, match="'heavy' must be a list of section names.*pretrain, linprobe"):
+            load_profile(path)
+
+
 def test_jobs_come_from_the_profile_unless_given_and_must_be_positive(tmp_path, monkeypatch):
     from kamim_lib.reproduce import runner
 
     path = tmp_path / "p.yaml"
     path.write_text("description: x\nparameters: {device: cpu}\njobs: 2\n")
     assert load_profile(path).jobs == 2
-    assert load_profile("smoke").jobs == 1 and load_profile("tiny").jobs == 2
+    assert load_profile("smoke").jobs == 2 and load_profile("tiny").jobs == 2
     path.write_text("parameters: {}\n")
     assert load_profile(path).jobs == 1  # the default
     for bad in ("0", "two", "true"):

@@ -22,7 +22,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "
-                             "the sections it needs")
+                             "the sections it needs, and the profile's heavy sections run one at a time")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a profile parameter for every notebook that declares it (VALUE is parsed as "
                              "YAML), e.g. --set data_root=/data/imagenet --set device=cuda; repeatable")

@@ -6,6 +6,8 @@ A profile file holds:
     parameters:  papermill parameters given to every notebook (only names that notebook declares are passed)
     notebooks:   {section: {parameter: value}} per-notebook overrides; names must exist in that notebook
     jobs:        how many notebooks `kamim reproduce` runs at once (default 1; ``--jobs`` overrides it)
+    heavy:       sections that keep every core busy (their training): with jobs > 1, at most one of them runs at a
+                 time and the other sections fill the remaining slots beside it (default: none)
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ from pathlib import Path
 import yaml
 
 from kamim_lib.config.coerce import describe_yaml_error
+from kamim_lib.reproduce.catalogue import SECTIONS
 
-PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs")
+PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs", "heavy")
 
 
 def params_dir() -> Path:
@@ -35,6 +38,7 @@ class Profile:
     parameters: dict = field(default_factory=dict)
     notebooks: dict = field(default_factory=dict)
     jobs: int = 1
+    heavy: tuple[str, ...] = ()
 
     def parameters_for(self, section: str) -> dict:
         """Common parameters with this section's overrides on top."""
@@ -93,6 +97,11 @@ def load_profile(name_or_path: str | Path) -> Profile:
     jobs = data.get("jobs", 1)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"{path}: 'jobs' must be an int >= 1 (how many notebooks run at once), got {jobs!r}.")
+    heavy = data.get("heavy") or []
+    section_names = [section.name for section in SECTIONS]
+    if not isinstance(heavy, list) or any(name not in section_names for name in heavy):
+        raise ValueError(f"{path}: 'heavy' must be a list of section names ({', '.join(section_names)}), "
+                         f"got {heavy!r}.")
     return Profile(name=path.stem, description=str(data.get("description", "")).strip(),
                    parameters=dict(data.get("parameters") or {}), notebooks=dict(data.get("notebooks") or {}),
-                   jobs=jobs)
+                   jobs=jobs, heavy=tuple(heavy))
