@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-from einops import rearrange
 from torch import nn
 
 
@@ -35,5 +34,12 @@ class SimMIMDecoder(nn.Module):
         Returns:
             (B, C, grid·stride, grid·stride), the same dtype as ``tokens``.
         """
-        feature_map = rearrange(tokens, "b (h w) d -> b d h w", h=grid, w=grid)
-        return self.shuffle(self.proj(feature_map))
+        # The 1x1 convolution is a matmul over the tokens, and the pixel shuffle a reordering of its output
+        # channels (c, dy, dx): done directly, it gives the same output as shuffle(proj(map)) without the
+        # convolution's layout copies, and takes half the time of those two modules (forward + backward, smoke
+        # model on the CPU). The modules stay as the parameters' home (HF's decoder.0 / decoder.1).
+        batch, stride, channels = tokens.shape[0], self.stride, self.proj.out_channels // self.stride ** 2
+        weight = self.proj.weight.reshape(self.proj.out_channels, -1)
+        pixels = torch.nn.functional.linear(tokens, weight, self.proj.bias)  # (B, grid², C·stride²)
+        pixels = pixels.reshape(batch, grid, grid, channels, stride, stride).permute(0, 3, 1, 4, 2, 5)
+        return pixels.reshape(batch, channels, grid * stride, grid * stride)
