@@ -155,8 +155,8 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
             as soon as every section it needs has finished and a slot is free; sections that share training runs
             name each other in ``needs``, so no two notebooks ever train the same run. The profile's ``heavy``
             sections (those whose training keeps every core busy) run one at a time; the others fill the free
-            slots beside them (on the 2-core machine a light notebook beside a training one costs it about 60 %
-            of the light notebook's own time, where two training notebooks at once gained nothing).
+            slots beside them (on the 2-core machine a one-core notebook beside a training one slowed the training
+            by about 40 % of the notebook's own time, where two training notebooks at once gained nothing).
 
     Returns:
         The failures (empty when everything ran or was already done).
