@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from kamim_lib.reproduce.ablation_views import interval_sentence
 from kamim_lib.reproduce.checkpoint_measures import LOWER_IS_BETTER, METRICS
 
 REFERENCE_ARM = "random"
@@ -124,8 +125,6 @@ def masking_table(evidence: dict, *, title: str, provenance: dict | None = None)
 
 def masking_sentences(evidence: dict) -> list[str]:
     """One generated sentence per compared cell and metric, and one on the image-blind floor."""
-    from kamim_lib.reproduce.ablation_views import interval_sentence
-
     sentences = []
     seeds = len(evidence["seeds"])
     for label, difference in evidence["differences"].items():
