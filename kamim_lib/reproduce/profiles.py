@@ -22,6 +22,11 @@ from kamim_lib.reproduce.catalogue import SECTIONS
 PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs", "heavy")
 
 
+def valid_jobs(jobs) -> bool:
+    """Whether ``jobs`` (notebooks run at once) is an int >= 1 (a bool is not)."""
+    return isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 1
+
+
 def params_dir() -> Path:
     """The repository's ``params/`` folder (next to the package)."""
     return Path(__file__).resolve().parents[2] / "params"
@@ -95,7 +100,7 @@ def load_profile(name_or_path: str | Path) -> Profile:
         if not isinstance(data.get(key, {}), dict):
             raise ValueError(f"{path}: '{key}' must be a mapping.")
     jobs = data.get("jobs", 1)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if not valid_jobs(jobs):
         raise ValueError(f"{path}: 'jobs' must be an int >= 1 (how many notebooks run at once), got {jobs!r}.")
     heavy = data.get("heavy") or []
     section_names = [section.name for section in SECTIONS]

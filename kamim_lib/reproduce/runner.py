@@ -12,7 +12,7 @@ from kamim_lib.reproduce.artifacts import make_section_outputs_portable, relativ
 from kamim_lib.reproduce.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_lib.reproduce.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_lib.reproduce.preflight import describe_problems, parameter_problem
-from kamim_lib.reproduce.profiles import Profile, load_profile
+from kamim_lib.reproduce.profiles import Profile, load_profile, valid_jobs
 
 KERNEL_NAME = "python3"
 
@@ -206,7 +206,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
 
 def check_jobs(jobs) -> int:
     """``jobs`` as an int >= 1 (ValueError naming the fix otherwise)."""
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if not valid_jobs(jobs):
         raise ValueError(f"jobs must be an int >= 1 (notebooks run at once), got {jobs!r}; e.g. --jobs 2.")
     return jobs
 
