@@ -48,13 +48,13 @@ def _run(cmd: list[str]) -> None:
 
 
 def warm_bytecode_cache(python: Path) -> None:
-    """Write the .pyc files of everything the project imports, once (kamim_lib/bytecode_warmup.py says why).
+    """Write the .pyc files of everything the project imports, once (kamim_paper/runner/bytecode_warmup.py says why).
 
     Run with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set: the files go into this project's own
     environment and source tree only. A failure only costs speed, so it is reported and the setup goes on.
     """
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    cmd = [str(python), "-m", "kamim_lib.bytecode_warmup"]
+    cmd = [str(python), "-m", "kamim_paper.runner.bytecode_warmup"]
     print("+", " ".join(cmd), flush=True)
     try:
         status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600).returncode

@@ -2,7 +2,7 @@
 
 Each case is a data set, a method and engine overrides on one training configuration (default
 ``params/train/smoke.yaml``: the smoke reproduction's budget). Every case is pretrained from scratch (in a
-temporary folder, one run per seed) and measured with :mod:`kamim_lib.evidence.reconstruction`: the unweighted
+temporary folder, one run per seed) and measured with :mod:`kamim_paper.evidence.reconstruction`: the unweighted
 masked L1 on the masked pixels of the validation images, beside the image-blind predictor (per-pixel median of
 augmented training crops) and a random-init model of the same architecture. A model has learnt to use the visible
 pixels when its ratio to the image-blind predictor is clearly below 1; the target of the evidence issue is
@@ -83,7 +83,7 @@ def case_config(case: Case, config_path: Path, seed: int, out_dir: Path):
 def baselines(config, seeds, cache: dict) -> tuple[object, dict]:
     """``(held-out set, {"image_blind": L1, "random_init": L1})`` for the geometry of ``config``, computed once per
     distinct :data:`BASELINE_FIELDS`."""
-    from kamim_lib.evidence import reconstruction
+    from kamim_paper.evidence import reconstruction
 
     key = repr([getattr(config, field) for field in BASELINE_FIELDS])
     if key not in cache:
@@ -95,8 +95,8 @@ def baselines(config, seeds, cache: dict) -> tuple[object, dict]:
 
 def run_case(case: Case, config_path: Path, seeds, work_dir: Path, cache: dict) -> dict:
     """Pretrain ``case`` once per seed and measure it; one JSON-ready row."""
-    from kamim_lib.engine.loop import fit
-    from kamim_lib.evidence import reconstruction
+    from kamim_lib.engine.fit import fit
+    from kamim_paper.evidence import reconstruction
     from kamim_lib.models import load_pretrained
 
     seconds, l1 = [], []
@@ -134,7 +134,7 @@ def machine() -> dict:
     """Where it ran: device, thread count and the load at the start (the machine may be shared)."""
     import torch
 
-    from kamim_lib.reporting.provenance import provenance
+    from kamim_lib.provenance import provenance
 
     return {**provenance(), "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "load_average_at_start": list(os.getloadavg())}

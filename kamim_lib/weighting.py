@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from kamim_lib._validation import check_divisible, check_positive
+from kamim_lib.keypoints import keypoint_map
 
 
 def _check_patch_size(patch_size: int) -> None:
@@ -107,7 +108,6 @@ def keypoint_weights(images: torch.Tensor, detector: str = "fast", patch_size: i
         float (B, H / w_ps, W / w_ps) weights, min 1 per image.
     """
     # Imported here so weighting stays importable where OpenCV is absent and only densities are needed.
-    from kamim_lib.keypoints import keypoint_map
 
     _check_patch_size(patch_size)
     check_positive("temperature", temperature)

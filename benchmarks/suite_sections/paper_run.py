@@ -10,7 +10,7 @@ from .common import PAPER_CONFIG, REPO
 
 def section_paper_run(settings, device, root, work: Path, workers: int) -> dict:
     """``kamim pretrain`` / ``linprobe`` / ``finetune`` with params/train/paper.yaml, shortened, on the JPEGs."""
-    from kamim_lib.cli import main as kamim
+    from kamim_paper.cli import main as kamim
 
     epochs = settings["paper_epochs"]
     shared = ["dataset=imagefolder", f"data_root={root}", f"epochs={epochs}", "warmup_epochs=1",

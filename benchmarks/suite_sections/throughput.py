@@ -9,7 +9,7 @@ import torch
 import keypoints as keypoint_bench
 import train_step as step_bench  # one source for the FLOP formula and the datasheet peaks
 from kamim_lib.engine import PretrainTask, build_optimizer
-from kamim_lib.engine.compile import compile_function, compile_model
+from kamim_lib.runtime.compile import compile_function, compile_model
 from kamim_lib.engine.sampling import PositionSeededDataset
 
 from .common import error_record, peak_memory_gib, pretrain_config, reset_peak_memory, synchronize
@@ -20,7 +20,7 @@ STEP_MODES = ("simmim", "kamim-device", "kamim-workers")
 def section_keypoints(settings, device) -> dict:
     size, batch = settings["img_size"], settings["keypoint_batch"]
     crops = keypoint_bench.augmented_crops(keypoint_bench.load_photos(), batch, size, seed=0).to(device)
-    from kamim_lib.data import KeypointSpec, device_keypoint_weights
+    from kamim_lib.methods.kamim import KeypointSpec, device_keypoint_weights
 
     spec = KeypointSpec()
     eager = device_keypoint_weights

@@ -6,12 +6,7 @@ Hidden states (B, prefix + N, D):
     fourier_relative_log_amplitude (ΔLog amplitude + diagonal profiles), token_tsne, pre_post_attention_pca
 Reconstructions (un-normalised pixels):
     unnormalize, psnr, ssim, reconstruction_metrics (psnr/ssim, masked region and full image)
-Checkpoints:
-    original_loader_report / format_original_loader_report (what the original's strict=False loads really set),
-    load_moco_v3 (MoCo v3 ViT-B as the contrastive reference, loaded strictly)
-Output:
-    per_layer_rows (JSON columns), paper_reference (the paper's curves), plots (matplotlib helpers; import
-    ``kamim_lib.analysis.plots`` explicitly).
+Per-model collection (a model and a batch of images in, per-layer statistics out): :mod:`.collect`.
 
 ``has_cls`` everywhere is True/False or the number of leading prefix tokens (``model.encoder.num_prefix_tokens``).
 """
@@ -22,12 +17,9 @@ from kamim_lib.analysis.attention_nmi import attention_nmi, attention_nmi_per_la
 from kamim_lib.analysis.attention_pca import JointPCA, pre_post_attention_pca
 from kamim_lib.analysis.fourier import (FourierAnalysis, FourierProfile, fourier_diagonal_profile,
                                         fourier_relative_log_amplitude, log_amplitude_spectrum)
-from kamim_lib.analysis.moco_v3 import load_moco_v3
-from kamim_lib.analysis.original_loader import format_original_loader_report, original_loader_report
 from kamim_lib.analysis.pixels import IMAGENET_MEAN, IMAGENET_STD, masked_input, paste_visible, pixel_mask, unnormalize
 from kamim_lib.analysis.psnr import mean_squared_error, psnr
 from kamim_lib.analysis.reconstruction import METRIC_NAMES, reconstruction_metrics
-from kamim_lib.analysis.rows import per_layer_rows
 from kamim_lib.analysis.ssim import ssim, ssim_map
 from kamim_lib.analysis.token_tsne import TokenEmbedding, token_tsne
 from kamim_lib.analysis.tokens import patch_attention, patch_tokens
@@ -40,6 +32,5 @@ __all__ = [
     "token_tsne", "TokenEmbedding", "pre_post_attention_pca", "JointPCA",
     "unnormalize", "pixel_mask", "masked_input", "paste_visible", "IMAGENET_MEAN", "IMAGENET_STD",
     "psnr", "mean_squared_error", "ssim", "ssim_map", "reconstruction_metrics", "METRIC_NAMES",
-    "per_layer_rows", "patch_attention", "patch_tokens",
-    "original_loader_report", "format_original_loader_report", "load_moco_v3",
+    "patch_attention", "patch_tokens",
 ]

@@ -9,12 +9,12 @@ Every problem (unknown key with a close match, wrong type, broken invariant such
 mask_patch_size``) is reported in one :class:`ConfigError` (a ``ValueError``) that names the key and the allowed
 values.
 """
-from .describe import describe_config
-from .identity import config_from_dict, config_hash, config_to_dict, run_dir, run_id
-from .loading import SHARED_WITH_PRETRAIN, is_scratch, load_config, parse_overrides
-from .schema import (DEVICES, FINETUNE_CROPS, SCRATCH, SECTIONS, XLA_MODES, ConfigError, FinetuneConfig,
-                     LinprobeConfig, PretrainConfig, TrainConfig, config_fields, inactive_option_keys,
-                     model_patch_size)
+from kamim_lib.config.describe import describe_config
+from kamim_lib.config.identity import config_hash, config_to_dict, run_dir, run_id
+from kamim_lib.config.loading import SHARED_WITH_PRETRAIN, config_from_dict, is_scratch, load_config, parse_overrides
+from kamim_lib.config.schema import (DEVICES, FINETUNE_CROPS, SCRATCH, SECTIONS, XLA_MODES, ConfigError,
+                                     FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig, config_fields,
+                                     inactive_option_keys, model_patch_size)
 
 __all__ = [
     "ConfigError", "DEVICES", "FINETUNE_CROPS", "FinetuneConfig", "LinprobeConfig", "PretrainConfig",

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import textwrap
 
-from .coerce import type_name
-from .schema import SECTIONS, config_fields
+from kamim_lib.config.coerce import type_name
+from kamim_lib.config.schema import SECTIONS, config_fields
 
 
 def _format_default(value) -> str:

@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from .schema import (METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_finetune_keys,
-                     inactive_option_keys)
+from kamim_lib.config.schema import (METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_finetune_keys,
+                                     inactive_option_keys)
 
 RUN_HASH_CHARS = 10
 
@@ -26,13 +26,6 @@ def config_to_dict(config: TrainConfig) -> dict:
         value = getattr(config, key)
         values[key] = list(value) if isinstance(value, tuple) else value
     return {"section": config.section, **values}
-
-
-def config_from_dict(data: dict) -> TrainConfig:
-    """Inverse of :func:`config_to_dict` (validates again; ``section`` picks the class)."""
-    from .loading import load_config
-
-    return load_config({key: value for key, value in data.items()}, section=data.get("section"))
 
 
 def _identity_values(config: TrainConfig) -> dict:

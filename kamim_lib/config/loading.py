@@ -29,8 +29,9 @@ from pathlib import Path
 
 import yaml
 
-from .coerce import CoercionError, coerce_value, describe_yaml_error, type_name
-from .schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
+from kamim_lib.config.coerce import CoercionError, coerce_value, describe_yaml_error, type_name
+from kamim_lib.config.identity import run_dir
+from kamim_lib.config.schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
 
 # Keys of a fine-tune/probe override that also apply to the pretrain run it derives its checkpoint from: the
 # backbone must be the same network, and the run lives under the same output folder.
@@ -267,11 +268,14 @@ def load_config(source=None, overrides=None, *, section: str | None = None) -> T
         raise ConfigError(["pretrained is unset and a config object carries no pretrain settings; set pretrained "
                            "to a checkpoint, a run directory or 'scratch'"], where)
     pretrain_config = load_config(source, for_pretrain, section="pretrain")
-    from .identity import run_dir  # here: identity imports this module's siblings only
-
     return _construct(cls, {**values, "pretrained": str(run_dir(pretrain_config))}, None, origins)
 
 
 def is_scratch(config: TrainConfig) -> bool:
     """True when a fine-tune/probe config starts from random initialisation."""
     return getattr(config, "pretrained", None) == SCRATCH
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """Inverse of :func:`~kamim_lib.config.identity.config_to_dict` (validates again; ``section`` picks the class)."""
+    return load_config({key: value for key, value in data.items()}, section=data.get("section"))

@@ -1,7 +1,7 @@
 """The training configurations: one frozen dataclass per command (``pretrain``, ``finetune``, ``linprobe``).
 
 Every key is a flat field (so ``--set lr=1e-3`` and papermill parameters map one to one) declared with
-:func:`~kamim_lib.config.fields.param`, whose metadata feeds validation and ``kamim <command> --help``.
+:func:`~kamim_lib.plugins.options.param`, whose metadata feeds validation and ``kamim <command> --help``.
 The defaults are the original's ImageNet-1K protocol (SPEC §1.6); ``params/train/*.yaml`` hold smaller profiles.
 
 Schedule convention: ``epochs`` counts every epoch, warm-up included. The original trains 100 epochs after 10
@@ -24,10 +24,11 @@ from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
 from kamim_lib.models.pss import PSS_SCHEDULES, PSS_SCORERS
 from kamim_lib.plugins.options import param
 
-from .coerce import CoercionError, coerce_value, type_name
+from kamim_lib.config.coerce import CoercionError, coerce_value, type_name
+from kamim_lib.data.registry import list_datasets
+from kamim_lib.models.registry import list_models, model_patch_size
+from kamim_lib.runtime.choices import DEVICES, PRECISIONS, SWITCHES, XLA_MODES
 
-DEVICES = ("auto", "cpu", "cuda", "xla")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 POOLINGS = ("mean", "cls")
 AUGMENTS = ("finetune", "probe", "eval")
 # Initialisation of the classifier's linear head: PyTorch's nn.Linear default (the original) or trunc-normal std 0.01
@@ -39,13 +40,6 @@ EVAL_PRECISIONS = ("fp32", "autocast")
 # over epochs - warmup_epochs, underneath the warm-up, then min_lr) or a cosine from the end of the warm-up to the
 # last step.
 LR_SCHEDULES = ("original", "warmup_then_cosine")
-# How device=xla uses several cores: one process driving all of them (SPMD) or one process per core/chip.
-XLA_MODES = ("spmd", "multiprocess")
-# Tri-state speed keys (tf32, fused_optimizer, pin_memory, decode_on_device): auto resolves from the device at run
-# time (kamim_lib.runtime.speed).
-SWITCHES = ("auto", "on", "off")
-# Models of kamim_lib.models; the registry is asked when it is importable (see _known_models).
-MODEL_NAMES = ("vit_nano", "vit_micro", "vit_micro12", "vit_t", "vit_s", "vit_b", "swin_nano", "swin_t", "swin_b")
 # The plug-in registries whose selected entry's options a pretraining run uses (key: `method`, `masking`).
 PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
 # Experiment trackers that mirror metrics.jsonl (kamim_lib.engine.tracking).
@@ -73,18 +67,10 @@ def suggest(name: str, known) -> str:
 
 
 def _known_models() -> tuple[str, ...]:
-    try:
-        from kamim_lib.models import list_models
-    except ImportError:
-        return MODEL_NAMES
     return tuple(list_models())
 
 
-def _known_datasets() -> tuple[str, ...] | None:
-    try:
-        from kamim_lib.data.registry import list_datasets
-    except ImportError:
-        return None
+def _known_datasets() -> tuple[str, ...]:
     return tuple(list_datasets())
 
 
@@ -459,20 +445,6 @@ class LinprobeConfig(_ClassifierConfig):
 SECTIONS: dict[str, type[TrainConfig]] = {"pretrain": PretrainConfig, "finetune": FinetuneConfig,
                                           "linprobe": LinprobeConfig}
 _SECTION_OF = {cls: name for name, cls in SECTIONS.items()}
-
-
-def model_patch_size(model: str) -> int | None:
-    """The encoder patch size of a registry model name (16 for ViTs, 4 for Swins), None if unknown."""
-    try:
-        from kamim_lib.models import model_arch
-    except ImportError:
-        model_arch = None
-    if model_arch is not None:
-        try:
-            return model_arch(model).patch_size
-        except ValueError:
-            return None
-    return {"vit": 16, "swin": 4}.get(model.split("_")[0])
 
 
 def config_fields(cls: type[TrainConfig]) -> dict[str, tuple[dataclasses.Field, typing.Any]]:

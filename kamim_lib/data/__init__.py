@@ -12,21 +12,20 @@ normalisation, and with ``keypoints_on="device"`` the keypoint weights, happen o
     batch = next(iter(loader))                       # image (B,3,192,192) uint8, mask, weights, label
     images = normalize_on_device(batch["image"].to(device))
 """
-from .classify_transforms import build_eval_transform, build_finetune_transform, build_probe_transform
-from .collate import pretrain_collate
-from .corrupt import ON_CORRUPT_CHOICES, CorruptImageWarning, SkipCorruptImages
-from .digits import DigitsDataset
-from .folder import ImageFolderDataset
-from .image_io import CorruptImageError, load_rgb_image, to_rgb
-from .keypoint_targets import KeypointSpec, device_keypoint_weights, worker_keypoint_weights
-from .mixup import MixupCutmix
-from .normalization import IMAGENET_MEAN, IMAGENET_STD, normalize_on_device, unnormalize
-from .photo_crops import PhotoCropsDataset
-from .pretrain_transform import PretrainTransform
-from .registry import (DatasetInfo, build_dataset, dataset_info, dataset_num_classes, list_datasets,
-                       register_dataset)
-from .synthetic import SyntheticDataset
-from .textured_digits import TexturedDigitsDataset
+from kamim_lib.data.classify_transforms import build_eval_transform, build_finetune_transform, build_probe_transform
+from kamim_lib.data.collate import pretrain_collate
+from kamim_lib.data.corrupt import ON_CORRUPT_CHOICES, CorruptImageWarning, SkipCorruptImages
+from kamim_lib.data.digits import DigitsDataset
+from kamim_lib.data.folder import ImageFolderDataset
+from kamim_lib.data.image_io import CorruptImageError, load_rgb_image, to_rgb
+from kamim_lib.data.mixup import MixupCutmix
+from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD, normalize_on_device, unnormalize
+from kamim_lib.data.photo_crops import PhotoCropsDataset
+from kamim_lib.data.pretrain_transform import PretrainTransform
+from kamim_lib.data.registry import (DatasetInfo, build_dataset, dataset_info, dataset_num_classes, list_datasets,
+                                     register_dataset)
+from kamim_lib.data.synthetic import SyntheticDataset
+from kamim_lib.data.textured_digits import TexturedDigitsDataset
 
 __all__ = [
     "build_dataset", "list_datasets", "dataset_num_classes", "dataset_info", "register_dataset", "DatasetInfo",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torchvision import datasets
 
-from .roots import HOW_TO_SET_ROOT, require_root
+from kamim_lib.data.roots import HOW_TO_SET_ROOT, require_root
 
 _CIFAR = {
     # name: (torchvision class, folder inside the root, number of classes)

@@ -37,8 +37,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms import InterpolationMode, v2
 
-from .._validation import check_choice, check_positive
-from .normalization import IMAGENET_MEAN, IMAGENET_STD
+from kamim_lib._validation import check_choice, check_positive
+from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 # The choices of each step (config keys finetune_crop, eval_resize, random_erasing; kamim_lib.config.schema imports
 # them from here). Geometry of the fine-tune augmentation: the original's Resize (no crop) or timm/SimMIM's

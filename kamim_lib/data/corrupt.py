@@ -16,8 +16,8 @@ import warnings
 
 from torch.utils.data import Dataset
 
-from .._validation import check_choice
-from .image_io import CorruptImageError
+from kamim_lib._validation import check_choice
+from kamim_lib.data.image_io import CorruptImageError
 
 ON_CORRUPT_CHOICES = ("skip", "error")
 # More unreadable files than this in a row means the data set itself is broken: stop instead of scanning on.

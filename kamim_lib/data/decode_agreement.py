@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..sample_photos import PHOTO_NAMES, load_photo
-from .device_pipeline import crop_resize_flip
+from kamim_lib.sample_photos import PHOTO_NAMES, load_photo
+from kamim_lib.data.device_pipeline import crop_resize_flip
 
 #: JPEG chroma subsamplings PIL writes (4:2:0 is its default at quality <= 94, and what cameras use).
 CHROMA_SUBSAMPLINGS = ("4:4:4", "4:2:0")

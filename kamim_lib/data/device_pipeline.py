@@ -40,9 +40,9 @@ from torch.utils.data import Dataset, Subset, default_collate
 from torchvision.transforms import InterpolationMode, v2
 from torchvision.transforms.v2 import functional as TF
 
-from .corrupt import SkipCorruptImages
-from .image_io import CorruptImageError, load_rgb_image
-from .pretrain_transform import PRETRAIN_CROP_RATIO, PRETRAIN_CROP_SCALE
+from kamim_lib.data.corrupt import SkipCorruptImages
+from kamim_lib.data.image_io import CorruptImageError, load_rgb_image
+from kamim_lib.data.pretrain_transform import PRETRAIN_CROP_RATIO, PRETRAIN_CROP_SCALE
 
 # Pillow modes of JPEGs that the device decoder reads as RGB exactly like Pillow does (grey is replicated).
 _DEVICE_JPEG_MODES = ("RGB", "L")

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .in_memory import InMemoryImageDataset
+from kamim_lib.data.in_memory import InMemoryImageDataset
 
 DIGITS_NUM_CLASSES = 10
 DIGITS_VAL_EVERY = 5  # within a class, every 5th sample is a validation sample

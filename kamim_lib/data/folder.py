@@ -20,9 +20,9 @@ from typing import Callable
 
 from torch.utils.data import Dataset
 
-from .corrupt import SkipCorruptImages
-from .image_io import load_rgb_image
-from .roots import require_dir, require_root
+from kamim_lib.data.corrupt import SkipCorruptImages
+from kamim_lib.data.image_io import load_rgb_image
+from kamim_lib.data.roots import require_dir, require_root
 
 # Extensions (lower case) read as images; the same set torchvision's ImageFolder reads.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

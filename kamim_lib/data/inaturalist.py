@@ -19,9 +19,9 @@ import os
 
 from torchvision import datasets
 
-from .corrupt import SkipCorruptImages
-from .image_io import load_rgb_image
-from .roots import require_dir, require_root
+from kamim_lib.data.corrupt import SkipCorruptImages
+from kamim_lib.data.image_io import load_rgb_image
+from kamim_lib.data.roots import require_dir, require_root
 
 INATURALIST_LAYOUT = ("<data_root>/2021_train/<NNNNN_kingdom_phylum_class_order_family_genus_species>/*.jpg and "
                       "<data_root>/2021_valid/... (torchvision.datasets.INaturalist layout; versions 2017, 2018, "

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_positive
+from kamim_lib._validation import check_positive
 
 
 class MixupCutmix:

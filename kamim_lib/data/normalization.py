@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_uint8_images
+from kamim_lib._validation import check_uint8_images
 
 # Per-channel RGB mean and standard deviation of ImageNet-1K on the 0..1 scale (the torchvision/timm constants
 # the original and SimMIM use).

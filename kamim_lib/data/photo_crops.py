@@ -42,9 +42,9 @@ from typing import Callable
 
 import numpy as np
 
-from .._validation import check_choice
-from .bundled_photos import load_bundled_photo, zoomed_square_crop
-from .in_memory import InMemoryImageDataset, check_size_and_seed
+from kamim_lib._validation import check_choice
+from kamim_lib.data.bundled_photos import load_bundled_photo, zoomed_square_crop
+from kamim_lib.data.in_memory import InMemoryImageDataset, check_size_and_seed
 
 #: The source photos; a window's label is its photo's position here.
 PHOTO_NAMES = ("astronaut", "brick", "chelsea", "coffee", "coins", "hubble_deep_field", "immunohistochemistry",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..sample_photos import PHOTO_NAMES, load_photo
+from kamim_lib.sample_photos import PHOTO_NAMES, load_photo
 
 
 def write_photo_folder(root: str | Path, *, train_images: int, val_images: int = 0,

@@ -17,9 +17,9 @@ import os
 
 from torchvision import datasets
 
-from .corrupt import SkipCorruptImages
-from .image_io import load_rgb_image
-from .roots import HOW_TO_SET_ROOT, require_root
+from kamim_lib.data.corrupt import SkipCorruptImages
+from kamim_lib.data.image_io import load_rgb_image
+from kamim_lib.data.roots import HOW_TO_SET_ROOT, require_root
 
 PLACES365_NUM_CLASSES = 365
 PLACES365_LAYOUT = ("<data_root>/{categories_places365.txt, places365_train_standard.txt, places365_val.txt, "

@@ -6,8 +6,7 @@ from typing import Callable
 import torch
 from torchvision.transforms import InterpolationMode, v2
 
-from .._validation import check_divisible, check_positive
-from .keypoint_targets import KeypointSpec, worker_keypoint_weights
+from kamim_lib._validation import check_positive
 
 # SPEC 1.6: RandomResizedCrop scale and aspect ratio of the original pre-training.
 PRETRAIN_CROP_SCALE = (0.67, 1.0)
@@ -32,22 +31,21 @@ class PretrainTransform:
         mask_generator: callable returning a (g, g) int64 token mask (1 = masked), e.g.
             ``kamim_lib.masking.RandomCellMask(...)``; None leaves ``"mask"`` out (masks drawn on the device with
             ``random_cell_masks`` instead).
-        keypoints: a :class:`KeypointSpec` to compute keypoint weights here (the worker path, OpenCV), or None
-            (no weights, or weights computed on the device from the crops).
         targets: a callable crop (3, H, W) uint8 -> dict of extra per-sample tensors (a method's
-            ``loader_targets``), merged into the sample; None for none.
+            ``loader_targets``, e.g. KAMIM's weights computed here in the worker:
+            :class:`~kamim_lib.methods.kamim.WorkerKeypointWeights`), merged into the sample; None for none.
         scale, ratio: RandomResizedCrop ranges (defaults: the original's).
         hflip_prob, vflip_prob: flip probabilities (defaults 0.5 each).
         crop_antialias: antialias the crop's resampling (False: the original).
 
     Returns (on call):
         dict with ``"image"`` (3, img_size, img_size) uint8 RGB; ``"mask"`` (g, g) int64 when a generator is
-        given; ``"weights"`` (img_size / w_ps, img_size / w_ps) float32 when ``keypoints`` is given, computed on the
-        augmented crop.
+        given; whatever ``targets`` returns for the augmented crop (KAMIM: ``"weights"`` (img_size / w_ps,
+        img_size / w_ps) float32).
     """
 
     def __init__(self, *, img_size: int = 192, mask_generator: Callable[[], object] | None = None,
-                 keypoints: KeypointSpec | None = None, targets: Callable[[torch.Tensor], dict] | None = None,
+                 targets: Callable[[torch.Tensor], dict] | None = None,
                  scale: tuple[float, float] = PRETRAIN_CROP_SCALE, ratio: tuple[float, float] = PRETRAIN_CROP_RATIO,
                  hflip_prob: float = 0.5, vflip_prob: float = 0.5, crop_antialias: bool = False):
         if not isinstance(img_size, int):
@@ -60,10 +58,6 @@ class PretrainTransform:
         if mask_input_size != img_size:
             raise ValueError(f"mask_generator.input_size={mask_input_size} must equal img_size={img_size}: the mask "
                              "covers the crop.")
-        if keypoints is not None:
-            if not isinstance(keypoints, KeypointSpec):
-                raise ValueError(f"keypoints must be a KeypointSpec or None, got {type(keypoints).__name__}.")
-            check_divisible("img_size", img_size, "keypoints.patch_size", keypoints.patch_size)
         for name, probability in (("hflip_prob", hflip_prob), ("vflip_prob", vflip_prob)):
             if not 0.0 <= probability <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {probability!r}.")
@@ -71,7 +65,6 @@ class PretrainTransform:
             raise ValueError(f"crop_antialias must be True or False, got {crop_antialias!r}.")
         self.img_size = img_size
         self.mask_generator = mask_generator
-        self.keypoints = keypoints
         if targets is not None and not callable(targets):
             raise ValueError(f"targets must be callable (crop -> dict) or None, got {type(targets).__name__}.")
         self.targets = targets
@@ -93,12 +86,10 @@ class PretrainTransform:
         sample = {"image": crop}
         if self.mask_generator is not None:
             sample["mask"] = torch.as_tensor(self.mask_generator(), dtype=torch.int64)
-        if self.keypoints is not None:
-            sample["weights"] = worker_keypoint_weights(crop, self.keypoints)
         if self.targets is not None:
             sample.update(self.targets(crop))
         return sample
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(img_size={self.img_size}, mask_generator={self.mask_generator!r}, "
-                f"keypoints={self.keypoints!r}, augment={self.augment!r})")
+                f"targets={self.targets!r}, augment={self.augment!r})")

@@ -19,17 +19,17 @@ from typing import Callable
 
 from torch.utils.data import Dataset
 
-from .._validation import check_choice
-from .cifar import build_cifar, cifar_layout
-from .corrupt import ON_CORRUPT_CHOICES
-from .digits import DIGITS_NUM_CLASSES, build_digits
-from .folder import (FOLDER_LAYOUT, IMAGENET_LAYOUT, IMAGENETTE_LAYOUT, build_imagefolder, build_imagenet,
-                     build_imagenette, count_folder_classes)
-from .inaturalist import INATURALIST_LAYOUT, build_inaturalist, inaturalist_num_classes
-from .photo_crops import PHOTO_NAMES, build_photo_crops
-from .places365 import PLACES365_LAYOUT, PLACES365_NUM_CLASSES, build_places365
-from .synthetic import build_synthetic
-from .textured_digits import build_textured_digits
+from kamim_lib._validation import check_choice
+from kamim_lib.data.cifar import build_cifar, cifar_layout
+from kamim_lib.data.corrupt import ON_CORRUPT_CHOICES
+from kamim_lib.data.digits import DIGITS_NUM_CLASSES, build_digits
+from kamim_lib.data.folder import (FOLDER_LAYOUT, IMAGENET_LAYOUT, IMAGENETTE_LAYOUT, build_imagefolder,
+                                   build_imagenet, build_imagenette, count_folder_classes)
+from kamim_lib.data.inaturalist import INATURALIST_LAYOUT, build_inaturalist, inaturalist_num_classes
+from kamim_lib.data.photo_crops import PHOTO_NAMES, build_photo_crops
+from kamim_lib.data.places365 import PLACES365_LAYOUT, PLACES365_NUM_CLASSES, build_places365
+from kamim_lib.data.synthetic import build_synthetic
+from kamim_lib.data.textured_digits import build_textured_digits
 
 SPLITS = ("train", "val")
 

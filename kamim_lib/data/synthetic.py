@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .._validation import check_positive
+from kamim_lib._validation import check_positive
 
 _SPLIT_IDS = {"train": 0, "val": 1}
 

@@ -30,9 +30,9 @@ from PIL import Image
 
 from kamim_lib.keypoints.coverage import keypoint_coverage  # noqa: F401  (its former home; old imports keep working)
 
-from .bundled_photos import load_bundled_photo, zoomed_square_crop
-from .digits import DIGITS_MAX_VALUE, DIGITS_NUM_CLASSES, _load_digits_arrays, digits_split_indices
-from .in_memory import InMemoryImageDataset, check_size_and_seed
+from kamim_lib.data.bundled_photos import load_bundled_photo, zoomed_square_crop
+from kamim_lib.data.digits import DIGITS_MAX_VALUE, DIGITS_NUM_CLASSES, _load_digits_arrays, digits_split_indices
+from kamim_lib.data.in_memory import InMemoryImageDataset, check_size_and_seed
 
 #: scikit-image sample photos used as backgrounds (all ship inside the package: no download).
 BACKGROUND_PHOTOS = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins")

@@ -12,16 +12,18 @@ Building blocks for notebooks: :func:`evaluate_classifier` (top-1/top-5), :func:
 :func:`knn_accuracy` (kNN on frozen features), :class:`LinearProbe` / :class:`FinetuneClassifier`,
 :func:`load_backbone`, :func:`lr_at_step` (the schedule), :class:`RunDirectory` (the files of a run).
 """
-from .evaluation import evaluate_classifier, extract_features, knn_accuracy, knn_classify, topk_correct
-from .heads import FinetuneClassifier, LinearProbe, encoder_depth, pool_tokens, resolve_probe_layer
-from .launch import fit_in_xla_processes, launches_xla_processes
-from .loop import NonFiniteLossError, accumulation_steps, fit
-from .optim import build_optimizer, parameter_groups
-from .pretrained import load_backbone, resolve_checkpoint_path
-from .run_dir import RunDirectory
-from .sampling import EpochBatchSampler, PositionSeededDataset, mix_seed, seeded_rngs
-from .schedule import WarmupCosineSchedule, lr_at_step
-from .tasks import ClassifierTask, PretrainTask, build_split, build_task, classifier_train_transform
+from kamim_lib.engine.evaluation import (evaluate_classifier, extract_features, knn_accuracy, knn_classify,
+                                         topk_correct)
+from kamim_lib.engine.heads import FinetuneClassifier, LinearProbe, encoder_depth, pool_tokens, resolve_probe_layer
+from kamim_lib.engine.launch import fit_in_xla_processes, launches_xla_processes
+from kamim_lib.engine.fit import fit
+from kamim_lib.engine.loop import NonFiniteLossError, accumulation_steps
+from kamim_lib.engine.optim import build_optimizer, parameter_groups
+from kamim_lib.engine.pretrained import load_backbone, resolve_checkpoint_path
+from kamim_lib.engine.run_dir import RunDirectory
+from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, mix_seed, seeded_rngs
+from kamim_lib.engine.schedule import WarmupCosineSchedule, lr_at_step
+from kamim_lib.engine.tasks import ClassifierTask, PretrainTask, build_split, build_task, classifier_train_transform
 
 __all__ = [
     "ClassifierTask", "EpochBatchSampler", "FinetuneClassifier", "LinearProbe", "NonFiniteLossError",

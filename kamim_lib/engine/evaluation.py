@@ -11,9 +11,9 @@ from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_choice
-from ..config.schema import EVAL_PRECISIONS
-from ..runtime import Runtime
+from kamim_lib._validation import check_choice
+from kamim_lib.config.schema import EVAL_PRECISIONS
+from kamim_lib.runtime import Runtime
 
 
 def _forward_context(runtime: Runtime, precision: str):

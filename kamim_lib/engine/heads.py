@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_choice
-from ..config.schema import HEAD_INITS, POOLINGS
+from kamim_lib._validation import check_choice
+from kamim_lib.config.schema import HEAD_INITS, POOLINGS
 
 HEAD_INIT_STD = 0.01  # head_init="trunc_normal": small init as MAE/SimMIM fine-tuning (keeps early logits calm)
 

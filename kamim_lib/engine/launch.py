@@ -18,8 +18,10 @@ from __future__ import annotations
 import pickle
 from typing import Callable
 
-from ..config import TrainConfig
-from .run_dir import RunDirectory
+from kamim_lib.config import TrainConfig
+from kamim_lib.engine.loop import train_in_this_process
+from kamim_lib.engine.run_dir import RunDirectory
+from kamim_lib.runtime import create_runtime
 
 
 def launches_xla_processes(config: TrainConfig) -> bool:
@@ -29,12 +31,9 @@ def launches_xla_processes(config: TrainConfig) -> bool:
 
 def _replica_main(index: int, config: TrainConfig, on_step: Callable[[dict], None] | None) -> None:
     """What every replica runs (``index`` is its global ordinal, supplied by ``torch_xla.launch``)."""
-    from ..runtime import create_runtime
-    from .loop import fit  # here: loop imports this module
-
     runtime = create_runtime(config.device, config.precision, xla_mode="multiprocess")
     try:
-        fit(config, runtime=runtime, on_step=on_step)
+        train_in_this_process(config, runtime=runtime, on_step=on_step)
     finally:
         runtime.shutdown()
 

@@ -17,21 +17,21 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from ..checkpoint import save_checkpoint
-from ..progress import progress_bar, progress_write
-from ..config import TrainConfig
-from ..runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
-                       resolve_switch, tf32_matmuls)
-from .compile import compile_model
-from .launch import fit_in_xla_processes, launches_xla_processes
-from .optim import build_optimizer
-from .run_dir import RunDirectory
-from .sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
-from .schedule import WarmupCosineSchedule
-from .session import RunSession, check_finished_run_data
-from .tasks import build_split, build_task
-from .training_state import (Progress, checkpoint_state, gather_rank_states, load_resume_checkpoint,
-                             non_finite_advice, restore_training_state)
+from kamim_lib.checkpoint import save_checkpoint
+from kamim_lib.progress import progress_bar, progress_write
+from kamim_lib.provenance import provenance
+from kamim_lib.config import TrainConfig
+from kamim_lib.runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
+                               resolve_switch, tf32_matmuls)
+from kamim_lib.runtime.compile import compile_model
+from kamim_lib.engine.optim import build_optimizer
+from kamim_lib.engine.run_dir import RunDirectory
+from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
+from kamim_lib.engine.schedule import WarmupCosineSchedule
+from kamim_lib.engine.session import RunSession, check_finished_run_data
+from kamim_lib.engine.tasks import build_split, build_task
+from kamim_lib.engine.training_state import (Progress, checkpoint_state, gather_rank_states, load_resume_checkpoint,
+                                             non_finite_advice, restore_training_state)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -58,36 +58,12 @@ def _is_finite(value: torch.Tensor) -> bool:
     return bool(torch.isfinite(value).all())
 
 
-def fit(config: TrainConfig, *, runtime: Runtime | None = None,
-        on_step: Callable[[dict], None] | None = None) -> dict:
-    """Train (or resume, or return the finished result of) the run that ``config`` defines.
+def train_in_this_process(config: TrainConfig, *, runtime: Runtime | None = None,
+                          on_step: Callable[[dict], None] | None = None) -> dict:
+    """:func:`~kamim_lib.engine.fit` in this one process (every XLA replica of a multi-process run calls it too).
 
-    Args:
-        config: a :class:`PretrainConfig`, :class:`FinetuneConfig` or :class:`LinprobeConfig`.
-        runtime: where to run; default ``create_runtime(config.device, config.precision, xla_mode=...)``
-            (torchrun detected). With ``device="xla"``, ``xla_mode="multiprocess"`` and no runtime, ``fit`` starts
-            one replica per XLA device with ``torch_xla.launch`` (see :mod:`.launch`), waits for them and returns
-            the summary that replica 0 wrote.
-        on_step: called after every optimiser step with ``{"epoch", "optimizer_steps", "lr", "loss", "model"}``
-            (``loss`` is None on XLA, where reading it back would stall the device; ``model`` is the unwrapped
-            module being trained); handy for live plots in notebooks. Under ``xla_mode="multiprocess"`` it runs
-            in every replica's process, so it must be picklable (a module-level function).
-
-    Returns:
-        The summary (also written to ``summary.json``): status, run id and directory, epochs, optimiser steps,
-        first/last epoch train loss, validation top-1/top-5 (classifiers), kNN (linear probing), throughput.
-
-    Raises:
-        NonFiniteLossError: a NaN/inf loss or gradient norm; summary.json records the failure and the last good
-            checkpoint stays as it was.
-        ValueError, FileNotFoundError: bad configuration, data or pretrained checkpoint, an output folder that
-            cannot be written, other data than the run was trained on (clear messages).
-        TrainingInterrupted: SIGTERM / SIGUSR1 / Ctrl-C; a checkpoint was saved at that optimiser step
-            (:mod:`.preemption`).
-        RunLockedError: another process is training in the run directory (:mod:`.run_lock`).
+    Arguments, result and errors: see :func:`~kamim_lib.engine.fit`.
     """
-    if runtime is None and launches_xla_processes(config):
-        return fit_in_xla_processes(config, on_step=on_step)
     owns_runtime = runtime is None
     runtime = runtime or create_runtime(config.device, config.precision, xla_mode=config.xla_mode)
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
@@ -161,8 +137,6 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
                                           path=run.checkpoint_path, task=task)
         del state
     if runtime.is_main:
-        from ..reporting.provenance import provenance
-
         run.write_config(derived)
         run.write_env({**runtime.describe(), "speed": describe_speed(config, runtime.device.type), **provenance()})
         run.keep_metrics_through(progress.epoch)

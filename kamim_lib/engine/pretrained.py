@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import CheckpointError, check_model_name, load_checkpoint, load_state_strict
-from ..config import SCRATCH, TrainConfig, config_from_dict
-from ..models import create_model, load_pretrained
+from kamim_lib.checkpoint import CheckpointError, check_model_name, load_checkpoint, load_state_strict
+from kamim_lib.config import SCRATCH, TrainConfig, config_from_dict
+from kamim_lib.models import create_model, load_pretrained
+from kamim_lib.engine.run_dir import RunDirectory
 
 
 def resolve_checkpoint_path(pretrained: str) -> tuple[Path, bool]:
@@ -36,7 +37,6 @@ def resolve_checkpoint_path(pretrained: str) -> tuple[Path, bool]:
                 "keys both commands have, e.g. pretrain.epochs=2). Run that pretraining first, or set "
                 "pretrained=<checkpoint file | run directory | scratch>. Pretrain runs in "
                 f"{str(path.parent)!r}: {', '.join(existing) or 'none'}.")
-        from .run_dir import RunDirectory  # here: run_dir imports config, which this module also uses
 
         pretrain_config = config_from_dict(json.loads(config_file.read_text())["config"])
         checkpoint = RunDirectory(pretrain_config).checkpoint_path

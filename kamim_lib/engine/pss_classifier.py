@@ -13,10 +13,10 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
-from ..models.pss import SWEEP_DROP_RATIOS, TokenDrop, keep_count
-from ..runtime import Runtime
-from .evaluation import evaluate_classifier
-from .heads import FinetuneClassifier, pool_tokens
+from kamim_lib.models.pss import SWEEP_DROP_RATIOS, TokenDrop, keep_count
+from kamim_lib.runtime import Runtime
+from kamim_lib.engine.evaluation import evaluate_classifier
+from kamim_lib.engine.heads import FinetuneClassifier, pool_tokens
 
 
 class TokenDropClassifier(FinetuneClassifier):

@@ -11,15 +11,15 @@ from typing import Sequence
 
 import torch
 
-from ..checkpoint import load_checkpoint, load_state_strict
-from ..config import FinetuneConfig, config_from_dict
-from ..data import build_eval_transform
-from ..models import create_model
-from ..models.pss import SWEEP_DROP_RATIOS, TokenDrop
-from ..runtime import create_runtime
-from .pss_classifier import TokenDropClassifier, dynamic_inference_sweep
-from .run_dir import RunDirectory
-from .tasks import build_split, classification_collate, eval_loader
+from kamim_lib.checkpoint import load_checkpoint, load_state_strict
+from kamim_lib.config import FinetuneConfig, config_from_dict
+from kamim_lib.data import build_eval_transform
+from kamim_lib.models import create_model
+from kamim_lib.models.pss import SWEEP_DROP_RATIOS, TokenDrop
+from kamim_lib.runtime import create_runtime
+from kamim_lib.engine.pss_classifier import TokenDropClassifier, dynamic_inference_sweep
+from kamim_lib.engine.run_dir import RunDirectory
+from kamim_lib.engine.tasks import build_split, classification_collate, eval_loader
 
 
 def finetuned_classifier(checkpoint: dict, *, scorer: str | None = None) -> tuple[TokenDropClassifier, FinetuneConfig]:

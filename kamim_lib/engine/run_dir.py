@@ -19,8 +19,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..checkpoint import LAST_CHECKPOINT, new_file_mode
-from ..config import TrainConfig, config_to_dict, run_dir, run_id
+from kamim_lib.checkpoint import LAST_CHECKPOINT, new_file_mode
+from kamim_lib.config import TrainConfig, config_to_dict, run_dir, run_id
 
 CONFIG_FILE = "config.json"
 ENV_FILE = "env.json"

@@ -30,8 +30,8 @@ import math
 
 import torch
 
-from .._validation import check_choice
-from ..config.schema import LR_SCHEDULES
+from kamim_lib._validation import check_choice
+from kamim_lib.config.schema import LR_SCHEDULES
 
 
 def lr_at_step(step: int, *, base_lr: float, warmup_lr: float, min_lr: float, warmup_steps: int,

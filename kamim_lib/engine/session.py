@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import sys
 
-from ..config import TrainConfig, config_to_dict
-from ..data.fingerprint import data_fingerprint, describe_fingerprint, same_data
-from .preemption import StopSignals
-from .run_dir import RunDirectory, remove_stale_temporaries
-from .run_lock import RunLock, RunLockedError
-from .tracking import NullTracker, create_tracker
+from kamim_lib.config import TrainConfig, config_to_dict
+from kamim_lib.data.fingerprint import data_fingerprint, describe_fingerprint, same_data
+from kamim_lib.engine.preemption import StopSignals
+from kamim_lib.engine.run_dir import RunDirectory, remove_stale_temporaries
+from kamim_lib.engine.run_lock import RunLock, RunLockedError
+from kamim_lib.engine.tracking import NullTracker, create_tracker
 
 
 class DataMismatchError(ValueError):

@@ -16,20 +16,21 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
-from ..config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
-from ..data import (MixupCutmix, PretrainTransform, build_dataset, build_eval_transform, build_finetune_transform,
-                    build_probe_transform, pretrain_collate)
-from ..data.device_pipeline import build_encoded_dataset, decode_crops, encoded_collate, has_image_files
-from ..masking import build_masking
-from ..methods import build_method
-from ..models import model_arch
-from ..models.pss import TokenDrop, applied_drop_ratio
-from ..runtime import Runtime, decode_on_device_enabled, loader_kwargs
-from .evaluation import evaluate_classifier, extract_features, knn_accuracy
-from .heads import FinetuneClassifier, LinearProbe
-from .pretrained import load_backbone
-from .pss_classifier import TokenDropClassifier
-from .sampling import EpochBatchSampler, PositionSeededDataset
+from kamim_lib.config import FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig
+from kamim_lib.data import (MixupCutmix, PretrainTransform, build_dataset, build_eval_transform,
+                            build_finetune_transform, build_probe_transform, pretrain_collate)
+from kamim_lib.data.device_pipeline import build_encoded_dataset, decode_crops, encoded_collate, has_image_files
+from kamim_lib.masking import build_masking
+from kamim_lib.methods import build_method
+from kamim_lib.models import model_arch
+from kamim_lib.models.pss import TokenDrop, applied_drop_ratio
+from kamim_lib.runtime import Runtime, decode_on_device_enabled, loader_kwargs
+from kamim_lib.engine.evaluation import evaluate_classifier, extract_features, knn_accuracy
+from kamim_lib.engine.heads import FinetuneClassifier, LinearProbe
+from kamim_lib.engine.pretrained import load_backbone
+from kamim_lib.engine.pss_classifier import TokenDropClassifier
+from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset
+from kamim_lib.plugins.lifecycle import TrainingHooks
 
 
 def build_split(config: TrainConfig, split: str, transform) -> Dataset:
@@ -74,27 +75,15 @@ def classifier_train_transform(config: FinetuneConfig | LinprobeConfig):
     return build_eval_transform(config.img_size, resize=config.eval_resize)
 
 
-class Task:
-    """The hooks every task offers the loop; the defaults do nothing (fine-tuning and probing need none)."""
+class Task(TrainingHooks):
+    """The hooks every task offers the loop (:class:`~kamim_lib.plugins.lifecycle.TrainingHooks` plus the epoch);
+    the defaults do nothing (fine-tuning and probing need none)."""
 
     epoch: int = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Called at the start of every epoch (0-based), before its first batch."""
         self.epoch = epoch
-
-    def attach(self, model: torch.nn.Module) -> None:
-        """Called once with the model on the device, before a checkpoint is restored."""
-
-    def after_optimizer_step(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
-        """Called after every optimiser step with the unwrapped model and the steps taken so far."""
-
-    def state_dict(self) -> dict:
-        """Extra resumable state saved in every checkpoint (e.g. an EMA teacher)."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`."""
 
 
 class PretrainTask(Task):

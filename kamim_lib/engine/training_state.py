@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
-from ..checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
-                          check_model_name, load_checkpoint, load_state_strict, restore_rng_state)
-from ..config import TrainConfig, config_hash, config_to_dict, run_id
-from ..runtime import Runtime
-from ..weighting import MAX_WEIGHT_EXPONENT
-
-# Above this exponent (1/T), KAMIM weights (up to e^(1/T)) are so large that the weighted loss itself may overflow.
-_HUGE_WEIGHT_EXPONENT = MAX_WEIGHT_EXPONENT / 2
+from kamim_lib.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
+                                  check_model_name, load_checkpoint, load_state_strict, restore_rng_state)
+from kamim_lib.config import TrainConfig, config_hash, config_to_dict, run_id
+from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
+from kamim_lib.runtime import Runtime
 
 
 @dataclass
@@ -103,13 +101,10 @@ def load_resume_checkpoint(path) -> dict:
 
 
 def non_finite_advice(config: TrainConfig, checkpoint) -> str:
-    """What a non-finite loss message adds: which checkpoint was kept (if any) and the likeliest cause."""
-    from pathlib import Path
-
+    """What a non-finite loss message adds: which checkpoint was kept (if any) and the likeliest cause (the
+    method's own :meth:`~kamim_lib.methods.base.Method.non_finite_hint` first)."""
     kept = (f"; the last good checkpoint ({checkpoint}) was kept" if Path(checkpoint).is_file()
             else "; no checkpoint had been saved yet")
-    temperature = getattr(config, "temperature", None)
-    if getattr(config, "method", None) == "kamim" and temperature and 1.0 / temperature > _HUGE_WEIGHT_EXPONENT:
-        return (kept + f". KAMIM weights reach exp(1/T) = e^{1 / temperature:.0f} at temperature={temperature}, "
-                "enough to overflow the weighted loss: raise temperature (the paper uses 0.25).")
-    return kept + ". Lower lr, check the data, or use precision=fp32."
+    method = getattr(config, "method", None)
+    hint = METHOD_REGISTRY.get(method).non_finite_hint(config) if method is not None else None
+    return kept + (f". {hint}" if hint else ". Lower lr, check the data, or use precision=fp32.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from kamim_lib.keypoints.opencv_detect import create_opencv_detector
 
 
 def keypoint_coverage(images: np.ndarray, detectors: Sequence[str]) -> dict[str, dict]:
@@ -19,7 +20,6 @@ def keypoint_coverage(images: np.ndarray, detectors: Sequence[str]) -> dict[str,
     """
     import cv2
 
-    from kamim_lib.keypoints.opencv_detect import create_opencv_detector
 
     coverage = {}
     for detector in detectors:

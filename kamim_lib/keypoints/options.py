@@ -6,7 +6,7 @@ import dataclasses
 
 from kamim_lib.plugins.options import param
 
-from .choices import MAP_MODES
+from kamim_lib.keypoints.choices import MAP_MODES
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -6,12 +6,14 @@
 - the registry: ``masking=random`` (in the loader), ``attmask`` and ``density`` (on the device); see
   :class:`~kamim_lib.masking.base.MaskingStrategy` for adding one (one file plus its test).
 """
-from . import random_cells  # noqa: F401  (first: SimMIM's strategy leads the list of names)
-from .attention import attention_guided_mask
-from .base import MaskingStrategy
-from .cells import RandomCellMask, cells_to_tokens, num_masked_cells, random_cell_masks, tokens_to_cells
-from .density import density_guided_mask
-from .registry import MASKING_STRATEGIES, list_masking_strategies, register_masking
+from kamim_lib.masking import random_cells
+from kamim_lib.masking.attention import attention_guided_mask
+from kamim_lib.masking.base import MaskingStrategy
+from kamim_lib.masking.cells import (RandomCellMask, cells_to_tokens, num_masked_cells, random_cell_masks,
+                                     tokens_to_cells)
+from kamim_lib.masking.density import density_guided_mask
+from kamim_lib.masking.registry import MASKING_STRATEGIES, list_masking_strategies, register_masking
+from kamim_lib.plugins.registry import options_of
 
 
 def get_masking(name: str) -> type[MaskingStrategy]:
@@ -21,8 +23,6 @@ def get_masking(name: str) -> type[MaskingStrategy]:
 
 def build_masking(config, *, patch_size: int) -> MaskingStrategy:
     """The strategy that ``config.masking`` names, with its options and the configured mask geometry."""
-    from kamim_lib.plugins.registry import options_of
-
     cls = get_masking(config.masking)
     geometry = RandomCellMask(input_size=config.img_size, mask_patch_size=config.mask_patch_size,
                               model_patch_size=patch_size, mask_ratio=config.mask_ratio)

@@ -17,10 +17,13 @@ import torch
 from kamim_lib._random import seeded_uniform
 from kamim_lib.plugins import param
 
-from .base import MaskingStrategy
-from .cells import (MASK_COUNT_ROUNDINGS, RandomCellMask, cells_to_tokens, masked_count, seeded_random_cell_masks,
-                    tokens_to_cells)
-from .registry import register_masking
+from kamim_lib.masking.base import MaskingStrategy
+from kamim_lib.masking.cells import (MASK_COUNT_ROUNDINGS, RandomCellMask, cells_to_tokens, masked_count,
+                                     seeded_random_cell_masks, tokens_to_cells)
+from kamim_lib.masking.registry import register_masking
+from kamim_lib.models.attention_probs import vit_attention_probs
+from kamim_lib.models.registry import model_patch_size
+from kamim_lib.data.normalization import normalize_on_device
 
 ATTMASK_MODES = ("high", "low", "hint")
 TEACHERS = ("ema", "student")
@@ -110,8 +113,6 @@ def cls_attention_saliency(encoder: torch.nn.Module, images: torch.Tensor) -> to
     Returns:
         (B, g, g) float32 saliency, each image's values summing to 1 (the CLS row renormalised without itself).
     """
-    from kamim_lib.models.attention_probs import vit_attention_probs
-
     tokens = encoder.embed(images)  # no mask: the teacher sees the whole image
     for block in encoder.blocks[:-1]:
         tokens = block(tokens)
@@ -192,8 +193,6 @@ class AttMask(MaskingStrategy):
             problems.append(f"masking_warmup_epochs={config.masking_warmup_epochs} must be smaller than "
                             f"epochs={config.epochs}")
         if config.attmask_mode == "hint" and not problems:
-            from kamim_lib.config.schema import model_patch_size
-
             geometry = RandomCellMask(input_size=config.img_size, mask_patch_size=config.mask_patch_size,
                                       model_patch_size=model_patch_size(config.model) or config.mask_patch_size,
                                       mask_ratio=config.mask_ratio)
@@ -215,8 +214,6 @@ class AttMask(MaskingStrategy):
         return self.teacher if self.teacher is not None else self.student
 
     def device_mask(self, batch: dict, model: torch.nn.Module, runtime, *, seed: int, epoch: int) -> torch.Tensor:
-        from kamim_lib.data.normalization import normalize_on_device
-
         images = batch["image"]
         batch_size, device = images.shape[0], images.device
         random_mask = seeded_random_cell_masks(self.geometry, batch_size, seed, device)

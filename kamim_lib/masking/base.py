@@ -11,12 +11,13 @@ from typing import ClassVar
 
 import torch
 
-from kamim_lib.plugins import NoOptions
+from kamim_lib.plugins import NoOptions, option_fields
+from kamim_lib.plugins.lifecycle import TrainingHooks
 
-from .cells import RandomCellMask
+from kamim_lib.masking.cells import RandomCellMask
 
 
-class MaskingStrategy:
+class MaskingStrategy(TrainingHooks):
     """Base class of masking strategies (register subclasses with ``@register_masking``).
 
     Attributes:
@@ -43,7 +44,6 @@ class MaskingStrategy:
         """The values of :attr:`mode_key` (``()`` for a strategy without variants)."""
         if cls.mode_key is None:
             return ()
-        from kamim_lib.plugins import option_fields
 
         return tuple(option_fields(cls.Options)[cls.mode_key].metadata["choices"])
 
@@ -71,19 +71,6 @@ class MaskingStrategy:
             epoch: the 0-based epoch in progress (for warm-up rules).
         """
         raise NotImplementedError(f"masking={self.name!r} draws its masks in the loader")
-
-    def attach(self, model: torch.nn.Module) -> None:
-        """Called once with the (unwrapped) model before training: e.g. to build an EMA teacher."""
-
-    def after_optimizer_step(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
-        """Called after every optimiser step with the unwrapped model (e.g. an EMA teacher update)."""
-
-    def state_dict(self) -> dict:
-        """Resumable state (e.g. the EMA teacher's weights); saved in every checkpoint."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Restore :meth:`state_dict`."""
 
     def describe(self) -> dict:
         """Plain-JSON facts for the run's config.json (e.g. masked cells per image)."""

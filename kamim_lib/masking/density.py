@@ -17,9 +17,10 @@ from kamim_lib._random import seeded_uniform
 from kamim_lib.keypoints.options import KeypointMapOptions
 from kamim_lib.plugins import param
 
-from .base import MaskingStrategy
-from .cells import cells_to_tokens
-from .registry import register_masking
+from kamim_lib.masking.base import MaskingStrategy
+from kamim_lib.masking.cells import cells_to_tokens
+from kamim_lib.masking.registry import register_masking
+from kamim_lib.keypoints import keypoint_map
 
 DENSITY_MODES = ("highest", "lowest", "sample")
 # Added to densities before the power so that cells without keypoints can still be sampled.
@@ -80,8 +81,6 @@ class DensityGuided(MaskingStrategy):
     on_device = True
 
     def device_mask(self, batch: dict, model: torch.nn.Module, runtime, *, seed: int, epoch: int) -> torch.Tensor:
-        from kamim_lib.keypoints import keypoint_map
-
         images = batch["image"]
         keypoints = keypoint_map(images, detector="fast", mode=self.options.keypoint_mode,
                                  backend="torch")                                           # (B, 1, H, W)

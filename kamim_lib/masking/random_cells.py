@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import MaskingStrategy
-from .registry import register_masking
+from kamim_lib.masking.base import MaskingStrategy
+from kamim_lib.masking.registry import register_masking
 
 
 @register_masking

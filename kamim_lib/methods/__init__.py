@@ -8,8 +8,9 @@ Adding a method: a file ``kamim_lib/methods/<name>.py`` with a :class:`Method` s
 :func:`register_method` (its ``Options`` fields become configuration keys), listed in the registry's built-in
 modules, plus its test. The engine, the configuration and the run ids need no change.
 """
-from .base import Method
-from .registry import METHODS, list_methods, register_method
+from kamim_lib.methods.base import Method
+from kamim_lib.methods.registry import METHODS, list_methods, register_method
+from kamim_lib.plugins.registry import options_of
 
 
 def get_method(name: str) -> type[Method]:
@@ -19,8 +20,6 @@ def get_method(name: str) -> type[Method]:
 
 def build_method(config, *, patch_size: int) -> Method:
     """The method object that ``config.method`` names, with its options taken from ``config``."""
-    from kamim_lib.plugins.registry import options_of
-
     cls = get_method(config.method)
     return cls(options_of(cls, config), img_size=config.img_size, patch_size=patch_size)
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 import torch
 
 from kamim_lib.plugins import NoOptions
+from kamim_lib.models import create_model
 
 
 class Method:
@@ -43,10 +44,14 @@ class Method:
         """Cross-key problems of ``config`` for this method (reported with every other config problem)."""
         return []
 
+    @classmethod
+    def non_finite_hint(cls, config) -> str | None:
+        """The likeliest cause of a non-finite loss under ``config`` that is this method's own (added to the
+        loop's message), or None."""
+        return None
+
     def build_model(self, config) -> torch.nn.Module:
         """The network trained by this method (default: the registry model with the SimMIM decoder)."""
-        from kamim_lib.models import create_model
-
         return create_model(config.model, img_size=config.img_size, final_norm=config.final_norm)
 
     def crop_detector(self) -> str | None:

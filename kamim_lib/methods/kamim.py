@@ -1,4 +1,9 @@
-"""KAMIM: SimMIM whose loss is weighted per patch by the density of keypoints in the crop (SPEC §1.2-1.4)."""
+"""KAMIM: SimMIM whose loss is weighted per patch by the density of keypoints in the crop (SPEC §1.2-1.4).
+
+Everything KAMIM-specific lives here: its options, where its weights are computed (DataLoader workers with OpenCV,
+or per batch on the device with the exact torch FAST; both on the augmented uint8 crop, SPEC 1.2: never on the
+original image) and its loss. The engine and the data pipeline only see the :class:`~kamim_lib.methods.base.Method`
+hooks."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,20 +11,108 @@ import dataclasses
 import torch
 
 from kamim_lib._random import seeded_uniform
-from kamim_lib.data.keypoint_targets import KeypointSpec, device_keypoint_weights, worker_keypoint_weights
-from kamim_lib.keypoints.choices import DETECTORS, DEVICE_DETECTORS
+from kamim_lib._validation import check_choice, check_positive, check_uint8_images
+from kamim_lib.keypoints.choices import DETECTORS, DEVICE_DETECTORS, MAP_MODES
 from kamim_lib.keypoints.options import KeypointMapOptions
 from kamim_lib.losses import NORMALIZATIONS
 from kamim_lib.plugins import param
-from kamim_lib.weighting import max_weight_temperature_problem
+from kamim_lib.runtime.compile import compile_function
+from kamim_lib.weighting import MAX_WEIGHT_EXPONENT, keypoint_weights, max_weight_temperature_problem
 
-from .registry import register_method
-from .simmim import PixelReconstruction, PixelTargetOptions
+from kamim_lib.methods.registry import register_method
+from kamim_lib.methods.simmim import PixelReconstruction, PixelTargetOptions
 
 # Where the weights are computed: in DataLoader workers with OpenCV (any detector), per batch on the training
 # device with the exact torch FAST (FAST only; identical weights), or auto: the device on CUDA with FAST (it costs a
 # few per cent of the step and frees the CPU cores), the workers elsewhere.
 KEYPOINTS_ON = ("auto", "workers", "device")
+
+
+@dataclasses.dataclass(frozen=True)
+class KeypointSpec:
+    """What keypoint weights to compute (SPEC 1.2-1.3).
+
+    Attributes:
+        detector: ``"fast"`` (default), ``"sift"`` or ``"orb"``.
+        mode: ``"faithful"`` (the original's ring drawing and BGR quirk) or ``"points"``.
+        patch_size: weight patch side w_ps in pixels (8, 16 or 32 in the paper); must divide the crop size.
+        temperature: T > 0 of ``W = exp((density - min density) / T)``.
+    """
+
+    detector: str = "fast"
+    mode: str = "faithful"
+    patch_size: int = 8
+    temperature: float = 0.25
+
+    def __post_init__(self):
+        check_choice("detector", self.detector, DETECTORS)
+        check_choice("mode", self.mode, MAP_MODES)
+        if not isinstance(self.patch_size, int):
+            raise ValueError(f"patch_size must be an int, got {self.patch_size!r}.")
+        check_positive("patch_size", self.patch_size)
+        check_positive("temperature", self.temperature)
+
+
+def _keypoint_weights(images: torch.Tensor, spec: KeypointSpec, backend: str) -> torch.Tensor:
+
+    return keypoint_weights(images, detector=spec.detector, patch_size=spec.patch_size,
+                            temperature=spec.temperature, mode=spec.mode, backend=backend).to(torch.float32)
+
+
+def worker_keypoint_weights(image: torch.Tensor, spec: KeypointSpec) -> torch.Tensor:
+    """Weights of one augmented crop, on the CPU with OpenCV (the DataLoader-worker path).
+
+    Args:
+        image: (3, H, W) uint8 RGB crop; H and W divisible by ``spec.patch_size``.
+        spec: what to compute.
+
+    Returns:
+        (H / patch_size, W / patch_size) float32 weights, min 1 per image.
+    """
+    if not isinstance(image, torch.Tensor) or image.ndim != 3:
+        raise ValueError(f"image must be one (3, H, W) uint8 crop, got {getattr(image, 'shape', type(image))}.")
+    check_uint8_images(image[None], "image")
+    return _keypoint_weights(image[None], spec, backend="opencv")[0]
+
+
+def device_keypoint_weights(images: torch.Tensor, spec: KeypointSpec) -> torch.Tensor:
+    """Weights of a batch of augmented crops, on the batch's device with the torch FAST backend.
+
+    For ``keypoints_on="device"``: the workers ship only the uint8 crops and the weights are made next to the model.
+    Equal to stacking :func:`worker_keypoint_weights` over the batch.
+
+    Args:
+        images: (B, 3, H, W) uint8 RGB crops on any device.
+        spec: what to compute; ``spec.detector`` must be ``"fast"``.
+
+    Returns:
+        (B, H / patch_size, W / patch_size) float32 weights on ``images.device``.
+    """
+    check_uint8_images(images)
+    if spec.detector not in DEVICE_DETECTORS:
+        raise ValueError(f"detector={spec.detector!r} has no device backend (only {DEVICE_DETECTORS}); compute "
+                         "SIFT/ORB weights in the DataLoader workers instead (keypoints_on='workers').")
+    return _keypoint_weights(images, spec, backend="torch")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerKeypointWeights:
+    """A pretraining transform's ``targets`` callable: crop (3, H, W) uint8 -> ``{"weights": (H / w_ps, W / w_ps)
+    float32}`` with OpenCV in the DataLoader worker (a picklable object, not a lambda, so spawned workers get it)."""
+
+    spec: KeypointSpec
+
+    def __call__(self, crop: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"weights": worker_keypoint_weights(crop, self.spec)}
+
+
+def resolve_keypoints_on(value: str, device_type: str, detector: str) -> str:
+    """Where kamim weights are computed: ``"workers"`` or ``"device"`` as given; ``"auto"`` -> ``"device"`` on CUDA
+    when the detector has a device backend (FAST), else ``"workers"`` (on a CPU the workers run in parallel with
+    the step; on a GPU the batched torch FAST costs a few per cent of the step and frees the CPU cores)."""
+    if value != "auto":
+        return value
+    return "device" if device_type == "cuda" and detector in DEVICE_DETECTORS else "workers"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,13 +186,19 @@ class KAMIM(PixelReconstruction):
                             f"detector={config.detector!r}; use keypoints_on='workers' for SIFT/ORB")
         return problems
 
+    @classmethod
+    def non_finite_hint(cls, config) -> str | None:
+        # Weights reach exp(1/T): far below the float32 overflow T, a small T still makes the weighted loss huge.
+        if 1.0 / config.temperature > MAX_WEIGHT_EXPONENT / 2:
+            return (f"KAMIM weights reach exp(1/T) = e^{1 / config.temperature:.0f} at temperature="
+                    f"{config.temperature}, enough to overflow the weighted loss: raise temperature (the paper uses "
+                    "0.25).")
+        return None
+
     def crop_detector(self) -> str:
         return self.options.detector
 
     def prepare(self, config, runtime, *, crops_on_device: bool) -> None:
-        from kamim_lib.engine.compile import compile_function
-        from kamim_lib.runtime import resolve_keypoints_on
-
         device_type = runtime.device.type
         self.weights_on_device = crops_on_device or resolve_keypoints_on(
             self.options.keypoints_on, device_type, self.options.detector) == "device"

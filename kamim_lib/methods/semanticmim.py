@@ -19,9 +19,12 @@ from kamim_lib.losses import masked_reconstruction_loss
 from kamim_lib.masking.cells import num_masked_cells
 from kamim_lib.plugins import param
 
-from .base import Method
-from .kamim import KAMIM, KamimOptions, KeypointWeightOptions
-from .registry import register_method
+from kamim_lib.methods.base import Method
+from kamim_lib.methods.kamim import KAMIM, KamimOptions, KeypointWeightOptions
+from kamim_lib.methods.registry import register_method
+from kamim_lib.models import model_arch
+from kamim_lib.models.semanticmim import SemanticMIMModel
+from kamim_lib.models.token_gather import gather_tokens
 
 SEMANTICMIM_TARGETS = ("pixels", "hog")
 SEMANTICMIM_WEIGHTINGS = ("none", "keypoints")
@@ -94,8 +97,6 @@ class SemanticMIM(Method):
                                 "semanticmim_target='pixels' or semanticmim_weighting='none'")
             problems += KAMIM.option_problems(config)
         if config.semanticmim_target == "hog":
-            from kamim_lib.models import model_arch
-
             try:
                 patch = model_arch(config.model).patch_size
             except ValueError:
@@ -114,9 +115,6 @@ class SemanticMIM(Method):
         return 3 * self.patch_size ** 2
 
     def build_model(self, config) -> torch.nn.Module:
-        from kamim_lib.models import model_arch
-        from kamim_lib.models.semanticmim import SemanticMIMModel
-
         arch = model_arch(config.model, img_size=config.img_size, final_norm=config.final_norm)
         # The random-cell geometry's masked-token count: passed to the model on XLA so no mask is read back.
         scale = (config.mask_patch_size // self.patch_size) ** 2
@@ -144,8 +142,6 @@ class SemanticMIM(Method):
         predictions = output.predictions.float()
         grid = self.img_size // self.patch_size
         if self.options.semanticmim_target == "hog":
-            from kamim_lib.models.token_gather import gather_tokens  # here: the configuration imports this module
-
             targets = hog_patch_targets(images, self.patch_size)
             return (predictions - gather_tokens(targets, output.masked_index)).square().mean()
         reconstruction = patches_to_image(scatter_to_grid(predictions, output.masked_index, grid * grid), grid,

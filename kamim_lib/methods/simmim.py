@@ -9,8 +9,8 @@ from kamim_lib.data.normalization import normalize_on_device
 from kamim_lib.losses import masked_reconstruction_loss, norm_pix_target
 from kamim_lib.plugins import param
 
-from .base import Method
-from .registry import register_method
+from kamim_lib.methods.base import Method
+from kamim_lib.methods.registry import register_method
 
 # Reconstruction targets: "pixels" = the ImageNet-normalised image with L1 (SimMIM, the original KAMIM);
 # "norm_pix" = each encoder patch standardised, with L2 (MAE's norm_pix_loss; PEERS §5.1).

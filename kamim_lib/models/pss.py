@@ -22,6 +22,9 @@ from dataclasses import dataclass
 import torch
 
 from kamim_lib._validation import check_choice
+from kamim_lib.data.normalization import unnormalize
+from kamim_lib.keypoints import keypoint_map
+from kamim_lib.weighting import keypoint_density
 
 # The drop-ratio schedules and the patch scorers (config keys pss, pss_scorer; kamim_lib.config.schema imports
 # them from here).
@@ -144,10 +147,6 @@ def keypoint_density_scores(images: torch.Tensor, patch_size: int) -> torch.Tens
     Returns:
         float (B, N) densities, N = (H/p)², raster order.
     """
-    from kamim_lib.data.normalization import unnormalize
-    from kamim_lib.keypoints import keypoint_map
-    from kamim_lib.weighting import keypoint_density
-
     pixels = (unnormalize(images.detach().float()) * 255.0).round().clamp(0, 255).to(torch.uint8)
     kmap = keypoint_map(pixels, detector="fast", mode="faithful", backend="torch")
     return keypoint_density(kmap, patch_size).flatten(1)

@@ -86,3 +86,11 @@ def create_model(name: str, **overrides) -> MaskedImageModel:
         ValueError: see ``model_arch``.
     """
     return MaskedImageModel(model_arch(name, **overrides), name=name)
+
+
+def model_patch_size(model: str) -> int | None:
+    """The encoder patch size of a registry model name (16 for ViTs, 4 for Swins), None for an unknown name."""
+    try:
+        return model_arch(model).patch_size
+    except ValueError:
+        return None

@@ -9,14 +9,14 @@ XLA has two modes (``xla_mode``): SPMD (:mod:`.xla`, one process drives every co
 
 The engine calls only the methods of :class:`Runtime`; adding a backend means subclassing it.
 """
-from .base import Runtime, move_to_device
-from .distributed import DistributedRuntime, torchrun_environment
-from .factory import (DEVICE_CHOICES, PRECISION_CHOICES, XLA_MODE_CHOICES, autocast_dtype_for, create_runtime,
-                      resolve_device_type)
-from .speed import (decode_on_device_enabled, describe_speed, fused_optimizer_enabled, loader_kwargs,
-                    resolve_keypoints_on, resolve_switch, tf32_matmuls)
+from kamim_lib.runtime.base import Runtime, move_to_device
+from kamim_lib.runtime.distributed import DistributedRuntime, torchrun_environment
+from kamim_lib.runtime.factory import (DEVICE_CHOICES, PRECISION_CHOICES, XLA_MODE_CHOICES, autocast_dtype_for,
+                                       create_runtime, resolve_device_type)
+from kamim_lib.runtime.speed import (decode_on_device_enabled, describe_speed, fused_optimizer_enabled,
+                                     loader_kwargs, resolve_switch, tf32_matmuls)
 
 __all__ = ["DEVICE_CHOICES", "DistributedRuntime", "PRECISION_CHOICES", "Runtime", "XLA_MODE_CHOICES",
            "autocast_dtype_for", "create_runtime", "decode_on_device_enabled", "describe_speed",
            "fused_optimizer_enabled", "loader_kwargs", "move_to_device", "resolve_device_type",
-           "resolve_keypoints_on", "resolve_switch", "tf32_matmuls", "torchrun_environment"]
+           "resolve_switch", "tf32_matmuls", "torchrun_environment"]

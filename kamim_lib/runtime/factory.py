@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_choice
+from kamim_lib._validation import check_choice
 # The device, precision and xla_mode keys' choices, under this package's public names (one list each).
-from ..config.schema import DEVICES as DEVICE_CHOICES, PRECISIONS as PRECISION_CHOICES, XLA_MODES as XLA_MODE_CHOICES
-from .base import Runtime
-from .distributed import DistributedRuntime, torchrun_environment
+from kamim_lib.runtime.choices import (DEVICES as DEVICE_CHOICES, PRECISIONS as PRECISION_CHOICES,
+                                      XLA_MODES as XLA_MODE_CHOICES)
+from kamim_lib.runtime.base import Runtime
+from kamim_lib.runtime.distributed import DistributedRuntime, torchrun_environment
 
 
 def resolve_device_type(device: str) -> str:
@@ -62,10 +63,10 @@ def create_runtime(device: str = "auto", precision: str = "auto", *, spmd: bool 
                              "every core, xla_mode='multiprocess' starts one per core with torch_xla.launch; do "
                              "not launch it with torchrun.")
         if xla_mode == "multiprocess":
-            from .xla_multiprocess import XLAMultiprocessRuntime  # lazy: torch_xla is optional and slow to import
+            from kamim_lib.runtime.xla_multiprocess import XLAMultiprocessRuntime
 
             return XLAMultiprocessRuntime(autocast_dtype)
-        from .xla import XLARuntime  # lazy: torch_xla is optional and slow to import
+        from kamim_lib.runtime.xla import XLARuntime
 
         return XLARuntime(autocast_dtype, spmd=spmd)
     launch = torchrun_environment()

@@ -23,8 +23,9 @@ from typing import Any, Iterator
 
 import torch
 
-from .._validation import check_choice
-from ..config.schema import SWITCHES
+from kamim_lib._validation import check_choice
+from kamim_lib.runtime.choices import SWITCHES
+from kamim_lib.keypoints.choices import DEVICE_DETECTORS
 
 
 
@@ -92,17 +93,6 @@ def describe_speed(config, device_type: str) -> dict[str, Any]:
             **{key: value for key, value in loader_kwargs(config, device_type).items() if key != "num_workers"}}
 
 
-def resolve_keypoints_on(value: str, device_type: str, detector: str) -> str:
-    """Where kamim weights are computed: ``"workers"`` or ``"device"`` as given; ``"auto"`` -> ``"device"`` on CUDA
-    when the detector has a device backend (FAST), else ``"workers"`` (on a CPU the workers run in parallel with
-    the step; on a GPU the batched torch FAST costs a few per cent of the step and frees the CPU cores)."""
-    from ..keypoints.choices import DEVICE_DETECTORS
-
-    if value != "auto":
-        return value
-    return "device" if device_type == "cuda" and detector in DEVICE_DETECTORS else "workers"
-
-
 def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, detector: str | None) -> bool:
     """Whether pre-training decodes JPEGs and crops on the device (``decode_on_device``).
 
@@ -124,8 +114,6 @@ def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, 
     Raises:
         ValueError: ``"on"`` where it cannot work (XLA, a data set without files, SIFT/ORB weights).
     """
-    from ..keypoints.choices import DEVICE_DETECTORS as DEVICE_KEYPOINT_DETECTORS
-
     check_choice("decode_on_device", value, SWITCHES)
     if value != "on":
         return False
@@ -134,8 +122,8 @@ def decode_on_device_enabled(value: str, device_type: str, *, file_based: bool, 
         problems.append("device='xla' has no JPEG decoder")
     if not file_based:
         problems.append("the data set is not a folder of image files (imagefolder, imagenet, imagenette)")
-    if detector is not None and detector not in DEVICE_KEYPOINT_DETECTORS:
-        problems.append(f"detector={detector!r} weights need the CPU crop (only {DEVICE_KEYPOINT_DETECTORS} run on "
+    if detector is not None and detector not in DEVICE_DETECTORS:
+        problems.append(f"detector={detector!r} weights need the CPU crop (only {DEVICE_DETECTORS} run on "
                         "the device)")
     if problems:
         raise ValueError("decode_on_device='on' cannot work here: " + "; ".join(problems) +

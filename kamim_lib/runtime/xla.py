@@ -30,7 +30,7 @@ except ImportError as error:  # pragma: no cover - depends on the environment
                       "pinned pair from requirements/xla-pair.txt (pip install -r requirements/xla-pair.txt) in "
                       "a separate environment, or use device=cpu/cuda.") from error
 
-from .base import Runtime
+from kamim_lib.runtime.base import Runtime
 
 DATA_AXIS = "data"
 

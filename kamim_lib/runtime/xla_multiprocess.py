@@ -31,8 +31,8 @@ import torch
 import torch_xla.core.xla_model as xm
 import torch_xla.runtime as xla_runtime
 
-from .base import Runtime
-from .xla import XLARuntime, _xla_device
+from kamim_lib.runtime.base import Runtime
+from kamim_lib.runtime.xla import XLARuntime, _xla_device
 
 _TAG = "kamim_lib."
 

@@ -1,0 +1,37 @@
+"""`kamim reproduce`: regenerate the paper's tables and figures by running the notebooks with papermill."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    from kamim_paper.runner import SECTIONS, list_profiles
+
+    sections = ", ".join(section.name for section in SECTIONS)
+    parser = subparsers.add_parser(
+        "reproduce", help="run the paper's notebooks for a params profile (papermill)",
+        description="Run the section notebooks in dependency order for params/<profile>.yaml. Executed notebooks, "
+                    "tables and figures go to results/<profile>/. Finished sections are skipped and unfinished "
+                    "training resumes; --force re-runs.")
+    parser.add_argument("--profile", default="smoke",
+                        help=f"profile name in params/ ({', '.join(list_profiles()) or 'none yet'}) or a YAML path")
+    parser.add_argument("--only", nargs="+", metavar="SECTION", help=f"run only these sections (and what they "
+                        f"need): {sections}")
+    parser.add_argument("--force", action="store_true", help="re-run finished sections and evaluations")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "
+                             "the sections it needs, and the profile's heavy sections run one at a time")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a profile parameter for every notebook that declares it (VALUE is parsed as "
+                             "YAML), e.g. --set data_root=/data/imagenet --set device=cuda; repeatable")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kamim_paper.runner import load_profile, reproduce
+
+    profile = load_profile(args.profile).with_overrides(args.overrides)
+    failures = reproduce(profile, only=args.only, force=args.force, out_dir=args.out_dir, jobs=args.jobs)
+    return 1 if failures else 0

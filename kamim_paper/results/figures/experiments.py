@@ -1,0 +1,271 @@
+"""Figures of the training notebooks: loss curves, bar charts of accuracies, and the w_ps x T heatmap.
+
+Like ``kamim_paper.results.figures.plots``, figures are ``matplotlib.figure.Figure`` objects built without pyplot (no global
+state, safe under papermill); a returned Figure renders inline in Jupyter once ``matplotlib.pyplot`` is imported.
+Missing numbers (None/NaN) are drawn as "n/a", never as 0.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from kamim_paper.experiments.runs import relative_curve
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def plot_loss_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = "",
+                     note: str = "") -> Figure:
+    """Training loss per epoch of several runs: as logged (left) and divided by the first epoch's value (right).
+
+    The right panel makes curves of different scales comparable: KAMIM's loss under the original normalisation
+    (÷ 3ΣM) is a weighted sum whose weights are >= 1, so its values are larger than SimMIM's by construction.
+
+    Args:
+        curves: label -> ``{"epoch": [...], "train_loss": [...]}`` (:func:`~kamim_paper.experiments.runs.
+            read_loss_curve`).
+        title: figure title.
+        note: a line of text under the panels (e.g. the loss normalisation).
+
+    Returns:
+        The Figure (two Axes).
+    """
+    if not curves:
+        raise ValueError("curves must hold at least one run's loss curve.")
+    figure = Figure(figsize=(10, 3.8), layout="constrained")
+    raw, relative = figure.subplots(1, 2)
+    for label, curve in curves.items():
+        if len(curve["epoch"]) != len(curve["train_loss"]):
+            raise ValueError(f"curve {label!r}: epoch and train_loss have different lengths.")
+        raw.plot(curve["epoch"], curve["train_loss"], marker="o", markersize=3, label=label)
+        relative.plot(curve["epoch"], relative_curve(curve["train_loss"]), marker="o", markersize=3, label=label)
+    raw.set_ylabel("train loss (as logged)")
+    relative.set_ylabel("train loss / first epoch's")
+    for ax in (raw, relative):
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    if note:
+        figure.supxlabel(note, fontsize="small")
+    return figure
+
+
+def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel: str = "", title: str = "") -> Figure:
+    """Grouped bars: one group per variant, one bar per metric (e.g. linear top-1 and kNN top-1).
+
+    Args:
+        values: variant label -> {metric name: value or None}; a missing value is written "n/a" in place of a bar.
+        ylabel, title: axis label and title.
+
+    Returns:
+        The Figure.
+    """
+    if not values:
+        raise ValueError("values must hold at least one variant.")
+    metrics = list(dict.fromkeys(name for group in values.values() for name in group))
+    figure = Figure(figsize=(max(4.5, 1.1 * len(values) * max(1, len(metrics)) + 1.5), 3.8), layout="constrained")
+    ax = figure.add_subplot()
+    width = 0.8 / max(1, len(metrics))
+    positions = np.arange(len(values))
+    tallest = 0.0
+    for index, metric in enumerate(metrics):
+        offsets = positions - 0.4 + width * (index + 0.5)
+        heights = [values[label].get(metric) for label in values]
+        bars = ax.bar(offsets, [0 if _missing(h) else h for h in heights], width, label=metric)
+        for bar, height in zip(bars, heights):
+            text = "n/a" if _missing(height) else f"{height:.1f}"
+            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                        fontsize="x-small")
+            tallest = max(tallest, 0.0 if _missing(height) else float(height))
+    ax.set_ylim(0, max(tallest, 1e-9) * 1.12)  # room for the value labels
+    ax.set_xticks(positions, list(values))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if metrics:
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(metrics), frameon=False)
+    return figure
+
+
+def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, row_labels: Sequence,
+                  column_labels: Sequence, row_name: str, column_name: str, title: str = "",
+                  value_format: str = "{:.2f}", centers: Mapping[str, float | None] | None = None) -> Figure:
+    """Side-by-side annotated heatmaps over the same grid (e.g. top-1 and final loss over w_ps x T).
+
+    Args:
+        matrices: panel title -> rows x columns values (None/NaN cells are grey and written "n/a").
+        row_labels, column_labels: tick labels.
+        row_name, column_name: axis labels.
+        title: figure title.
+        value_format: how each cell's number is written.
+        centers: panel title -> a reference value (e.g. SimMIM's) at the middle of a diverging colour scale, so
+            cells above it are red and below it blue, whatever the grid's own range; panels not named keep a
+            sequential scale.
+
+    Returns:
+        The Figure (one Axes per matrix, each with its colour bar).
+    """
+    if not matrices:
+        raise ValueError("matrices must hold at least one panel.")
+    shape = (len(row_labels), len(column_labels))
+    figure = Figure(figsize=(4.2 * len(matrices) + 0.5, 0.6 * shape[0] + 2.4), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(matrices)))
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        values = np.array([[np.nan if _missing(v) else float(v) for v in row] for row in matrix], dtype=float)
+        if values.shape != shape:
+            raise ValueError(f"panel {name!r} is {values.shape[0]} x {values.shape[1] if values.ndim > 1 else 0}; "
+                             f"the labels give {shape[0]} x {shape[1]}.")
+        ax.set_facecolor("0.85")
+        finite = values[np.isfinite(values)]
+        center = (centers or {}).get(name)
+        if center is not None and finite.size:
+            from matplotlib.colors import TwoSlopeNorm
+
+            spread = max(float(np.abs(finite - center).max()), 1e-9)
+            norm = TwoSlopeNorm(vcenter=center, vmin=center - spread, vmax=center + spread)
+            image = ax.imshow(np.ma.masked_invalid(values), cmap="RdBu_r", norm=norm, aspect="auto")
+            colorbar = figure.colorbar(image, ax=ax, shrink=0.8)
+            colorbar.ax.axhline(center, color="black", linewidth=1.5)
+            colorbar.set_label(f"centre = reference {value_format.format(center)}", fontsize="small")
+            dark = lambda value: abs(value - center) > 0.6 * spread  # noqa: E731
+        else:
+            image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", aspect="auto")
+            figure.colorbar(image, ax=ax, shrink=0.8)
+            middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+            dark = lambda value: value <= middle  # noqa: E731
+        for (row, column), value in np.ndenumerate(values):
+            text = "n/a" if np.isnan(value) else value_format.format(value)
+            ax.text(column, row, text, ha="center", va="center", fontsize="small",
+                    color="black" if np.isnan(value) or not dark(value) else "white")
+        ax.set_xticks(range(shape[1]), [str(label) for label in column_labels])
+        ax.set_yticks(range(shape[0]), [str(label) for label in row_labels])
+        ax.set_xlabel(column_name)
+        ax.set_ylabel(row_name)
+        ax.set_title(name)
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names: Mapping[str, str] | None = None
+                  ) -> Figure:
+    """Each method's per-seed values (dots), mean and 95 % interval (error bar), beside the baselines (dashed
+    lines), and on the right the paired difference with its interval against 0.
+
+    Args:
+        record: an evidence record (``kamim_paper.evidence.records``).
+        ylabel: the metric's axis label.
+        title: figure title.
+        baseline_names: baseline key -> legend text.
+
+    Returns:
+        The Figure (two Axes).
+    """
+    from kamim_paper.evidence.records import method_intervals
+
+    names = dict(baseline_names or {})
+    metric = record["paired_difference"]["metric"]
+    intervals = method_intervals(record)
+    figure = Figure(figsize=(9, 3.8), layout="constrained")
+    values_ax, difference_ax = figure.subplots(1, 2, width_ratios=(2.2, 1))
+    for index, (method, (mean, low, high)) in enumerate(intervals.items()):
+        seeds = record[metric][method]
+        values_ax.scatter(np.full(len(seeds), index) + np.linspace(-0.12, 0.12, len(seeds)), seeds, s=14,
+                          color="0.4", zorder=3)
+        values_ax.errorbar(index, mean, yerr=[[mean - low], [high - mean]], fmt="s", capsize=6, markersize=8,
+                           zorder=4, label=f"{method}: mean and 95 % CI over seeds")
+    styles = ["--", ":", "-."]
+    for index, (name, value) in enumerate(record["baselines"].items()):
+        values_ax.axhline(value, linestyle=styles[index % len(styles)], color=f"C{index + 2}",
+                          label=f"baseline: {names.get(name, name)}")
+    values_ax.set_xticks(range(len(intervals)), list(intervals))
+    values_ax.set_xlim(-0.6, len(intervals) - 0.4)
+    values_ax.set_ylabel(ylabel)
+    values_ax.legend(fontsize="x-small")
+    values_ax.grid(alpha=0.3, axis="y")
+    difference = record["paired_difference"]
+    low, high = difference["ci95"]
+    difference_ax.errorbar(0, difference["mean"], yerr=[[difference["mean"] - low], [high - difference["mean"]]],
+                           fmt="o", capsize=8, color="C3")
+    difference_ax.axhline(0.0, color="black", linewidth=0.8)
+    difference_ax.set_xticks([0], [f"{difference['a']} − {difference['b']}"])
+    difference_ax.set_xlim(-1, 1)
+    difference_ax.set_title(f"paired, {len(record['seeds'])} seeds, 95 % CI", fontsize="small")
+    difference_ax.grid(alpha=0.3, axis="y")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = "") -> Figure:
+    """Unweighted reconstruction error of masked patches per keypoint-density decile, one line per model.
+
+    Args:
+        deciles: label -> :func:`kamim_paper.evidence.weighting.error_by_density_decile` rows (optionally with
+            ``error_low`` / ``error_high``: an interval over seeds, drawn as error bars).
+    """
+    if not deciles:
+        raise ValueError("deciles must hold at least one model.")
+    figure = Figure(figsize=(8.5, 3.8), layout="constrained")
+    ax = figure.add_subplot()
+    for label, rows in deciles.items():
+        x = [row["decile"] for row in rows]
+        y = [row["error_mean"] for row in rows]
+        if all("error_low" in row for row in rows):
+            ax.errorbar(x, y, yerr=[[row["error_mean"] - row["error_low"] for row in rows],
+                                    [row["error_high"] - row["error_mean"] for row in rows]],
+                        marker="o", markersize=3, capsize=3, label=label)
+        else:
+            ax.plot(x, y, marker="o", markersize=3, label=label)
+    ax.set_xlabel("keypoint-density decile of the masked patch (1 = fewest keypoints)")
+    ax.set_ylabel("unweighted masked L1 of the patch")
+    ax.set_xticks(range(1, 1 + max(len(rows) for rows in deciles.values())))
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: covers no curve
+    ax.grid(alpha=0.3)
+    if title:
+        figure.suptitle(textwrap.fill(title, 90), fontsize="medium")
+    return figure
+
+
+def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mapping[str, str], seeds: int,
+                            title: str = "") -> Figure:
+    """One panel per metric: each comparison's mean paired difference ``a − b`` with its 95 % interval (error
+    bar; a dot alone where there is no interval), against the zero line.
+
+    Args:
+        comparisons: ``{"a", "b", "metric", "mean", "ci95"}`` entries
+            (:func:`kamim_paper.sections.ablation_views.paired_comparisons`).
+        metric_names: metric -> axis label, in panel order (metrics without comparisons are left out).
+        seeds: how many paired seeds the differences are over (for the titles).
+    """
+    metrics = [metric for metric in metric_names if any(entry["metric"] == metric for entry in comparisons)]
+    if not metrics:
+        raise ValueError("comparisons holds no entry of the metrics named in metric_names.")
+    figure = Figure(figsize=(5 * len(metrics), 0.9 + 0.45 * max(
+        sum(entry["metric"] == metric for entry in comparisons) for metric in metrics)), layout="constrained")
+    for ax, metric in zip(np.atleast_1d(figure.subplots(1, len(metrics))), metrics):
+        entries = [entry for entry in comparisons if entry["metric"] == metric]
+        for row, entry in enumerate(entries):
+            if entry["ci95"] is None:
+                ax.plot(entry["mean"], row, "o", color="C0")
+            else:
+                low, high = entry["ci95"]
+                excludes_zero = not low <= 0 <= high
+                ax.errorbar(entry["mean"], row, xerr=[[entry["mean"] - low], [high - entry["mean"]]], fmt="o",
+                            capsize=4, color="C3" if excludes_zero else "C0")
+        ax.axvline(0.0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(entries)), [f"{entry['a']} − {entry['b']}" for entry in entries], fontsize="small")
+        ax.invert_yaxis()
+        ax.set_xlabel(f"paired difference, {metric_names[metric]}")
+        ax.set_title(f"mean and 95 % CI over {seeds} seeds (red: excludes 0)", fontsize="small")
+        ax.grid(alpha=0.3, axis="x")
+    if title:
+        figure.suptitle(title)
+    return figure

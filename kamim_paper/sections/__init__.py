@@ -1,0 +1,1 @@
+"""One module per notebook: its parameters, its computation, its tables, figures and generated conclusions."""

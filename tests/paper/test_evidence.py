@@ -1,0 +1,130 @@
+"""kamim_paper.evidence: baselines and measurements against known answers."""
+import numpy as np
+import pytest
+import torch
+
+from kamim_paper.evidence.probing import logistic_regression_top1, pixel_features
+from kamim_paper.evidence.reconstruction import masked_pixel_errors
+from kamim_paper.evidence.records import difference_verdict, evidence_record, method_intervals
+from kamim_paper.evidence.weighting import error_by_density_decile, masked_patches, top_weight_share
+from kamim_paper.results.artifacts import from_repo, relative_to_repo, REPOSITORY_ROOT
+from kamim_paper.experiments.runs import Variant, per_seed, seeded_variants
+
+
+def test_masked_pixel_errors_counts_masked_pixels_only():
+    images = torch.zeros(2, 3, 4, 4)
+    prediction = torch.ones(2, 3, 4, 4)
+    prediction[:, :, :2, :2] = 5.0  # token (0, 0) wrong by 5, the others by 1
+    masks = torch.tensor([[[1, 0], [0, 0]], [[0, 1], [1, 0]]])
+    errors = masked_pixel_errors(prediction, images, masks, patch_size=2)
+    assert errors.tolist() == pytest.approx([5.0, 1.0])
+    # one prediction for every image (the image-blind predictor) broadcasts
+    assert masked_pixel_errors(prediction[0], images, masks, 2).tolist() == pytest.approx([5.0, 1.0])
+
+
+def test_image_blind_masked_l1_scores_the_one_prediction_on_masked_pixels(monkeypatch):
+    from kamim_paper.evidence import reconstruction
+
+    images = torch.zeros(2, 3, 4, 4)
+    images[1] = 2.0
+    masks = torch.tensor([[[1, 0], [0, 0]], [[0, 0], [0, 1]]])
+    held_out = reconstruction.HeldOutSet(images, masks, patch_size=2)
+    monkeypatch.setattr(reconstruction, "image_blind_prediction", lambda config, passes: torch.full((3, 4, 4), 0.5))
+    # image 0: |0.5 - 0| = 0.5 on its masked pixels, image 1: |0.5 - 2| = 1.5 -> mean 1.0
+    assert reconstruction.image_blind_masked_l1(None, held_out) == pytest.approx(1.0)
+
+
+def test_logistic_regression_separates_separable_classes_and_pixels_pool():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 5.0], [5.0, 0.0], [-5.0, -5.0]])
+    labels = np.repeat(np.arange(3), 40)
+    features = centres[labels] + rng.normal(size=(120, 2))
+    assert logistic_regression_top1(features[::2], labels[::2], features[1::2], labels[1::2]) == 100.0
+    pooled = pixel_features(torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4), pixel_pool=2)
+    assert pooled.shape == (2, 12) and pooled[0, 0] == pytest.approx((0 + 1 + 4 + 5) / 4)
+
+
+def test_top_weight_share_known_answers():
+    assert top_weight_share(torch.ones(3, 10, 10), 0.1) == pytest.approx(0.1)
+    peaked = torch.full((1, 10, 10), 1e-9)
+    peaked[0, 3, 4] = 1.0
+    assert top_weight_share(peaked, 0.1) == pytest.approx(1.0, abs=1e-6)
+    # 100 patches, top 10 hold weights 10 each, the rest 1: 100 / 190
+    mixed = torch.ones(1, 100); mixed[0, :10] = 10.0
+    assert top_weight_share(mixed.reshape(1, 10, 10), 0.1) == pytest.approx(100 / 190)
+
+
+def test_error_by_density_decile_sorts_by_density():
+    density = torch.arange(20, dtype=torch.float32).reshape(1, 4, 5)
+    errors = 2 * density
+    masked = torch.ones(1, 4, 5, dtype=torch.bool)
+    masked[0, 0, 0] = False  # density 0 is not masked: left out
+    rows = error_by_density_decile(errors, density, masked, bins=2)
+    assert [row["patches"] for row in rows] == [10, 9]
+    assert rows[0]["density_low"] == 1 and rows[1]["density_high"] == 19
+    assert rows[0]["error_mean"] == pytest.approx(2 * np.mean(range(1, 11)))
+
+
+def test_masked_patches_at_a_finer_weight_grid():
+    masks = torch.tensor([[[1, 0], [0, 1]]])  # 2x2 tokens of 8 px
+    patches = masked_patches(masks, model_patch_size=8, patch_size=4)
+    assert patches.shape == (1, 4, 4)
+    assert patches[0, :2, :2].all() and not patches[0, :2, 2:].any() and patches[0, 2:, 2:].all()
+
+
+def test_evidence_record_form_and_verdict():
+    record = evidence_record("top1", [0, 1, 2], {"simmim": [50.0, 52.0, 54.0], "kamim": [51.0, 53.0, 55.0]},
+                             {"raw_pixels": 40.0, "random_init": 30.0})
+    assert record["seeds"] == [0, 1, 2]
+    assert record["top1"]["kamim"] == [51.0, 53.0, 55.0]
+    assert record["paired_difference"]["metric"] == "top1"
+    assert record["paired_difference"]["mean"] == pytest.approx(1.0)
+    assert record["paired_difference"]["ci95"] == pytest.approx([1.0, 1.0])  # a constant difference
+    assert method_intervals(record)["simmim"][0] == pytest.approx(52.0)
+    assert "kamim is better" in difference_verdict(record)
+    noisy = evidence_record("top1", [0, 1], {"simmim": [50.0, 52.0], "kamim": [53.0, 50.0]}, {})
+    assert "cannot tell" in difference_verdict(noisy)
+    with pytest.raises(ValueError, match="2 values for 3 seeds"):
+        evidence_record("top1", [0, 1, 2], {"simmim": [1.0, 2.0], "kamim": [1.0, 2.0, 3.0]}, {})
+
+
+def test_seeded_variants_are_paired_and_per_seed_orders_them():
+    variants = seeded_variants([Variant("simmim", ("method=simmim",), {"method": "simmim"}),
+                                Variant("kamim", ("method=kamim",), {"method": "kamim"})], [3, 1])
+    assert [(v.label, v.overrides[-1]) for v in variants] == [("simmim", "seed=3"), ("kamim", "seed=3"),
+                                                              ("simmim", "seed=1"), ("kamim", "seed=1")]
+    results = [{"label": v.label, "fields": v.fields, "value": index} for index, v in enumerate(variants)]
+    assert per_seed(results, lambda r: r["value"], [1, 3]) == {"simmim": [2, 0], "kamim": [3, 1]}
+    with pytest.raises(ValueError, match="more than once"):
+        seeded_variants(variants, [0, 0])
+
+
+def test_committed_paths_are_relative_to_the_repository():
+    inside = str(REPOSITORY_ROOT / "results" / "smoke" / "runs" / "x")
+    record = relative_to_repo({"run_dir": inside, "list": [inside, "/elsewhere/file"], "n": 3})
+    assert record == {"run_dir": "results/smoke/runs/x", "list": ["results/smoke/runs/x", "/elsewhere/file"], "n": 3}
+    assert from_repo(record["run_dir"]) == REPOSITORY_ROOT / "results" / "smoke" / "runs" / "x"
+
+
+def test_shuffled_weights_control_changes_the_kamim_loss_but_not_the_weight_values(tmp_path):
+    """weight_shuffle=true permutes the batch's weights (seeded by the step) before the loss, nothing else."""
+    from engine_fixtures import tiny_config
+
+    from kamim_lib.engine.tasks import build_task
+    from kamim_lib.runtime import Runtime
+
+    plain = build_task(tiny_config(tmp_path), Runtime("cpu"))
+    shuffled = build_task(tiny_config(tmp_path, weight_shuffle=True), Runtime("cpu"))
+    shuffled.model.load_state_dict(plain.model.state_dict())
+    batch = plain.collate([plain.train_dataset[i] for i in range(8)])
+    seen = [plain.method.loss_weights(batch, seed=5), shuffled.method.loss_weights(batch, seed=5),
+            shuffled.method.loss_weights(batch, seed=5), shuffled.method.loss_weights(batch, seed=6)]
+    assert torch.equal(seen[0], batch["weights"])
+    assert not torch.equal(seen[1], seen[0]) and torch.equal(seen[1], seen[2])  # seeded by the step
+    assert not torch.equal(seen[1], seen[3])
+    assert torch.equal(seen[1].flatten(1).sort(dim=1).values, seen[0].flatten(1).sort(dim=1).values)
+    with torch.no_grad():
+        plain_loss = plain.train_loss(plain.model, batch, 5)
+        shuffled_loss = shuffled.train_loss(shuffled.model, batch, 5)
+        again = shuffled.train_loss(shuffled.model, batch, 5)
+    assert plain_loss != shuffled_loss and shuffled_loss == again
