@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from kamim_paper.runner import SECTIONS, list_profiles
+    from kamim_paper.runner.catalogue import SECTIONS
+    from kamim_paper.runner.profiles import list_profiles
 
     sections = ", ".join(section.name for section in SECTIONS)
     parser = subparsers.add_parser(
@@ -30,7 +31,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kamim_paper.runner import load_profile, reproduce
+    from kamim_paper.runner.profiles import load_profile
+    from kamim_paper.runner.runner import reproduce
 
     profile = load_profile(args.profile).with_overrides(args.overrides)
     failures = reproduce(profile, only=args.only, force=args.force, out_dir=args.out_dir, jobs=args.jobs)

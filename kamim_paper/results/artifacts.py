@@ -7,6 +7,25 @@ from pathlib import Path
 
 PRETRAINED_INDEX = Path("pretrain") / "checkpoints.json"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+# Committed results: written only by `kamim reproduce` (and so by `python3 tasks.py main`), which passes the folder
+# to every notebook as its output_dir.
+COMMITTED_RESULTS = REPOSITORY_ROOT / "results"
+# Where a notebook writes when it is run by hand ("Run all" in Jupyter, nbconvert): git-ignored, so exploring never
+# changes a tracked file.
+INTERACTIVE_RESULTS = REPOSITORY_ROOT / "runs" / "notebooks"
+
+
+def results_root() -> Path:
+    """The repository's committed ``results/`` folder (the runner's default ``--out-dir`` parent)."""
+    return COMMITTED_RESULTS
+
+
+def section_output_dir(output_dir: str | None, profile: str) -> Path:
+    """Where a notebook writes: ``output_dir`` when given (the runner always gives it), else
+    ``runs/notebooks/<profile>/`` (an interactive run, git-ignored); created if needed."""
+    out = Path(output_dir) if output_dir else INTERACTIVE_RESULTS / Path(profile).stem
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def relative_to_repo(value, root: str | Path = REPOSITORY_ROOT):

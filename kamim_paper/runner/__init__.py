@@ -1,7 +1,7 @@
-"""`kamim reproduce`: run the paper's notebooks through papermill for a params profile."""
-from kamim_paper.runner.catalogue import SECTIONS, Section, notebooks_dir, resolve_sections
-from kamim_paper.runner.profiles import Profile, list_profiles, load_profile, params_dir
-from kamim_paper.runner.runner import NotebookFailed, reproduce, run_notebook
+"""`kamim reproduce`: run the paper's notebooks through papermill for a params profile.
 
-__all__ = ["SECTIONS", "Section", "notebooks_dir", "resolve_sections", "Profile", "list_profiles", "load_profile",
-           "params_dir", "NotebookFailed", "reproduce", "run_notebook"]
+- :mod:`.catalogue` — the sections in dependency order; :mod:`.profiles` — ``params/<name>.yaml``;
+- :mod:`.preflight` — every parameter checked before the first notebook runs;
+- :mod:`.runner` — execution, skipping, logs; :mod:`.kernel_control` — the kernels' output and Ctrl-C;
+- :mod:`.colab` — the notebooks' Colab setup; :mod:`.bytecode_warmup` — the environment's bytecode cache.
+"""

@@ -1,38 +1,17 @@
 """Check every parameter of every selected notebook before the first one runs.
 
 Each notebook validates its parameters in its second cell with ``notebook_parameters(globals(), <Schema>)``.
-`kamim reproduce` runs the same check up front, on the notebook's defaults (its ``parameters`` cell) with the
+`kamim reproduce` runs the same check up front, on the section's defaults (its ``Params``) with the
 profile's values on top, so a bad value (``device: gpu``) is reported for every notebook at once, before hours of
 earlier notebooks have run.
 """
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
-from kamim_paper.runner import schemas
 from kamim_paper.runner.catalogue import Section
 from kamim_paper.runner.parameters import notebook_parameters
-
-# The schema each section notebook passes to notebook_parameters (tests check that the notebooks use these).
-SECTION_SCHEMAS: dict[str, type] = {
-    "method": schemas.MethodParams, "pretrain": schemas.PretrainParams, "linprobe": schemas.LinearProbeParams,
-    "finetune": schemas.FinetuneParams, "detectors": schemas.DetectorAblationParams, "sweep": schemas.SweepParams,
-    "attention": schemas.AttentionParams, "fourier": schemas.FourierParams, "tokens": schemas.TokensParams,
-    "reconstructions": schemas.ReconstructionParams, "masking": schemas.MaskingParams, "peers": schemas.PeersParams,
-}
-
-
-def notebook_defaults(declared: dict) -> dict:
-    """The literal default of each declared parameter (papermill's ``inspect_notebook`` gives source text)."""
-    defaults = {}
-    for name, info in declared.items():
-        try:
-            defaults[name] = ast.literal_eval(info["default"])
-        except (ValueError, SyntaxError, KeyError, TypeError):
-            pass  # not a literal: the schema reports it as missing only if the notebook really lacks it
-    return defaults
-
+from kamim_paper.sections.params import SECTION_PARAMS, section_defaults
 
 def parameter_problem(section: Section, declared: dict, parameters: dict) -> str | None:
     """Why the notebook of ``section`` would reject ``parameters`` (None when it accepts them).
@@ -41,11 +20,11 @@ def parameter_problem(section: Section, declared: dict, parameters: dict) -> str
         declared: ``declared_parameters(notebook)``.
         parameters: what the runner passes to papermill.
     """
-    schema = SECTION_SCHEMAS.get(section.name)
+    schema = SECTION_PARAMS.get(section.name)
     if schema is None:
         return None
     try:
-        notebook_parameters({**notebook_defaults(declared), **parameters}, schema)
+        notebook_parameters({**section_defaults(schema), **parameters}, schema)
     except ValueError as error:
         return str(error)
     return None

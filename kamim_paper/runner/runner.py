@@ -1,6 +1,7 @@
 """Execute the section notebooks with papermill, skipping finished ones and keeping every log."""
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import time
@@ -8,18 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
-from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo
+from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo, results_root
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
 from kamim_paper.runner.profiles import Profile, load_profile, valid_jobs
+from kamim_paper.sections.params import SECTION_PARAMS, section_defaults
 
 KERNEL_NAME = "python3"
-
-
-def results_root() -> Path:
-    """The repository's ``results/`` folder."""
-    return Path(__file__).resolve().parents[2] / "results"
 
 
 @dataclass
@@ -39,15 +36,32 @@ class NotebookFailed(RuntimeError):
 
 
 def declared_parameters(notebook: Path) -> dict:
-    """Names declared in the notebook's ``parameters`` cell (papermill's own parser)."""
-    import papermill
+    """``{name: default value}`` of the notebook's ``parameters`` cell, read with ``ast`` (papermill's own parser
+    splits lines at ``=`` and cannot read a value such as ``["pretrain.num_workers=2"]``).
 
-    return papermill.inspect_notebook(str(notebook))
+    Raises:
+        ValueError: the notebook has no cell tagged ``parameters``, or a line of it is not ``name = literal``.
+    """
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if not sources:
+        raise ValueError(f"{Path(notebook).name} has no cell tagged 'parameters'.")
+    declared = {}
+    for node in ast.parse(sources[0]).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            raise ValueError(f"{Path(notebook).name}: the parameters cell may hold only `name = literal` lines, "
+                             f"found {ast.unparse(node)!r}.")
+        declared[node.targets[0].id] = ast.literal_eval(node.value)
+    return declared
 
 
 def parameters_for(section: Section, profile: Profile, notebook: Path, force: bool,
                    output_dir: Path | None = None) -> dict:
-    """Profile parameters this notebook declares, with ``profile``, ``force`` and ``output_dir`` set.
+    """Every parameter of the notebook: the section's defaults (its ``Params``), the profile's values on top, and
+    ``profile``, ``force`` and ``output_dir`` set.
+
+    All of them are passed, not only the profile's: the notebook's own parameters cell holds the smoke profile's
+    values (for "Run all" in Jupyter), which must not leak into another profile's run.
 
     Raises:
         ValueError: the profile's overrides for this section name a parameter the notebook does not declare
@@ -59,7 +73,9 @@ def parameters_for(section: Section, profile: Profile, notebook: Path, force: bo
     if unknown:
         raise ValueError(f"profile '{profile.name}', notebooks.{section.name}: unknown parameter(s) "
                          f"{', '.join(unknown)}; {notebook.name} declares: {', '.join(sorted(declared))}.")
-    merged = {name: value for name, value in profile.parameters_for(section.name).items() if name in declared}
+    schema = SECTION_PARAMS.get(section.name)
+    merged = {name: value for name, value in (section_defaults(schema) if schema else {}).items() if name in declared}
+    merged.update({name: value for name, value in profile.parameters_for(section.name).items() if name in declared})
     fixed = {"profile": profile.name, "force": force}
     if output_dir is not None:
         fixed["output_dir"] = str(output_dir)

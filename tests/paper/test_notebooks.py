@@ -5,7 +5,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kamim_paper.runner import SECTIONS, load_profile, notebooks_dir, reproduce
+from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
+from kamim_paper.runner.profiles import load_profile
+from kamim_paper.runner.runner import reproduce
 from kamim_paper.runner.runner import NotebookFailed, run_notebook
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))

@@ -1,11 +1,11 @@
 """Every profile in params/ gives every notebook parameters that its schema accepts (no typo survives to a run)."""
-import ast
 
 import pytest
 
-from kamim_paper.runner import SECTIONS, list_profiles, load_profile, notebooks_dir
+from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
+from kamim_paper.runner.profiles import list_profiles, load_profile
 from kamim_paper.runner.parameters import notebook_parameters
-from kamim_paper.runner.preflight import SECTION_SCHEMAS
+from kamim_paper.sections.params import SECTION_PARAMS as SECTION_SCHEMAS
 from kamim_paper.runner.runner import check_common_parameters, declared_parameters, parameters_for
 
 SCHEMAS = SECTION_SCHEMAS  # the preflight's own table: one source
@@ -22,8 +22,7 @@ def test_profile_parameters_pass_every_notebook_schema(profile_name, tmp_path):
     check_common_parameters(profile)
     for section in SECTIONS:
         notebook = notebooks_dir() / section.notebook
-        defaults = {name: ast.literal_eval(info["default"]) for name, info in declared_parameters(notebook).items()}
-        namespace = {**defaults, **parameters_for(section, profile, notebook, force=False, output_dir=tmp_path)}
+        namespace = {**declared_parameters(notebook), **parameters_for(section, profile, notebook, force=False, output_dir=tmp_path)}
         try:
             notebook_parameters(namespace, SCHEMAS[section.name])
         except ValueError as error:

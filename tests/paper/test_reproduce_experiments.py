@@ -14,7 +14,7 @@ from kamim_paper.experiments import runs as experiments
 from kamim_paper.results.figures.experiments import plot_heatmaps, plot_loss_curves, plot_metric_bars
 from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.runner.profiles import params_dir
-from kamim_paper.runner.schemas import (DetectorAblationParams, FinetuneParams, LinearProbeParams, PeersParams,
+from kamim_paper.sections.params import (DetectorAblationParams, FinetuneParams, LinearProbeParams, PeersParams,
                                         PretrainParams, SweepParams)
 from kamim_paper.experiments.training import (check_training_setup, resolve_train_config, stage_overrides,
                                               training_setup)

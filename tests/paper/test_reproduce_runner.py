@@ -164,8 +164,8 @@ def test_interrupted_reproduce_counts_what_ran_and_says_how_to_resume(tmp_path, 
 
 
 def test_every_notebook_is_checked_against_the_schema_the_preflight_uses():
-    from kamim_paper.runner import SECTIONS, notebooks_dir
-    from kamim_paper.runner.preflight import SECTION_SCHEMAS
+    from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
+    from kamim_paper.sections.params import SECTION_PARAMS as SECTION_SCHEMAS
 
     for section in SECTIONS:
         source = (notebooks_dir() / section.notebook).read_text()
@@ -194,7 +194,8 @@ def _timed_fake_run(events, lock, fail=()):
 def test_jobs_run_notebooks_at_once_but_never_before_what_they_need(tmp_path, monkeypatch, fail):
     import threading
 
-    from kamim_paper.runner import SECTIONS, runner
+    from kamim_paper.runner import runner
+    from kamim_paper.runner.catalogue import SECTIONS
 
     events, lock = [], threading.Lock()
     monkeypatch.setattr(runner, "run_notebook", _timed_fake_run(events, lock, fail))

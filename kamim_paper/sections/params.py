@@ -4,6 +4,8 @@ Each field is one name in the notebook's ``parameters`` cell; invariants are che
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,38 +13,34 @@ from kamim_lib._validation import check_choice, check_choice_list, check_divisib
 from kamim_paper.runner.profiles import list_profiles
 
 
+def default(value):
+    """A dataclass default for a list or dict parameter (each instance gets its own copy)."""
+    return dataclasses.field(default_factory=lambda: copy.deepcopy(value))
+
+
 def _check_profile(profile: str) -> None:
     if not profile.endswith((".yaml", ".yml")):
         check_choice("profile", profile, list_profiles())
-
-
-def section_output_dir(output_dir: str | None, profile: str) -> Path:
-    """``output_dir`` if given, else ``results/<profile>/``; created if needed."""
-    from kamim_paper.runner.runner import results_root
-
-    out = Path(output_dir) if output_dir else results_root() / Path(profile).stem
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 @dataclass(frozen=True)
 class MethodParams:
     """01_method: the keypoint-weighting figure on bundled photos."""
 
-    profile: str
-    photos: list[str]
-    img_size: int
-    detector: str
-    mode: str
-    backend: str
-    weight_patch_size: int
-    temperature: float
-    mask_patch_size: int
-    model_patch_size: int
-    mask_ratio: float
-    seed: int
-    output_dir: str | None
-    force: bool
+    profile: str = 'smoke'
+    photos: list[str] = default(['astronaut', 'chelsea', 'coffee', 'rocket'])
+    img_size: int = 192
+    detector: str = 'fast'
+    mode: str = 'faithful'
+    backend: str = 'opencv'
+    weight_patch_size: int = 8
+    temperature: float = 0.25
+    mask_patch_size: int = 32
+    model_patch_size: int = 16
+    mask_ratio: float = 0.6
+    seed: int = 0
+    output_dir: str | None = None
+    force: bool = False
 
     def __post_init__(self) -> None:
         from kamim_lib.keypoints import BACKENDS, DETECTORS, MAP_MODES
@@ -82,20 +80,20 @@ class AnalysisParams:
     output_dir: None = results/<profile>/. force: recompute even when the summary exists.
     """
 
-    profile: str
-    model: str | None
-    checkpoints: dict | None
-    dataset: str
-    data_root: str | None
-    analysis_data_root: str | None
-    analysis_transform: str
-    split: str
-    num_images: int
-    batch_size: int
-    seed: int
-    device: str
-    output_dir: str | None
-    force: bool
+    profile: str = 'smoke'
+    model: str | None = None
+    checkpoints: dict | None = None
+    dataset: str = 'digits'
+    data_root: str | None = None
+    analysis_data_root: str | None = None
+    analysis_transform: str = 'eval'
+    split: str = 'val'
+    num_images: int = 32
+    batch_size: int = 32
+    seed: int = 0
+    device: str = 'auto'
+    output_dir: str | None = None
+    force: bool = False
 
     @property
     def images_root(self) -> str | None:
@@ -128,9 +126,9 @@ class AttentionParams(AnalysisParams):
     num_map_images: images whose maps are drawn (the first ones of the subset).
     """
 
-    head: int
-    query: list[int] | None
-    num_map_images: int
+    head: int = 0
+    query: list[int] | None = None
+    num_map_images: int = 4
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -158,9 +156,11 @@ class TokensParams(AnalysisParams):
     perplexity: t-SNE perplexity (SPEC: 20).
     """
 
-    tsne_layer: int | None
-    pca_block: int | None
-    perplexity: float
+    num_images: int = 16  # this section's own default
+
+    tsne_layer: int | None = None
+    pca_block: int | None = None
+    perplexity: float = 20.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -180,10 +180,10 @@ class ReconstructionParams(AnalysisParams):
     floor_images: training images averaged into the image-blind floor's mean image.
     """
 
-    mask_ratio: float
-    mask_patch_size: int
-    num_figure_images: int
-    floor_images: int
+    mask_ratio: float = 0.4
+    mask_patch_size: int = 32
+    num_figure_images: int = 4
+    floor_images: int = 256
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -219,15 +219,15 @@ class TrainingParams:
         (training itself is never repeated: finished runs are reused by run id).
     """
 
-    profile: str
-    train_config: str
-    train_overrides: list[str]
-    data_root: str | None
-    methods: list[str]
-    seeds: list[int]
-    device: str
-    output_dir: str | None
-    force: bool
+    profile: str = 'smoke'
+    train_config: str = 'train/smoke.yaml'
+    train_overrides: list[str] = default([])
+    data_root: str | None = None
+    methods: list[str] = default(['simmim', 'kamim'])
+    seeds: list[int] = default([0, 1, 2, 3, 4])
+    device: str = 'auto'
+    output_dir: str | None = None
+    force: bool = False
 
     # The commands whose configurations the notebook builds (checked up front).
     stages = ("pretrain",)
@@ -258,8 +258,8 @@ class PretrainParams(TrainingParams):
     seed: which images, and the masks.
     """
 
-    num_reconstruction_images: int
-    seed: int
+    num_reconstruction_images: int = 4
+    seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -276,7 +276,7 @@ class ProtocolParams(TrainingParams):
         released weights for model=vit_b); {} = pretrain here (or reuse the finished run).
     """
 
-    checkpoints: dict[str, str]
+    checkpoints: dict[str, str] = default({})
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -321,7 +321,7 @@ class KamimVariantsParams(TrainingParams):
     protocol: "none" (pretrain only), "linprobe" or "finetune" (an engine run per variant and seed besides).
     """
 
-    protocol: str
+    protocol: str = 'linprobe'
 
     # What the notebook varies, for the message when "kamim" is missing from methods.
     varies = "KAMIM's settings"
@@ -351,7 +351,7 @@ class DetectorAblationParams(KamimVariantsParams):
     detectors: any of "fast", "sift", "orb".
     """
 
-    detectors: list[str]
+    detectors: list[str] = default(['fast', 'sift', 'orb'])
 
     varies = "the ablation varies KAMIM's detector"
 
@@ -372,9 +372,9 @@ class SweepParams(KamimVariantsParams):
     controls: also train KAMIM with its weights shuffled within each image and with loss_normalize=weight.
     """
 
-    weight_patch_sizes: list[int]
-    temperatures: list[float]
-    controls: bool
+    weight_patch_sizes: list[int] = default([4, 8])
+    temperatures: list[float] = default([0.25, 1.0])
+    controls: bool = True
 
     varies = "the sweep varies KAMIM's w_ps and T"
 
@@ -402,8 +402,10 @@ class MaskingParams(TrainingParams):
     targets: "pixels" and/or "norm_pix".
     """
 
-    arms: list[str]
-    targets: list[str]
+    methods: list[str] = default(["simmim"])  # this section's own default
+
+    arms: list[str] = default(['random', 'attmask high', 'density highest'])
+    targets: list[str] = default(['pixels'])
 
     # pretraining, and the linear-probe configuration whose data, block and pooling the probe features use
     stages = ("pretrain", "linprobe")
@@ -434,13 +436,15 @@ class PeersParams(TrainingParams):
     sweep_drop_ratios: drop ratios of the dynamic-inference sweep of the fine-tuned PSS sources (plain and PSS).
     """
 
-    attmask_mode: str
-    protocols: list[str]
-    seeds: list[int]
-    pss_sources: list[str]
-    pss_schedule: str
-    pss_scorers: list[str]
-    sweep_drop_ratios: list[float]
+    methods: list[str] = default(["simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim"])  # own default
+    seeds: list[int] = default([0])  # this section's own default
+    attmask_mode: str = 'high'
+    protocols: list[str] = default(['linprobe', 'finetune'])
+    seeds: list[int] = default([0])
+    pss_sources: list[str] = default(['simmim', 'kamim'])
+    pss_schedule: str = 'cyclic'
+    pss_scorers: list[str] = default(['l1'])
+    sweep_drop_ratios: list[float] = default([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -476,3 +480,18 @@ class PeersParams(TrainingParams):
         variants += [pss_variant(peer_variant(source), schedule=self.pss_schedule, scorer=scorer).overrides
                      for source in self.pss_sources for scorer in self.pss_scorers]
         check_training_setup(self.train_config, self.overrides, self.device, stages=self.stages, variants=variants)
+
+
+# The parameters of each section's notebook (the notebooks pass these to notebook_parameters; tests check it).
+SECTION_PARAMS: dict[str, type] = {
+    "method": MethodParams, "pretrain": PretrainParams, "linprobe": LinearProbeParams, "finetune": FinetuneParams,
+    "detectors": DetectorAblationParams, "sweep": SweepParams, "attention": AttentionParams,
+    "fourier": FourierParams, "tokens": TokensParams, "reconstructions": ReconstructionParams,
+    "masking": MaskingParams, "peers": PeersParams,
+}
+
+
+def section_defaults(schema: type) -> dict:
+    """The default of every parameter of ``schema`` (a fresh copy of lists and dicts)."""
+    return {field.name: field.default if field.default is not dataclasses.MISSING else field.default_factory()
+            for field in dataclasses.fields(schema)}
