@@ -4,7 +4,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +115,14 @@ def _fingerprint(notebook: Path, parameters: dict) -> str:
     return digest.hexdigest()[:16]
 
 
+def _quiet_papermill_parameter_parser() -> None:
+    """Silence papermill's own reading of the parameters cell: it splits lines at ``=`` and so misreads a value such
+    as ``["pretrain.num_workers=2"]``, then warns that the parameter is unknown. The runner has already checked
+    every name against the cell with ``ast`` (:func:`declared_parameters`), so both messages would only mislead."""
+    logging.getLogger("papermill.translators").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Passed unknown parameter")
+
+
 def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False) -> str:
     """Execute one notebook into ``out_dir/notebooks/``; returns "ran" or "skipped".
 
@@ -128,6 +138,7 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    _quiet_papermill_parameter_parser()
     executed = out_dir / "notebooks" / notebook.name
     marker = executed.with_suffix(".done.json")
     # `force` changes what a notebook recomputes, not what it computes: it is left out of the fingerprint.
