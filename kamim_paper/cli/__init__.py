@@ -1,6 +1,12 @@
 """The ``kamim`` command. Each sub-command lives in its own module exposing ``register(subparsers)``,
 which adds its parser and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` and returning an
-exit code)."""
+exit code).
+
+Building the parser imports no torch (nor numpy, cv2, matplotlib, ...): ``kamim --help`` answers at once.
+A module imports what its command needs inside ``func``; help text that needs the library (e.g. the configuration
+keys of ``kamim pretrain --help``) is given as a callable epilog, evaluated only when that help is printed
+(:class:`CommandParser`). tests/paper/test_cli_startup.py checks this.
+"""
 from __future__ import annotations
 
 import argparse
@@ -11,10 +17,19 @@ import sys
 SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train", "inspect_checkpoint")
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A sub-command's parser whose ``epilog`` may be a callable returning the text, called when help is printed."""
+
+    def format_help(self) -> str:
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kamim", description="Keypoint Aware Masked Image Modelling: "
                                      "reproduce the paper, train, probe and analyse.")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(f"{__name__}.{module_name}").register(subparsers)
     return parser

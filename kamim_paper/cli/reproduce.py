@@ -7,20 +7,22 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from kamim_paper.runner.catalogue import SECTIONS
-    from kamim_paper.runner.profiles import list_profiles
+    from kamim_paper.runner.locations import list_profiles
 
     sections = ", ".join(section.name for section in SECTIONS)
     parser = subparsers.add_parser(
         "reproduce", help="run the paper's notebooks for a params profile (papermill)",
         description="Run the section notebooks in dependency order for params/<profile>.yaml. Executed notebooks, "
-                    "tables and figures go to results/<profile>/. Finished sections are skipped and unfinished "
+                    "tables and figures go to results/<profile>/ (in a source checkout its committed results/; with "
+                    "an installed package, ./results/<profile>/ under the current directory). Finished sections are skipped and unfinished "
                     "training resumes; --force re-runs.")
     parser.add_argument("--profile", default="smoke",
                         help=f"profile name in params/ ({', '.join(list_profiles()) or 'none yet'}) or a YAML path")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help=f"run only these sections (and what they "
                         f"need): {sections}")
     parser.add_argument("--force", action="store_true", help="re-run finished sections and evaluations")
-    parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/ of the checkout, or ./results/<profile>/ "
+                        "for an installed package (the first line of output says which)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "
                              "the sections it needs, and the profile's heavy sections run one at a time")

@@ -17,12 +17,20 @@ COMMANDS = {
     "finetune": "fine-tune a pretrained encoder with a linear head (top-1/top-5)",
     "linprobe": "linear probe (and kNN) on a frozen pretrained encoder",
 }
-from kamim_paper.cli.errors import EXIT_NON_FINITE
+
+
+def _epilog(command: str):
+    """The configuration keys of ``command`` (imports the library: called only when the help is printed)."""
+    def text() -> str:
+        from kamim_lib.config import describe_config
+
+        return (f"configuration keys (YAML file, or --set key=value):\n\n{describe_config(command)}\n\n"
+                "exit codes: 0 done, 2 bad input, 3 non-finite loss, 74 cannot write outputs, 75 preempted "
+                "(checkpoint saved; requeue), 130 Ctrl-C")
+    return text
 
 
 def register(subparsers) -> None:
-    from kamim_lib.config import describe_config
-
     for command, summary in COMMANDS.items():
         parser = subparsers.add_parser(
             command, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -31,9 +39,7 @@ def register(subparsers) -> None:
                         "or, when finished, prints its summary. SIGTERM/SIGUSR1 (a scheduler's warning) and "
                         "Ctrl-C save a checkpoint at the next optimiser step and exit with 75 (130 for Ctrl-C); "
                         "run the same command again to resume.",
-            epilog=f"configuration keys (YAML file, or --set key=value):\n\n{describe_config(command)}\n\n"
-                   "exit codes: 0 done, 2 bad input, 3 non-finite loss, 74 cannot write outputs, 75 preempted "
-                   "(checkpoint saved; requeue), 130 Ctrl-C")
+            epilog=_epilog(command))
         parser.add_argument("--config", metavar="YAML", default=None,
                             help="configuration file (e.g. params/train/smoke.yaml); default: the built-in "
                                  "defaults (the original's ImageNet protocol)")
@@ -59,6 +65,7 @@ def _print_summary(summary: dict, seconds: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kamim_lib.config import config_to_dict, load_config, run_dir
+    from kamim_paper.cli.errors import EXIT_NON_FINITE
     from kamim_lib.engine import NonFiniteLossError, fit
 
     overrides = [item for group in args.overrides for item in group]

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+
+# The notebooks/ folder: the checkout's, or the copy an installed wheel ships; re-exported here.
+from kamim_paper.runner.locations import notebooks_dir  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -41,11 +43,6 @@ SECTIONS: tuple[Section, ...] = (
     Section("peers", "12_peers.ipynb", "Peers: SimMIM, KAMIM, AttMask, SemanticMIM (+KAMIM); PSS fine-tuning and "
             "dynamic inference, paired seeds"),
 )
-
-
-def notebooks_dir() -> Path:
-    """The repository's ``notebooks/`` folder (next to the package)."""
-    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def resolve_sections(only: list[str] | None = None, available: tuple[Section, ...] = SECTIONS) -> list[Section]:

@@ -18,6 +18,8 @@ import yaml
 
 from kamim_lib.config.coerce import describe_yaml_error
 from kamim_paper.runner.catalogue import SECTIONS
+# Where params/ is (a checkout's, or the copy an installed wheel ships); re-exported here.
+from kamim_paper.runner.locations import list_profiles, params_dir  # noqa: F401
 
 PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs", "heavy")
 
@@ -25,15 +27,6 @@ PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs", "heavy")
 def valid_jobs(jobs) -> bool:
     """Whether ``jobs`` (notebooks run at once) is an int >= 1 (a bool is not)."""
     return isinstance(jobs, int) and not isinstance(jobs, bool) and jobs >= 1
-
-
-def params_dir() -> Path:
-    """The repository's ``params/`` folder (next to the package)."""
-    return Path(__file__).resolve().parents[2] / "params"
-
-
-def list_profiles() -> list[str]:
-    return sorted(path.stem for path in params_dir().glob("*.yaml"))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
-from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo, results_root
+from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_paper.runner.locations import default_results_root, source_root
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
 from kamim_paper.runner.profiles import Profile, load_profile, valid_jobs
@@ -190,7 +191,8 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     """
     profile = profile if isinstance(profile, Profile) else load_profile(profile)
     jobs = check_jobs(profile.jobs if jobs is None else jobs)
-    out_dir = Path(out_dir) if out_dir else results_root() / profile.name
+    # Absolute: the notebooks run with notebooks/ as their working directory.
+    out_dir = (Path(out_dir).expanduser() if out_dir else default_results_root() / profile.name).absolute()
     sections = resolve_sections(only)
     # Check every notebook's parameters before running anything: a typo should not cost a long run.
     check_common_parameters(profile)
@@ -211,6 +213,8 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     if problems:
         raise ValueError(describe_problems(profile.name, problems))
     check_writable_folder(out_dir, "--out-dir")
+    installed = "" if source_root() is not None else f" (the installed package's notebooks: {notebooks_dir()})"
+    log(f"profile '{profile.name}': {len(plans)} section(s), writing to {out_dir}{installed}")
     total_start = time.monotonic()
     state = _RunState(plans, out_dir, force, log)
     try:
