@@ -33,6 +33,13 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [name for name in ("papermill", "ipykernel") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"it runs the notebooks with papermill and an IPython kernel ({', '.join(missing)} not "
+                         "installed): pip install 'kamim[notebooks]' (or, in a checkout, pip install -e "
+                         "'.[notebooks]').")
     from kamim_paper.runner.profiles import load_profile
     from kamim_paper.runner.runner import reproduce
 
