@@ -4,19 +4,26 @@
     python3 tasks.py main      # the project's main job (see README)
     python3 tasks.py test      # the whole test suite (the XLA tests included, in their own environment)
 
+    python3 tasks.py lab       # JupyterLab on the project's environment, in notebooks/ (kernel python3 of .venv)
+
     python3 tasks.py test-main # only the tests of the main environment
     python3 tasks.py test-xla  # only the XLA tests (torch_xla on PJRT_DEVICE=CPU, several virtual devices)
+    python3 tasks.py setup     # only create/update .venv
 
-Each command creates (or updates) the virtual environment it needs and installs what it needs on first use:
-`.venv/` gets the pinned torch/torchvision pair of `requirements/torch-pair.txt`, then this package with its test
-extras; `.venv-xla/` gets the torch/torchvision/torch_xla triple of `requirements/xla-pair.txt` instead.
+Each command creates (or updates) the virtual environment it needs and installs what it needs on first use, every
+version fixed by the one lock, `requirements/lock.txt` (a constraints file; its header says how it is made):
+`.venv/` gets this package with its test extras (which include the notebooks extra: papermill, JupyterLab, ...)
+and the lock's torch/torchvision pair; `.venv-xla/` gets the torch/torchvision/torch_xla triple of
+`requirements/xla-pair.txt` instead of the lock's torch family, and the lock's versions of everything else.
 An install is skipped while `<venv>/.installed` matches the hash of the files that define it.
-Extra arguments after the command are passed through (to pytest for `test`, to `kamim` for `main`).
+Extra arguments after the command are passed through (to pytest for `test`, to `kamim` for `main`, to
+`jupyter lab` for `lab`, e.g. `python3 tasks.py lab --port 8899 --ip 0.0.0.0`).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,9 +31,15 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-# name -> (folder, requirements file installed before the package). Editing either file triggers a re-install.
-ENVIRONMENTS = {"main": (ROOT / ".venv", "requirements/torch-pair.txt"),
+# The one lock (pip constraints) every environment installs from; README, docs/install.md and environment.yml too.
+LOCK = "requirements/lock.txt"
+# name -> (folder, the pins that replace the lock's torch family, or None). Editing pyproject.toml, the lock or the
+# pins triggers a re-install.
+ENVIRONMENTS = {"main": (ROOT / ".venv", None),
                 "xla": (ROOT / ".venv-xla", "requirements/xla-pair.txt")}
+# The lock's lines that a different torch release replaces: torch's own family and the CUDA libraries it pins.
+TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio|torch-xla|torch_xla|triton|nvidia-[\w.-]+|cuda-[\w.-]+)==",
+                          re.IGNORECASE)
 # The main job: every notebook of the paper on the CPU smoke profile (see README).
 MAIN_JOB = ["reproduce", "--profile", "smoke"]
 
@@ -35,11 +48,32 @@ def _venv_bin(venv_dir: Path, name: str) -> Path:
     return venv_dir / ("Scripts" if os.name == "nt" else "bin") / name
 
 
-def _environment_hash(requirements: str) -> str:
+def _environment_hash(pins: str | None) -> str:
     digest = hashlib.sha256(sys.version.encode())
-    for name in ("pyproject.toml", requirements):
+    for name in ("pyproject.toml", "setup.py", LOCK, *([pins] if pins else [])):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
+
+
+def lock_without_torch_family(lock_text: str) -> str:
+    """The lock's constraints less torch, torchvision, torch_xla, triton and the CUDA libraries (for an environment
+    that pins another torch release: .venv-xla)."""
+    return "".join(line for line in lock_text.splitlines(keepends=True) if not TORCH_FAMILY.match(line.strip()))
+
+
+def install_commands(venv_dir: Path, python: Path, pins: str | None) -> list[list]:
+    """The pip commands that install the project into ``venv_dir``, every version from the lock (see the module
+    docstring); with ``pins``, that file's torch family instead of the lock's (written as ``<venv>/constraints.txt``).
+    """
+    # --no-compile: no .pyc for every file of every package at install (torch alone has thousands);
+    # warm_bytecode_cache compiles only what the project imports (measured: 97 s install + 24 s warm-up).
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
+    if pins is None:
+        return [pip + ["-c", LOCK, "-e", ".[test]"]]
+    constraints = venv_dir / "constraints.txt"
+    return [pip + ["-c", constraints, "-r", pins],
+            # the pins are passed again as a constraint so that no dependency can move torch off them
+            pip + ["-c", pins, "-c", constraints, "-e", ".[test]"]]
 
 
 def _run(cmd: list[str]) -> None:
@@ -73,22 +107,20 @@ def ensure_environment(name: str = "main") -> Path:
     """
     if sys.version_info < (3, 10):
         sys.exit(f"kamim needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
-    venv_dir, requirements = ENVIRONMENTS[name]
+    venv_dir, pins = ENVIRONMENTS[name]
     python = _venv_bin(venv_dir, "python")
     stamp = venv_dir / ".installed"
-    wanted = _environment_hash(requirements)
+    wanted = _environment_hash(pins)
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return python
     start = time.monotonic()
     if not python.exists():
         print(f"Creating virtual environment in {venv_dir} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
-    # --no-compile: no .pyc for every file of every package at install (torch alone has thousands);
-    # warm_bytecode_cache below compiles only what the project imports (measured: 97 s install + 24 s warm-up).
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
-    _run(pip + ["-r", requirements])
-    # The pinned pair is passed again as a constraint so that no dependency can move torch off it.
-    _run(pip + ["-c", requirements, "-e", ".[test]"])
+    if pins is not None:
+        (venv_dir / "constraints.txt").write_text(lock_without_torch_family((ROOT / LOCK).read_text()))
+    for command in install_commands(venv_dir, python, pins):
+        _run(command)
     _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"])
     warm_bytecode_cache(python)
     stamp.write_text(wanted + "\n")
@@ -108,14 +140,48 @@ def run_xla_tests(extra: list[str]) -> int:
     return _call([python, "-m", "pytest", "-m", "xla", "-p", "no:cacheprovider", *extra], env)
 
 
+def _has_display() -> bool:
+    """Whether a browser can be opened here (False on a headless Linux box: no X11/Wayland display)."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def lab_command(python: Path, extra: list[str]) -> tuple[list, dict]:
+    """``jupyter lab`` of the environment of ``python``, serving notebooks/, and the environment it runs in.
+
+    The kernel ``python3`` is that environment's (ensure_environment installs its spec; JUPYTER_PREFER_ENV_PATH
+    makes it win over a user-wide ``python3`` kernel of another Python). Without a display no browser is opened:
+    JupyterLab prints the URL (with its token) to open.
+    """
+    cmd = [python, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
+    if not _has_display() and "--no-browser" not in extra and not any(a.startswith("--browser") for a in extra):
+        cmd.append("--no-browser")
+    env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1"}
+    return cmd + list(extra), env
+
+
+def run_lab(extra: list[str]) -> int:
+    python = ensure_environment("main")
+    cmd, env = lab_command(python, extra)
+    print(f"JupyterLab on {python.parent.parent} (kernel python3 = {python}), serving {ROOT / 'notebooks'}.\n"
+          "Open the http://127.0.0.1:... URL it prints below (with its token); Run > Run All Cells runs a notebook "
+          "with the smoke profile's defaults and writes to runs/notebooks/<profile>/. Ctrl-C twice stops it.",
+          flush=True)
+    try:
+        return _call(cmd, env)
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: list[str]) -> int:
-    commands = ("main", "test", "test-main", "test-xla", "setup")
+    commands = ("main", "test", "test-main", "test-xla", "setup", "lab")
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
     if command == "test-xla":
         return run_xla_tests(extra)
+    if command == "lab":
+        return run_lab(extra)
     python = ensure_environment("main")
     if command == "setup":
         return 0
