@@ -150,11 +150,14 @@ def lab_command(python: Path, extra: list[str]) -> tuple[list, dict]:
 
     The kernel ``python3`` is that environment's (ensure_environment installs its spec; JUPYTER_PREFER_ENV_PATH
     makes it win over a user-wide ``python3`` kernel of another Python). Without a display no browser is opened:
-    JupyterLab prints the URL (with its token) to open.
+    JupyterLab prints the URL (with its token) to open. As root (containers, cloud VMs) ``--allow-root``, without
+    which JupyterLab refuses to start.
     """
     cmd = [python, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}"]
     if not _has_display() and "--no-browser" not in extra and not any(a.startswith("--browser") for a in extra):
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        cmd.append("--allow-root")
     env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1"}
     return cmd + list(extra), env
 

@@ -115,7 +115,8 @@ class TrainConfig:
                                    "one more graph shape)")
     seed: int = param(0, "base random seed (each rank and sample derive their own from it)", minimum=0)
     # --- execution (not part of the run id) ---
-    device: str = param("auto", "auto (cuda if available, else cpu), cpu, cuda or xla; several GPUs: torchrun",
+    device: str = param("auto", "auto (xla on a TPU runtime or with PJRT_DEVICE set and torch_xla installed, else "
+                                "cuda if available, else cpu), cpu, cuda or xla; several GPUs: torchrun",
                         choices=DEVICES, identity=False)
     precision: str = param("auto", "auto (bf16 autocast on cuda/xla, fp32 on cpu), fp32, bf16 or fp16 "
                                    "(cuda only, with loss scaling)",

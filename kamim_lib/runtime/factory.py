@@ -8,13 +8,22 @@ from kamim_lib._validation import check_choice
 from kamim_lib.runtime.choices import (DEVICES as DEVICE_CHOICES, PRECISIONS as PRECISION_CHOICES,
                                       XLA_MODES as XLA_MODE_CHOICES)
 from kamim_lib.runtime.base import Runtime
+from kamim_lib.runtime.detect import xla_configured
 from kamim_lib.runtime.distributed import DistributedRuntime, torchrun_environment
 
 
-def resolve_device_type(device: str) -> str:
-    """"auto" -> "cuda" when a GPU is visible, else "cpu"; other values are checked and returned."""
+def resolve_device_type(device: str, *, allow_xla: bool = True) -> str:
+    """"auto" -> "xla" on a TPU runtime, else "cuda" when a GPU is visible, else "cpu"; other values are checked
+    and returned.
+
+    "xla" needs torch_xla installed and a PJRT device configured: a TPU attached, or ``PJRT_DEVICE`` set
+    (:func:`kamim_lib.runtime.detect.xla_configured`; ``PJRT_DEVICE=CPU`` is CI's stand-in TPU runtime).
+    ``allow_xla=False`` (code that does not run on XLA, e.g. the analyses) resolves "auto" to "cuda" or "cpu" only.
+    """
     check_choice("device", device, DEVICE_CHOICES)
     if device == "auto":
+        if allow_xla and xla_configured():
+            return "xla"
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but torch sees no CUDA GPU; use device='cpu' (or 'auto').")

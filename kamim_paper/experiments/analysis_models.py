@@ -22,7 +22,8 @@ ANALYSIS_DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_analysis_device(device: str) -> torch.device:
-    """"auto" → the CUDA GPU when visible, else the CPU; "cpu" / "cuda" as asked (analysis does not run on XLA).
+    """"auto" → the CUDA GPU when visible, else the CPU (also on a TPU runtime); "cpu" / "cuda" as asked (analysis
+    does not run on XLA).
 
     Raises:
         ValueError: another value, or "cuda" without a GPU.
@@ -31,7 +32,7 @@ def resolve_analysis_device(device: str) -> torch.device:
     from kamim_lib.runtime.factory import resolve_device_type
 
     check_choice("device", device, ANALYSIS_DEVICES)
-    return torch.device(resolve_device_type(device))
+    return torch.device(resolve_device_type(device, allow_xla=False))
 
 
 def random_init_model(name: str, seed: int, **overrides):

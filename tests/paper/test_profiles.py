@@ -17,7 +17,7 @@ def test_every_section_has_a_schema():
 
 @pytest.mark.parametrize("profile_name", list_profiles())
 def test_profile_parameters_pass_every_notebook_schema(profile_name, tmp_path):
-    assert {"smoke", "tiny", "paper", "cifar10", "cifar100", "tpu"} <= set(list_profiles())
+    assert {"smoke", "tiny", "paper", "cifar10", "cifar100", "tpu", "colab"} <= set(list_profiles())
     profile = load_profile(profile_name)
     check_common_parameters(profile)
     for section in SECTIONS:
@@ -27,3 +27,22 @@ def test_profile_parameters_pass_every_notebook_schema(profile_name, tmp_path):
             notebook_parameters(namespace, SCHEMAS[section.name])
         except ValueError as error:
             pytest.fail(f"profile {profile_name}, section {section.name}: {error}")
+
+
+def test_the_colab_profile_runs_every_notebook_on_the_embedded_data_on_whatever_accelerator_is_there():
+    """params/colab.yaml: device auto (XLA on a TPU runtime, CUDA on a GPU one), one notebook at a time, the embedded
+    data, and engine settings that every device accepts (no fused AdamW on XLA, fp32 for a T4)."""
+    from kamim_lib.runtime import fused_optimizer_enabled
+    from kamim_paper.experiments.training import check_training_setup, training_setup
+
+    profile = load_profile("colab")
+    assert profile.jobs == 1 and profile.parameters["device"] == "auto"
+    assert profile.parameters["dataset"] == "photo_crops"
+    assert not set(profile.notebooks) - {section.name for section in SECTIONS}
+    for section in SECTIONS:
+        values = profile.parameters_for(section.name)
+        overrides = values["train_overrides"]
+        assert {"fused_optimizer=auto", "precision=fp32"} <= set(overrides), section.name
+        check_training_setup(values["train_config"], overrides, device="xla")
+        config = training_setup(values["train_config"], overrides, "/tmp", "xla").pretrain_config(())
+        assert config.dataset == "photo_crops" and not fused_optimizer_enabled(config, "xla")

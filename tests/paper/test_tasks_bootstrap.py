@@ -43,6 +43,7 @@ def test_lab_serves_the_notebooks_with_the_projects_kernel(monkeypatch, capsys, 
     monkeypatch.setattr(tasks, "ensure_environment", lambda name="main": python)
     monkeypatch.setattr(tasks, "_call", lambda cmd, env=None: calls.append((cmd, env)) or 0)
     monkeypatch.setattr(tasks.sys, "platform", "linux")
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 1000)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     if display:
         monkeypatch.setenv("DISPLAY", display)
@@ -67,3 +68,13 @@ def test_lab_keeps_a_browser_choice_of_the_caller(monkeypatch):
     assert cmd.count("--no-browser") == 1
     cmd, _ = tasks.lab_command(Path("/v/bin/python"), ["--browser=firefox"])
     assert "--no-browser" not in cmd
+
+
+def test_lab_as_root_allows_it(monkeypatch):
+    """JupyterLab refuses to start as root (containers, cloud VMs) unless told --allow-root."""
+    tasks = _tasks()
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 0)
+    cmd, _ = tasks.lab_command(Path("/v/bin/python"), [])
+    assert "--allow-root" in cmd
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 1000)
+    assert "--allow-root" not in tasks.lab_command(Path("/v/bin/python"), [])[0]
