@@ -20,7 +20,8 @@ from kamim_paper.runner import colab
 from kamim_paper.runner.notebook_cells import setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "kamim_lib", "kamim_paper", "params", "notebooks", "requirements")
+SOURCES = (".gitignore", "pyproject.toml", "setup.py", "README.md", "kamim_lib", "kamim_paper", "params", "notebooks",
+           "requirements")
 
 
 def _pyproject_version() -> str:
