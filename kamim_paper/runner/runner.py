@@ -122,6 +122,15 @@ def _quiet_papermill_parameter_parser() -> None:
     every name against the cell with ``ast`` (:func:`declared_parameters`), so both messages would only mislead."""
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Passed unknown parameter")
+    # papermill 2.7 logs it (papermill.execute's logger) instead of warning; its other messages stay.
+    execute_logger = logging.getLogger("papermill.execute")
+    if not any(isinstance(item, _UnknownParameterFilter) for item in execute_logger.filters):
+        execute_logger.addFilter(_UnknownParameterFilter())
+
+
+class _UnknownParameterFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
 
 
 def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False) -> str:
