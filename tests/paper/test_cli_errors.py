@@ -197,6 +197,7 @@ def test_ctrl_c_in_reproduce_is_one_message_without_kernel_tracebacks(tmp_path):
                                stderr=subprocess.PIPE, text=True, start_new_session=True,
                                env={**os.environ, "PYTHONPATH": str(REPO)},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert process.stdout.readline().startswith(f"profile 'tiny': 1 section(s), writing to {tmp_path}")
     assert process.stdout.readline().startswith("[1/1] pretrain (02_pretrain.ipynb): running")
     time.sleep(3)
     os.killpg(process.pid, signal.SIGINT)
