@@ -1,0 +1,82 @@
+"""Reliability, round 2 (issue 22): a run is reused or resumed only for the same configuration on the same data
+and the same checkpoint; its files survive any kill; every message's advice works when followed."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kamim_lib.checkpoint import CheckpointError
+from kamim_lib.config import run_dir
+from kamim_lib.data import build_dataset
+from kamim_lib.data.fingerprint import data_fingerprint, same_data
+from kamim_lib.engine import fit, load_backbone
+from kamim_lib.engine.session import DataMismatchError
+
+from engine_fixtures import tiny_config
+
+FOLDER = {"dataset": "imagefolder", "epochs": 1, "warmup_epochs": 0.5, "max_train_samples": None,
+          "effective_batch_size": None, "batch_size": 4}
+
+
+def image_folder(root, images_per_class: int, seed: int = 0):
+    """root/{train,val}/{a,b}/<index>.png of random 32-px images: the same names for every seed."""
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(images_per_class):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    return root
+
+
+def fingerprint(root):
+    return data_fingerprint(build_dataset("imagefolder", root, "train"), name="imagefolder", root=root, options={})
+
+
+def test_fingerprint_covers_contents_so_other_pictures_under_the_same_names_differ(tmp_path):
+    first = image_folder(tmp_path / "first", 3)
+    other = image_folder(tmp_path / "other", 3, seed=1)  # the same file names, other pictures
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved)
+    assert fingerprint(first)["index_sha256"] == fingerprint(other)["index_sha256"]  # names and labels agree
+    assert not same_data(fingerprint(first), fingerprint(other))
+    assert same_data(fingerprint(first), fingerprint(moved))
+    assert "sizes of 6 files" in fingerprint(first)["contents_covers"]
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_not_returned_for_other_pictures_under_the_same_names(tmp_path):
+    first = image_folder(tmp_path / "first", 4)
+    fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(first)))
+    other = image_folder(tmp_path / "other", 4, seed=1)
+    with pytest.raises(DataMismatchError, match=r"other.*set run_name="):
+        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+    # The same folder with its pictures replaced in place is refused too, with a message about the change.
+    shutil.rmtree(first)
+    shutil.copytree(other, first)
+    with pytest.raises(DataMismatchError, match="the data there changed"):
+        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(first)))
+
+
+@pytest.mark.slow
+def test_pretrained_run_directory_loads_its_own_checkpoint_and_checks_the_run_id(tmp_path):
+    first = tiny_config(tmp_path / "runs", "pretrain", epochs=1, seed=1)
+    second = tiny_config(tmp_path / "runs", "pretrain", epochs=1, seed=2)
+    fit(first), fit(second)
+    moved = tmp_path / "elsewhere" / run_dir(first).name
+    shutil.copytree(run_dir(first), moved)
+    # Another run's checkpoint now sits where the first run's config.json says its checkpoint is.
+    shutil.copy(run_dir(second) / "checkpoints" / "checkpoint-last.pt",
+                run_dir(first) / "checkpoints" / "checkpoint-last.pt")
+
+    _, info = load_backbone(tiny_config(tmp_path / "probe", "linprobe", pretrained=str(moved)))
+    assert info["pretrained"].startswith(str(moved)) and info["pretrain_run"] == run_dir(first).name
+    with pytest.raises(CheckpointError, match=rf"belongs to run {run_dir(second).name}.*is run "
+                                              rf"{run_dir(first).name}"):
+        load_backbone(tiny_config(tmp_path / "probe", "linprobe", pretrained=str(run_dir(first))))
+    (moved / "config.json").write_text('{"run_id": "x", "con')  # truncated by a kill
+    with pytest.raises(CheckpointError, match=r"config.json' is damaged"):
+        load_backbone(tiny_config(tmp_path / "probe", "linprobe", pretrained=str(moved)))
