@@ -80,3 +80,26 @@ def test_pretrained_run_directory_loads_its_own_checkpoint_and_checks_the_run_id
     (moved / "config.json").write_text('{"run_id": "x", "con')  # truncated by a kill
     with pytest.raises(CheckpointError, match=r"config.json' is damaged"):
         load_backbone(tiny_config(tmp_path / "probe", "linprobe", pretrained=str(moved)))
+
+
+@pytest.mark.slow
+def test_a_partial_metrics_line_or_a_damaged_summary_is_named_and_the_run_goes_on(tmp_path, capsys):
+    config = tiny_config(tmp_path / "runs", "pretrain", epochs=1)
+    summary = fit(config)
+    folder = run_dir(config)
+    metrics = (folder / "metrics.jsonl").read_text()
+    (folder / "metrics.jsonl").write_text(metrics + '{"epoch": 2, "optimizer_steps": 9, "lr"')  # cut by a kill
+    (folder / "summary.json").write_text('{"status": "fini')
+    again = fit(config)
+    notices = capsys.readouterr().err
+    assert "summary.json is damaged" in notices and "incomplete last line 2" in notices
+    volatile = ("session_wall_time_s", "session_images_per_s")
+    assert {k: v for k, v in again.items() if k not in volatile} == \
+        {k: v for k, v in summary.items() if k not in volatile}
+    assert (folder / "metrics.jsonl").read_text() == metrics
+    assert json.loads((folder / "summary.json").read_text())["status"] == "finished"
+
+    (folder / "metrics.jsonl").write_text('{"epoch": 1, "lr\n' + metrics)  # damage before the last line
+    (folder / "summary.json").unlink()
+    with pytest.raises(ValueError, match=r"metrics.jsonl line 1 is damaged .*remove that line"):
+        fit(config)
