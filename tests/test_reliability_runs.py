@@ -12,6 +12,7 @@ from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
 from kamim_lib.data.fingerprint import data_fingerprint, same_data
 from kamim_lib.engine import fit, load_backbone
+from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.session import DataMismatchError
 
 from engine_fixtures import tiny_config
@@ -103,3 +104,12 @@ def test_a_partial_metrics_line_or_a_damaged_summary_is_named_and_the_run_goes_o
     (folder / "summary.json").unlink()
     with pytest.raises(ValueError, match=r"metrics.jsonl line 1 is damaged .*remove that line"):
         fit(config)
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_trainer_in(tmp_path):
+    with RunLock(tmp_path / "run"):
+        (tmp_path / "run" / ".lock").unlink()  # what people do with "stale" locks
+        with pytest.raises(RunLockedError, match=r"in use by another process \(its details in .lock are missing"):
+            RunLock(tmp_path / "run").acquire()
+    with RunLock(tmp_path / "run"):  # released on exit: can be taken again
+        pass
