@@ -1,7 +1,11 @@
 """Reliability, round 2 (issue 22): a run is reused or resumed only for the same configuration on the same data
 and the same checkpoint; its files survive any kill; every message's advice works when followed."""
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
 from kamim_lib.data.fingerprint import data_fingerprint, same_data
 from kamim_lib.engine import fit, load_backbone
+from kamim_lib.engine.preemption import EXIT_PREEMPTED
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.session import DataMismatchError
 
@@ -113,3 +118,14 @@ def test_deleting_the_lock_file_does_not_let_a_second_trainer_in(tmp_path):
             RunLock(tmp_path / "run").acquire()
     with RunLock(tmp_path / "run"):  # released on exit: can be taken again
         pass
+
+
+def test_sighup_saves_a_checkpoint_and_exits_75_like_sigterm(tmp_path):
+    worker = Path(__file__).resolve().parent / "engine_worker.py"
+    job = {"out_dir": str(tmp_path), "section": "pretrain", "overrides": {"epochs": 1}, "signal_at_step": 3,
+           "signal": "SIGHUP"}
+    result = subprocess.run([sys.executable, str(worker), json.dumps(job)], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == EXIT_PREEMPTED, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == {"interrupted": "SIGHUP", "optimizer_steps": 3}
+    assert (run_dir(tiny_config(tmp_path, "pretrain", epochs=1)) / "checkpoints" / "checkpoint-last.pt").is_file()
