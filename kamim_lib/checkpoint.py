@@ -47,15 +47,18 @@ def _write_failure(path: Path, error: BaseException) -> CheckpointWriteError:
     if errno_value == errno.ENOSPC or "No space left" in text or "file write failed" in text:
         free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
         reason = f"no space left on the device ({free / 2**20:.0f} MiB free)"
-        advice = "free some space or set checkpoint_dir to a larger disk"
+        advice = "free some space, or set checkpoint_dir to a larger disk,"
         errno_value = errno.ENOSPC
     else:
         reason = getattr(error, "strerror", None) or text.splitlines()[0] if text else type(error).__name__
         advice = "check the folder (permissions, a read-only disk) or set checkpoint_dir elsewhere"
     previous = "the previous checkpoint is intact" if path.is_file() else "no earlier checkpoint exists"
+    # A training run resumes from the intact checkpoint where it is and writes the next ones to the new
+    # checkpoint_dir (kamim_lib.engine.run_dir.RunDirectory.resume_checkpoint_path).
+    resumes = "; the run resumes from that checkpoint" if path.is_file() else ""
     return CheckpointWriteError(errno_value or errno.EIO,
                                 f"cannot write checkpoint {str(path)!r}: {reason}; {previous}. To go on, {advice} "
-                                "and run the same command again")
+                                f"and run the same command again{resumes}")
 
 
 def _fsync_directory(directory: Path) -> None:

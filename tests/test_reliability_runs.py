@@ -1,5 +1,6 @@
 """Reliability, round 2 (issue 22): a run is reused or resumed only for the same configuration on the same data
 and the same checkpoint; its files survive any kill; every message's advice works when followed."""
+import errno
 import json
 import os
 import shutil
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kamim_lib.checkpoint import CheckpointError
+import kamim_lib.checkpoint
+from kamim_lib.checkpoint import CheckpointError, CheckpointWriteError
 from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
 from kamim_lib.data.fingerprint import data_fingerprint, same_data
@@ -129,3 +131,30 @@ def test_sighup_saves_a_checkpoint_and_exits_75_like_sigterm(tmp_path):
     assert result.returncode == EXIT_PREEMPTED, result.stderr[-2000:]
     assert json.loads(result.stdout.splitlines()[-1]) == {"interrupted": "SIGHUP", "optimizer_steps": 3}
     assert (run_dir(tiny_config(tmp_path, "pretrain", epochs=1)) / "checkpoints" / "checkpoint-last.pt").is_file()
+
+
+@pytest.mark.slow
+def test_after_a_full_disk_following_the_advice_resumes_from_the_intact_checkpoint(tmp_path, monkeypatch):
+    config = tiny_config(tmp_path / "runs", "pretrain", epochs=2)
+    real_save, saves = kamim_lib.checkpoint.torch.save, []
+
+    def full_at_the_second_save(state, stream):
+        saves.append(state["progress"]["epoch"])
+        if len(saves) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(state, stream)
+
+    monkeypatch.setattr(kamim_lib.checkpoint.torch, "save", full_at_the_second_save)
+    with pytest.raises(CheckpointWriteError, match=r"previous checkpoint is intact.*set checkpoint_dir to a larger "
+                                                   r"disk.*run the same command again; the run resumes"):
+        fit(config)
+    monkeypatch.setattr(kamim_lib.checkpoint.torch, "save", real_save)
+
+    larger = tmp_path / "larger_disk"
+    epochs_trained = []
+    summary = fit(tiny_config(tmp_path / "runs", "pretrain", epochs=2, checkpoint_dir=str(larger)),
+                  on_step=lambda info: epochs_trained.append(info["epoch"]))
+    assert set(epochs_trained) == {1}  # epoch 1 (0-based 0) was not trained again
+    assert summary["status"] == "finished" and summary["checkpoint"].startswith(str(larger))
+    lines = (run_dir(config) / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]

@@ -130,11 +130,15 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     scaler = runtime.make_grad_scaler()
     progress = Progress()
     runtime.seed_everything(config.seed)
-    if config.resume and run.checkpoint_path.is_file():
-        state = load_resume_checkpoint(run.checkpoint_path)
+    resume_from = run.resume_checkpoint_path() if config.resume else None
+    if resume_from is not None:
+        if resume_from != run.checkpoint_path and runtime.is_main:  # checkpoint_dir changed (e.g. after a full disk)
+            progress_write(f"resuming from {resume_from}; new checkpoints go to {run.checkpoint_path} (the old one "
+                           "is left where it is)")
+        state = load_resume_checkpoint(resume_from)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
-                                          path=run.checkpoint_path, task=task)
+                                          path=resume_from, task=task)
         del state
     if runtime.is_main:
         run.write_config(derived)

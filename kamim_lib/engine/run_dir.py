@@ -174,6 +174,22 @@ class RunDirectory:
     def checkpoint_path(self) -> Path:
         return self.checkpoint_dir / LAST_CHECKPOINT
 
+    def resume_checkpoint_path(self) -> Path | None:
+        """The checkpoint a resumed session starts from, or None.
+
+        This configuration's checkpoint when it exists; otherwise one an earlier session of the same run wrote
+        elsewhere: where its ``config.json`` says (``checkpoint_dir`` was changed since, e.g. to a larger disk after
+        a full one, as the advice says), or the run folder's own ``checkpoints/``. New checkpoints always go to
+        :attr:`checkpoint_path`.
+        """
+        candidates = [self.checkpoint_path]
+        recorded = read_json_or_none(self.path / CONFIG_FILE, "it is written again when training starts") or {}
+        earlier = (recorded.get("config") or {}).get("checkpoint_dir") if isinstance(recorded, dict) else None
+        if earlier:
+            candidates.append(Path(earlier) / self.config.section / self.run_id / LAST_CHECKPOINT)
+        candidates.append(self.path / "checkpoints" / LAST_CHECKPOINT)
+        return next((path for path in candidates if path.is_file()), None)
+
     @property
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE

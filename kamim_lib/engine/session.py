@@ -91,7 +91,7 @@ class RunSession:
             current = data_fingerprint(dataset, name=config.dataset, root=config.data_root,
                                        options=config.dataset_options)
             stored = self.run.read_data_fingerprint()
-            resuming = config.resume and self.run.checkpoint_path.is_file()
+            resuming = config.resume and self.run.resume_checkpoint_path() is not None
             if resuming and stored is not None and not same_data(stored, current):
                 problem = data_mismatch_message(self.run, stored, current)
             elif stored != current:  # first start, or the same data moved to another root
