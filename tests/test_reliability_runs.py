@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import kamim_lib.checkpoint
-from kamim_lib.checkpoint import CheckpointError, CheckpointWriteError
+from kamim_lib.checkpoint import CheckpointError, CheckpointWriteError, load_checkpoint
+from kamim_lib.cli.errors import EXIT_USAGE, run_reporting_errors
 from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
 from kamim_lib.data.fingerprint import data_fingerprint, same_data
@@ -158,3 +160,20 @@ def test_after_a_full_disk_following_the_advice_resumes_from_the_intact_checkpoi
     assert summary["status"] == "finished" and summary["checkpoint"].startswith(str(larger))
     lines = (run_dir(config) / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+
+
+@pytest.mark.slow
+def test_out_of_memory_is_one_line_with_the_fix_and_the_last_checkpoint_intact(tmp_path, capsys):
+    config = tiny_config(tmp_path / "runs", "pretrain", epochs=2)
+
+    def allocate_too_much(info):
+        if info["epoch"] == 1:  # in epoch 2, after epoch 1's checkpoint: a real CPU allocator failure
+            torch.empty(2 ** 50, dtype=torch.uint8)
+
+    code = run_reporting_errors("pretrain", lambda: fit(config, on_step=allocate_too_much))
+    message = capsys.readouterr().err
+    assert code == EXIT_USAGE and message.count("\n") == 1 and "Traceback" not in message
+    assert "out of memory in pretrain of model=vit_nano at batch_size=16, precision=auto" in message
+    assert "lower batch_size" in message and "is intact and the same command resumes from it" in message
+    assert load_checkpoint(run_dir(config) / "checkpoints" / "checkpoint-last.pt")["progress"]["epoch"] == 1
+    assert fit(config)["status"] == "finished"

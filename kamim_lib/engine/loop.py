@@ -25,6 +25,7 @@ from kamim_lib.runtime import (Runtime, create_runtime, describe_speed, fused_op
                                resolve_switch, tf32_matmuls)
 from kamim_lib.runtime.compile import compile_model
 from kamim_lib.engine.optim import build_optimizer
+from kamim_lib.engine.out_of_memory import is_out_of_memory, out_of_memory_error
 from kamim_lib.engine.run_dir import RunDirectory
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from kamim_lib.engine.schedule import WarmupCosineSchedule
@@ -73,6 +74,10 @@ def train_in_this_process(config: TrainConfig, *, runtime: Runtime | None = None
         with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)), \
                 contextlib.ExitStack() as session_scope:
             return _fit(config, runtime, on_step, session_scope)
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        raise out_of_memory_error(error, config, RunDirectory(config).resume_checkpoint_path()) from error
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
