@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from PIL import Image
 
 import kamim_lib.checkpoint
-from kamim_lib.checkpoint import CheckpointError, CheckpointWriteError, load_checkpoint
+from kamim_lib.checkpoint import CheckpointError, CheckpointTooNewError, CheckpointWriteError, load_checkpoint
 from kamim_lib.cli.errors import EXIT_USAGE, run_reporting_errors
 from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
@@ -177,3 +178,53 @@ def test_out_of_memory_is_one_line_with_the_fix_and_the_last_checkpoint_intact(t
     assert "lower batch_size" in message and "is intact and the same command resumes from it" in message
     assert load_checkpoint(run_dir(config) / "checkpoints" / "checkpoint-last.pt")["progress"]["epoch"] == 1
     assert fit(config)["status"] == "finished"
+
+
+def with_newer_torch_format(path):
+    """Rewrite a torch.save file as a newer torch would write it (a file-format version above what torch reads)."""
+    original = zipfile.ZipFile(path).infolist(), zipfile.ZipFile(path)
+    newer = path.with_suffix(".newer")
+    with zipfile.ZipFile(newer, "w") as archive:
+        for info in original[0]:
+            data = original[1].read(info.filename)
+            archive.writestr(info, b"99\n" if info.filename.endswith("/version") else data)
+    newer.replace(path)
+
+
+@pytest.mark.slow
+def test_a_newer_torch_checkpoint_says_upgrade_torch_never_delete_it(tmp_path):
+    config = tiny_config(tmp_path / "runs", "pretrain", epochs=1)
+    fit(config)
+    (run_dir(config) / "summary.json").unlink()
+    with_newer_torch_format(run_dir(config) / "checkpoints" / "checkpoint-last.pt")
+    with pytest.raises(CheckpointTooNewError) as error:
+        fit(config)
+    assert "written by a newer torch (file format 99" in str(error.value) and "upgrade torch" in str(error.value)
+    assert "delete" not in str(error.value) and "truncated" not in str(error.value)
+
+
+@pytest.mark.parametrize("case", ["random", "empty", "directory", "newer", "pickle", "not_kamim"])
+def test_load_checkpoint_tells_unreadable_files_apart(tmp_path, case):
+    path = tmp_path / "checkpoint.pt"
+    expected = {"random": r"not a file torch.save wrote \(it starts with bytes",
+                "empty": r"the file is empty \(0 bytes",
+                "directory": r"is a directory; name the file, e.g. .*checkpoints/checkpoint-last.pt",
+                "newer": r"written by a newer torch .*upgrade torch",
+                "pickle": r"holds Python objects other than tensors and plain containers \(it refers to pathlib",
+                "not_kamim": r"is not a kamim checkpoint"}[case]
+    if case == "random":
+        path.write_bytes(np.random.default_rng(0).bytes(1000))
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "directory":
+        path = tmp_path
+    elif case == "newer":
+        torch.save({"format": "kamim-checkpoint", "version": 1}, path)
+        with_newer_torch_format(path)
+    elif case == "pickle":
+        torch.save({"weights": Path("a")}, path)  # a Python object the safe loader refuses
+    else:
+        torch.save({"weights": torch.zeros(2)}, path)
+    kind = FileNotFoundError if case == "directory" else CheckpointError
+    with pytest.raises(kind, match=expected):
+        load_checkpoint(path)

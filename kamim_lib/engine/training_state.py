@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from kamim_lib.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
-                                  check_model_name, load_checkpoint, load_state_strict, restore_rng_state)
+from kamim_lib.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, CheckpointTooNewError,
+                                  capture_rng_state, check_model_name, load_checkpoint, load_state_strict,
+                                  restore_rng_state)
 from kamim_lib.config import TrainConfig, config_hash, config_to_dict, run_id
 from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
 from kamim_lib.runtime import Runtime
@@ -90,10 +91,14 @@ def load_resume_checkpoint(path) -> dict:
     """The run's last checkpoint, with the way forward in the message when it cannot be read.
 
     Raises:
+        CheckpointTooNewError: written by a newer torch or kamim; says to upgrade (never to delete it).
         CheckpointError: unreadable (truncated, corrupt, not a kamim checkpoint); says how to go on.
     """
     try:
         return load_checkpoint(path)
+    except CheckpointTooNewError as error:  # the file is fine: deleting it would throw the run's progress away
+        raise CheckpointTooNewError(f"{error}, then run the same command again to resume; keep the file, it holds "
+                                    "the run's progress") from None
     except CheckpointError as error:
         raise CheckpointError(f"{error}. This run cannot resume from it: move it away (or delete it) to start the "
                               f"run again from its first epoch, or put back a good copy, then run the same command "
