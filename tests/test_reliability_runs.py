@@ -228,3 +228,15 @@ def test_load_checkpoint_tells_unreadable_files_apart(tmp_path, case):
     kind = FileNotFoundError if case == "directory" else CheckpointError
     with pytest.raises(kind, match=expected):
         load_checkpoint(path)
+
+
+@pytest.mark.slow
+def test_resuming_with_another_precision_is_refused_and_config_json_is_kept(tmp_path):
+    config = tiny_config(tmp_path / "runs", "pretrain", epochs=1, precision="fp32")
+    fit(config)
+    (run_dir(config) / "summary.json").unlink()  # as if stopped before the end
+    with pytest.raises(CheckpointError, match=r"with precision=bf16: the run was trained with precision=fp32 so "
+                                              r"far\. Set precision=fp32 to resume it, or set run_name="):
+        fit(tiny_config(tmp_path / "runs", "pretrain", epochs=1, precision="bf16"))
+    assert json.loads((run_dir(config) / "config.json").read_text())["config"]["precision"] == "fp32"
+    assert fit(config)["status"] == "finished"

@@ -55,12 +55,19 @@ def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.
     states; return the progress.
 
     Raises:
-        CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry.
+        CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry, or was trained
+            with another ``precision`` (refused: a run keeps one precision).
     """
     check_model_name(state, config.model, path)
     if state.get("section") != config.section or state.get("config_hash") != config_hash(config):
         raise CheckpointError(f"{str(path)!r} belongs to another run ({state.get('section')} "
                               f"{state.get('run_id')}); this run is {config.section} {run_id(config)}")
+    trained = (state.get("config") or {}).get("precision", config.precision)
+    if trained != config.precision:  # precision is not in the run id; mixing two silently would blur the run
+        raise CheckpointError(
+            f"cannot resume {str(path)!r} with precision={config.precision}: the run was trained with "
+            f"precision={trained} so far. Set precision={trained} to resume it, or set run_name=<new name> to "
+            f"train a separate run with precision={config.precision}.")
     for key in ("global_batch", "accum_steps", "steps_per_epoch"):
         if state["derived"].get(key) != derived[key]:
             raise CheckpointError(
