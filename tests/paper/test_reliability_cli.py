@@ -1,11 +1,19 @@
-"""Reliability, round 2 (issue 22): a broken KAMIM_PLUGINS entry (missing module, one that raises, one lacking a
-dependency) is one line naming the module and its error, exit code 2; `kamim --help` works regardless."""
+"""Reliability, round 2 (issue 22), as the `kamim` command reports it: a broken KAMIM_PLUGINS entry (missing module,
+one that raises, one lacking a dependency) is one line naming the module and its error, exit code 2, and `kamim
+--help` works regardless; out of memory is one line with exit code 2."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import torch
+
+from kamim_lib.engine.out_of_memory import out_of_memory_error
+from kamim_paper.cli.errors import EXIT_USAGE, run_reporting_errors
+
+from engine_fixtures import tiny_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def kamim(tmp_path, *arguments):
@@ -14,7 +22,7 @@ def kamim(tmp_path, *arguments):
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)]),
                    "KAMIM_PLUGINS": "no_such_module, raising_plugin,needs_dependency"}
     environment.pop("KAMIM_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "kamim_lib.cli", *arguments], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "kamim_paper.cli", *arguments], capture_output=True, text=True,
                           timeout=300, env=environment, cwd=tmp_path)
 
 
@@ -32,3 +40,17 @@ def test_a_command_reports_every_broken_plugin_in_one_line(tmp_path):
                      "'needs_dependency' cannot be imported (ModuleNotFoundError: No module named "
                      "'not_installed_dependency')", "remove it from KAMIM_PLUGINS"):
         assert expected in result.stderr
+
+
+def test_out_of_memory_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KAMIM_DEBUG", raising=False)
+    config = tiny_config(tmp_path, "pretrain")
+
+    def training():
+        error = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise out_of_memory_error(error, config, None) from error
+
+    assert run_reporting_errors("pretrain", training) == EXIT_USAGE
+    printed = capsys.readouterr().err
+    assert printed.count("\n") == 1 and printed.startswith("kamim pretrain: error: out of GPU in pretrain of "
+                                                           "model=vit_nano at batch_size=16")

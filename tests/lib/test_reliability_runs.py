@@ -16,11 +16,11 @@ from PIL import Image
 
 import kamim_lib.checkpoint
 from kamim_lib.checkpoint import CheckpointError, CheckpointTooNewError, CheckpointWriteError, load_checkpoint
-from kamim_lib.cli.errors import EXIT_USAGE, run_reporting_errors
 from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
 from kamim_lib.data.fingerprint import data_fingerprint, same_data
 from kamim_lib.engine import fit, load_backbone
+from kamim_lib.engine.out_of_memory import TrainingOutOfMemoryError
 from kamim_lib.engine.preemption import EXIT_PREEMPTED
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.session import DataMismatchError
@@ -126,7 +126,7 @@ def test_deleting_the_lock_file_does_not_let_a_second_trainer_in(tmp_path):
 
 
 def test_sighup_saves_a_checkpoint_and_exits_75_like_sigterm(tmp_path):
-    worker = Path(__file__).resolve().parent / "engine_worker.py"
+    worker = Path(__file__).resolve().parents[1] / "engine_worker.py"
     job = {"out_dir": str(tmp_path), "section": "pretrain", "overrides": {"epochs": 1}, "signal_at_step": 3,
            "signal": "SIGHUP"}
     result = subprocess.run([sys.executable, str(worker), json.dumps(job)], capture_output=True, text=True,
@@ -164,16 +164,17 @@ def test_after_a_full_disk_following_the_advice_resumes_from_the_intact_checkpoi
 
 
 @pytest.mark.slow
-def test_out_of_memory_is_one_line_with_the_fix_and_the_last_checkpoint_intact(tmp_path, capsys):
+def test_out_of_memory_is_one_line_with_the_fix_and_the_last_checkpoint_intact(tmp_path):
     config = tiny_config(tmp_path / "runs", "pretrain", epochs=2)
 
     def allocate_too_much(info):
         if info["epoch"] == 1:  # in epoch 2, after epoch 1's checkpoint: a real CPU allocator failure
             torch.empty(2 ** 50, dtype=torch.uint8)
 
-    code = run_reporting_errors("pretrain", lambda: fit(config, on_step=allocate_too_much))
-    message = capsys.readouterr().err
-    assert code == EXIT_USAGE and message.count("\n") == 1 and "Traceback" not in message
+    with pytest.raises(TrainingOutOfMemoryError) as error:
+        fit(config, on_step=allocate_too_much)
+    message = str(error.value)
+    assert isinstance(error.value, ValueError) and "\n" not in message  # the CLI: one line, exit code 2
     assert "out of memory in pretrain of model=vit_nano at batch_size=16, precision=auto" in message
     assert "lower batch_size" in message and "is intact and the same command resumes from it" in message
     assert load_checkpoint(run_dir(config) / "checkpoints" / "checkpoint-last.pt")["progress"]["epoch"] == 1
