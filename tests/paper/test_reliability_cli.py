@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from kamim_lib.engine.out_of_memory import out_of_memory_error
@@ -54,3 +55,19 @@ def test_out_of_memory_is_one_line_and_exit_code_2(tmp_path, capsys, monkeypatch
     printed = capsys.readouterr().err
     assert printed.count("\n") == 1 and printed.startswith("kamim pretrain: error: out of GPU in pretrain of "
                                                            "model=vit_nano at batch_size=16")
+
+
+@pytest.mark.parametrize("value, debugging", [("0", False), ("", False), ("off", False), ("false", False),
+                                              ("1", True), ("yes", True)])
+def test_kamim_debug_0_means_off(monkeypatch, capsys, value, debugging):
+    monkeypatch.setenv("KAMIM_DEBUG", value)
+
+    def bad_input():
+        raise ValueError("lr=-1 must be > 0")
+
+    if debugging:
+        with pytest.raises(ValueError):
+            run_reporting_errors("pretrain", bad_input)
+    else:
+        assert run_reporting_errors("pretrain", bad_input) == EXIT_USAGE
+        assert capsys.readouterr().err == "kamim pretrain: error: lr=-1 must be > 0\n"
