@@ -142,7 +142,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling errors have many types across torch versions
-        reason = _load_failure_reason(error, path)
+        reason = describe_load_failure(error, path)
         kind = CheckpointTooNewError if reason.startswith(_NEWER_TORCH) else CheckpointError
         raise kind(f"cannot read checkpoint {str(path)!r}: {reason}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
@@ -160,9 +160,10 @@ _NEWER_TORCH = "it was written by a newer torch"
 _TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
 
 
-def _load_failure_reason(error: Exception, path: Path | None = None) -> str:
-    """Why ``torch.load(weights_only=True)`` failed, in one sentence, without torch's advice to turn the safe
-    loader off (a file that needs it can run arbitrary code when loaded)."""
+def describe_load_failure(error: Exception, path: Path | None = None) -> str:
+    """Why ``torch.load`` failed, in one sentence, without torch's advice to turn the safe loader off (a file that
+    needs it can run arbitrary code when loaded): a newer torch's format (starts with "it was written by a newer
+    torch"), not a torch file at all, pickled Python objects (contains "holds Python objects"), or truncated."""
     text = str(error)
     newer = re.search(r"PyTorch file with version (\d+), but the maximum supported version for reading is (\d+)",
                       text)

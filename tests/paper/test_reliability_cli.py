@@ -1,9 +1,11 @@
 """Reliability, round 2 (issue 22), as the `kamim` command reports it: a broken KAMIM_PLUGINS entry (missing module,
 one that raises, one lacking a dependency) is one line naming the module and its error, exit code 2, and `kamim
---help` works regardless; out of memory is one line with exit code 2."""
+--help` works regardless; out of memory is one line with exit code 2; KAMIM_DEBUG=0 means off; inspect-checkpoint
+tells random bytes, empty files, directories, newer formats and pickles apart."""
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import torch
 
 from kamim_lib.engine.out_of_memory import out_of_memory_error
 from kamim_paper.cli.errors import EXIT_USAGE, run_reporting_errors
+from kamim_paper.original.loader_report import original_loader_report
 
 from engine_fixtures import tiny_config
 
@@ -71,3 +74,40 @@ def test_kamim_debug_0_means_off(monkeypatch, capsys, value, debugging):
     else:
         assert run_reporting_errors("pretrain", bad_input) == EXIT_USAGE
         assert capsys.readouterr().err == "kamim pretrain: error: lr=-1 must be > 0\n"
+
+
+def newer_torch_file(path):
+    """A torch.save file as a newer torch writes it (file-format version 99)."""
+    torch.save({"weight": torch.zeros(2)}, path)
+    original = zipfile.ZipFile(path)
+    newer = path.with_suffix(".newer")
+    with zipfile.ZipFile(newer, "w") as archive:
+        for info in original.infolist():
+            archive.writestr(info, b"99\n" if info.filename.endswith("/version") else original.read(info.filename))
+    newer.replace(path)
+
+
+@pytest.mark.parametrize("case, trust, expected", [
+    ("random", False, r"not a file torch.save wrote \(it starts with bytes"),
+    ("random", True, r"not a file torch.save wrote"),
+    ("empty", False, r"is empty \(0 bytes"),
+    ("directory", False, r"is a directory, .*pass a checkpoint file inside it, e.g. .*checkpoint-last.pt"),
+    ("newer", False, r"written by a newer torch .*upgrade torch"),
+    ("pickle", False, r"holds Python objects .*--trust-pickle"),
+])
+def test_inspect_checkpoint_tells_unreadable_files_apart(tmp_path, case, trust, expected):
+    path = tmp_path / "model.pth"
+    if case == "random":
+        path.write_bytes(bytes(range(256)) * 4)
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "directory":
+        path = tmp_path
+    elif case == "newer":
+        newer_torch_file(path)
+    else:
+        torch.save({"weights": Path("a")}, path)
+    with pytest.raises(ValueError, match=expected) as error:
+        original_loader_report(path, "vit_nano", trust_pickle=trust)
+    if case != "pickle":
+        assert "trust-pickle" not in str(error.value)
