@@ -32,6 +32,7 @@ import yaml
 from kamim_lib.config.coerce import CoercionError, coerce_value, describe_yaml_error, type_name
 from kamim_lib.config.identity import run_dir
 from kamim_lib.config.schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
+from kamim_lib.plugins import check_plugins
 
 # Keys of a fine-tune/probe override that also apply to the pretrain run it derives its checkpoint from: the
 # backbone must be the same network, and the run lives under the same output folder.
@@ -208,7 +209,9 @@ def load_config(source=None, overrides=None, *, section: str | None = None) -> T
         ConfigError: (a ValueError) listing every unknown key (with a close match), wrong type or broken
             invariant, each with the key and the allowed values.
         FileNotFoundError: ``source`` names a missing file.
+        PluginImportError: (a ValueError) a module named in ``KAMIM_PLUGINS`` could not be imported.
     """
+    check_plugins()
     if isinstance(source, TrainConfig):
         raw, where = {key: getattr(source, key) for key in config_fields(type(source))}, f"{source.section} config"
         section = section or source.section

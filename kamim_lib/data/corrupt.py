@@ -6,7 +6,8 @@ instead (then ``i + 2``, ...; wrapping at the end). The dataset length never cha
 and every batch shape stay exactly as planned, and the substitution is deterministic: the same index always yields
 the same substitute. In class-sorted folders the next file is usually of the same class; the substitute's own label
 is returned with it, so image and label always agree. After ``MAX_CONSECUTIVE_CORRUPT`` unreadable files in a row
-the wrapper gives up with an error, since that means a broken data set rather than a few bad files.
+the wrapper gives up with :class:`BrokenDataError` (one line naming the first file; a ``ValueError``, so the
+`kamim` commands report it with exit code 2), since that means a broken data set rather than a few bad files.
 
 Policy ``"error"``: the first unreadable file raises :class:`~kamim_lib.data.image_io.CorruptImageError` naming it.
 """
@@ -29,6 +30,26 @@ _REPORTED_PATHS: set[str] = set()
 
 class CorruptImageWarning(UserWarning):
     """Issued once per unreadable file when ``on_corrupt="skip"``."""
+
+
+class BrokenDataError(CorruptImageError, ValueError):
+    """More than :data:`MAX_CONSECUTIVE_CORRUPT` unreadable files in a row: the data set itself is broken.
+
+    Raised from a DataLoader worker, torch re-creates it in the main process from a message holding the worker's
+    whole traceback; the constructor keeps only the original one-line message, so the user sees one line.
+    """
+
+    def __init__(self, message: str, path=None):
+        super().__init__(_original_message(message, type(self).__name__), path)
+
+
+def _original_message(message: str, class_name: str) -> str:
+    """The raised message inside torch's ``Caught X in DataLoader worker ... Original Traceback ...`` report."""
+    if "Original Traceback" not in message:
+        return message
+    last = next((line for line in reversed(message.splitlines()) if line.strip()), message)
+    marker = f"{class_name}: "
+    return last.split(marker, 1)[1] if marker in last else last
 
 
 class SkipCorruptImages(Dataset):
@@ -62,16 +83,20 @@ class SkipCorruptImages(Dataset):
             raise IndexError(f"index {index} is out of range for a dataset of {length} samples.")
         index %= length
         attempts = min(length, MAX_CONSECUTIVE_CORRUPT)
+        first = None
         for offset in range(attempts):
             try:
                 return self.dataset[(index + offset) % length]
             except CorruptImageError as error:
                 if self.on_corrupt == "error":
                     raise
+                first = first or error
                 _report_once(error)
-        raise CorruptImageError(
-            f"{attempts} consecutive unreadable image files starting at sample {index}: the data set looks broken "
-            "(see the warnings above for the files); check the data root, or fix/remove the files.")
+        reason = " ".join(str(first).split())[:300]
+        raise BrokenDataError(
+            f"{attempts} consecutive unreadable image files starting at sample {index}, the first: {reason}. The "
+            f"data set looks broken (on_corrupt='skip' replaces fewer than {MAX_CONSECUTIVE_CORRUPT} in a row): "
+            "check data_root, or fix or remove the files.", first.path)
 
 
 def _report_once(error: CorruptImageError) -> None:

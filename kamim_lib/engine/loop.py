@@ -25,6 +25,7 @@ from kamim_lib.runtime import (Runtime, create_runtime, describe_speed, fused_op
                                resolve_switch, tf32_matmuls)
 from kamim_lib.runtime.compile import compile_model
 from kamim_lib.engine.optim import build_optimizer
+from kamim_lib.engine.out_of_memory import is_out_of_memory, out_of_memory_error
 from kamim_lib.engine.run_dir import RunDirectory
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from kamim_lib.engine.schedule import WarmupCosineSchedule
@@ -73,6 +74,10 @@ def train_in_this_process(config: TrainConfig, *, runtime: Runtime | None = None
         with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)), \
                 contextlib.ExitStack() as session_scope:
             return _fit(config, runtime, on_step, session_scope)
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        raise out_of_memory_error(error, config, RunDirectory(config).resume_checkpoint_path()) from error
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -130,11 +135,15 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     scaler = runtime.make_grad_scaler()
     progress = Progress()
     runtime.seed_everything(config.seed)
-    if config.resume and run.checkpoint_path.is_file():
-        state = load_resume_checkpoint(run.checkpoint_path)
+    resume_from = run.resume_checkpoint_path() if config.resume else None
+    if resume_from is not None:
+        if resume_from != run.checkpoint_path and runtime.is_main:  # checkpoint_dir changed (e.g. after a full disk)
+            progress_write(f"resuming from {resume_from}; new checkpoints go to {run.checkpoint_path} (the old one "
+                           "is left where it is)")
+        state = load_resume_checkpoint(resume_from)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
-                                          path=run.checkpoint_path, task=task)
+                                          path=resume_from, task=task)
         del state
     if runtime.is_main:
         run.write_config(derived)

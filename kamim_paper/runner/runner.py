@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
+from kamim_lib.engine.run_lock import RunLock
 from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo, results_root
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_paper.runner.done_marker import read_done_marker, write_done_marker
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
 from kamim_paper.runner.profiles import Profile, load_profile, valid_jobs
@@ -143,9 +145,10 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     marker = executed.with_suffix(".done.json")
     # `force` changes what a notebook recomputes, not what it computes: it is left out of the fingerprint.
     fingerprint = _fingerprint(notebook, {k: v for k, v in parameters.items() if k != "force"})
-    if not force and marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+    done = read_done_marker(marker)
+    if not force and done is not None and done.get("fingerprint") == fingerprint:
         return "skipped"
-    if "force" in parameters and not marker.exists():
+    if "force" in parameters and done is None:
         parameters = {**parameters, "force": True}
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
@@ -166,8 +169,8 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
             raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
     # Parameters repository-relative like every other output (the fingerprint alone decides what is stale).
-    marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": relative_to_repo(parameters),
-                                  "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
+    write_done_marker(marker, {"fingerprint": fingerprint, "parameters": relative_to_repo(parameters),
+                               "seconds": round(time.monotonic() - start, 1)})
     return "ran"
 
 
@@ -213,6 +216,16 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     check_writable_folder(out_dir, "--out-dir")
     total_start = time.monotonic()
     state = _RunState(plans, out_dir, force, log)
+    # One `kamim reproduce` per --out-dir: two would execute the same notebooks into the same files.
+    with RunLock(out_dir):
+        _run_all(state, plans, jobs, profile, log)
+    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
+        f"outputs in {out_dir}")
+    return list(state.failed.values())
+
+
+def _run_all(state: "_RunState", plans: list, jobs: int, profile: Profile, log) -> None:
+    """Run every plan (one at a time, or ``jobs`` at once); on Ctrl-C say how to resume."""
     try:
         if jobs == 1:
             for plan in plans:
@@ -226,9 +239,6 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
             f"{outcome_counts(state.outcome)}. Run the same command again to resume: finished sections are skipped "
             "and training resumes from its last checkpoint.")
         raise
-    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
-        f"outputs in {out_dir}")
-    return list(state.failed.values())
 
 
 def check_jobs(jobs) -> int:
