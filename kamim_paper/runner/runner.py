@@ -13,6 +13,9 @@ from pathlib import Path
 from kamim_lib.engine.run_dir import check_writable_folder
 from kamim_lib.engine.run_lock import RunLock
 from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo, results_root
+from kamim_paper.results.digest import is_digest_source, write_readme_digest
+from kamim_paper.results.reproduced import compare_with_committed, describe as describe_comparison
+from kamim_paper.results.run_report import write_run_report
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_paper.runner.done_marker import read_done_marker, write_done_marker
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
@@ -219,8 +222,13 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     # One `kamim reproduce` per --out-dir: two would execute the same notebooks into the same files.
     with RunLock(out_dir):
         _run_all(state, plans, jobs, profile, log)
-    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
-        f"outputs in {out_dir}")
+    elapsed = time.monotonic() - total_start
+    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {elapsed:.0f} s; outputs in {out_dir}")
+    comparison = compare_with_committed(out_dir)
+    log(describe_comparison(comparison))
+    write_run_report(out_dir, profile.name, state.outcome, state.seconds, elapsed, comparison)
+    if not state.failed and is_digest_source(out_dir, profile.name):
+        log(write_readme_digest(out_dir))
     return list(state.failed.values())
 
 
@@ -259,6 +267,7 @@ class _RunState:
         self.failed: dict[str, NotebookFailed] = {}
         self.running: list[str] = []
         self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # wall time of each section that ran or was skipped
         self.settled: set[str] = set()  # finished, failed or left out
         self.left_out: set[str] = set()  # not run because a section they need failed or was left out
 
@@ -290,6 +299,7 @@ class _RunState:
     def finish(self, section: Section, notebook: Path, status: str | NotebookFailed) -> None:
         self.running.remove(section.name)
         self.settled.add(section.name)
+        self.seconds[section.name] = round(time.monotonic() - self.started[section.name], 1)
         prefix = self.prefix(section, notebook)
         if isinstance(status, NotebookFailed):
             self.failed[section.name] = status
