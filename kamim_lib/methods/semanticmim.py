@@ -142,7 +142,8 @@ class SemanticMIM(Method):
         predictions = output.predictions.float()
         grid = self.img_size // self.patch_size
         if self.options.semanticmim_target == "hog":
-            targets = hog_patch_targets(images, self.patch_size)
+            # From the uint8 pixels: the same HOG as the normalised image's, with exact gradients (kamim_lib.hog).
+            targets = hog_patch_targets(batch["image"], self.patch_size)
             return (predictions - gather_tokens(targets, output.masked_index)).square().mean()
         reconstruction = patches_to_image(scatter_to_grid(predictions, output.masked_index, grid * grid), grid,
                                           self.patch_size)
