@@ -6,9 +6,9 @@ import ast
 import pytest
 
 from kamim_lib.config import config_to_dict
-from kamim_lib.reproduce import SECTIONS, load_profile, notebooks_dir
-from kamim_lib.reproduce.runner import declared_parameters, parameters_for
-from kamim_lib.reproduce.training import training_setup
+from kamim_paper.experiments.training import training_setup
+from kamim_paper.runner import SECTIONS, load_profile, notebooks_dir
+from kamim_paper.runner.runner import declared_parameters, parameters_for
 
 # The engine keys the dry run may change, and nothing else: how long it trains and on how many images.
 TRAINING_LENGTH_KEYS = {"epochs", "warmup_epochs", "max_train_samples", "max_eval_samples"}
