@@ -85,8 +85,8 @@ def _check_count(name: str, value, minimum: int = 0) -> None:
 def _require_empty(root: Path) -> None:
     """Refuse to write into a folder that already holds something (stale files would change the counts)."""
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise FileExistsError(f"{root} already exists and is not an empty folder; delete it or choose another "
-                              "output folder.")
+        raise ValueError(f"{root} already exists and is not an empty folder; delete it or choose another "
+                         "output folder.")
 
 
 class _PhotoWindows:
@@ -134,7 +134,7 @@ def write_imagenet_rehearsal(root: str | os.PathLike, *, train_per_class: int = 
     """An ImageNet-1K layout: 1000 class folders (real WordNet ids) in ``train/`` and ``val/``.
 
     Args:
-        root: the folder to create (must not exist, or be empty).
+        root: the folder to create (must not exist, or be empty: ``ValueError`` otherwise).
         train_per_class, val_per_class: JPEGs per class folder (longer side 96-128 px).
         seed: the windows.
 
@@ -207,7 +207,7 @@ def write_rehearsal_data(out_dir: str | os.PathLike, *, imagenet_train_per_class
     _check_count("imagenet_val_per_class", imagenet_val_per_class, 1)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"{out_dir} exists and is not a folder; choose another output folder.")
+        raise ValueError(f"{out_dir} exists and is not a folder; choose another output folder.")
     for name in (IMAGENET_FOLDER, IMAGENETTE_FOLDER):  # check both before writing either
         _require_empty(out_dir / name)
     start = time.perf_counter()

@@ -54,11 +54,11 @@ def test_rehearsal_timing_and_size_are_reported(rehearsal):
 
 
 def test_refuses_to_write_over_existing_files(rehearsal, tmp_path):
-    with pytest.raises(FileExistsError, match="already exists and is not an empty folder"):
+    with pytest.raises(ValueError, match="already exists and is not an empty folder"):
         write_rehearsal_data(rehearsal.imagenet.root.parent)
     (tmp_path / "imagenet").mkdir()
     (tmp_path / "imagenet" / "note.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="imagenet"):
+    with pytest.raises(ValueError, match="imagenet"):
         write_rehearsal_data(tmp_path)
     assert not (tmp_path / "imagenette2-160").exists()  # nothing written before the check
 
