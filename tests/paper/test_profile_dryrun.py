@@ -1,14 +1,13 @@
 """``params/paper-dryrun.yaml``: the paper profile with only the training length shrunk."""
 from __future__ import annotations
 
-import ast
-
 import pytest
 
 from kamim_lib.config import config_to_dict
 from kamim_paper.experiments.training import training_setup
-from kamim_paper.runner import SECTIONS, load_profile, notebooks_dir
-from kamim_paper.runner.runner import declared_parameters, parameters_for
+from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
+from kamim_paper.runner.profiles import load_profile
+from kamim_paper.runner.runner import parameters_for
 
 # The engine keys the dry run may change, and nothing else: how long it trains and on how many images.
 TRAINING_LENGTH_KEYS = {"epochs", "warmup_epochs", "max_train_samples", "max_eval_samples"}
@@ -20,10 +19,8 @@ def profiles():
 
 
 def _notebook_parameters(profile, section, tmp_path) -> dict:
-    """What the runner would hand the section's notebook: its declared defaults under the profile's values."""
-    notebook = notebooks_dir() / section.notebook
-    defaults = {name: ast.literal_eval(info["default"]) for name, info in declared_parameters(notebook).items()}
-    return {**defaults, **parameters_for(section, profile, notebook, force=False, output_dir=tmp_path)}
+    """What the runner hands the section's notebook: every parameter, the section's defaults under the profile's."""
+    return parameters_for(section, profile, notebooks_dir() / section.notebook, force=False, output_dir=tmp_path)
 
 
 def test_every_notebook_parameter_but_the_training_length_is_the_papers(profiles, tmp_path):
