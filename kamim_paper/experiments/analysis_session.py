@@ -47,9 +47,9 @@ def load_models_and_images(setup: AnalysisSetup, params, *, num_images: int | No
 
 def _load_images(params, num_images: int, img_size: int) -> AnalysisImages:
     try:
-        return load_analysis_images(params.dataset, root=params.images_root, split=params.split,
-                                    num_images=num_images, img_size=img_size, seed=params.seed,
-                                    analysis_transform=params.analysis_transform)
+        images = load_analysis_images(params.dataset, root=params.images_root, split=params.split,
+                                      num_images=num_images, img_size=img_size, seed=params.seed,
+                                      analysis_transform=params.analysis_transform)
     except (ValueError, FileNotFoundError) as error:
         if params.analysis_data_root is not None or params.data_root is None:
             raise
@@ -57,6 +57,9 @@ def _load_images(params, num_images: int, img_size: int) -> AnalysisImages:
         raise type(error)(f"{error}\nThe analysis read dataset={params.dataset!r} from data_root={params.data_root!r}; "
                           "if its images are elsewhere (the paper profile: Imagenette-160), pass "
                           "--set analysis_data_root=/path/to/imagenette2-160.") from error
+    if images.note:
+        print(images.note)  # the notebook's output says how many images the analysis saw (also in the summary)
+    return images
 
 
 def reconstructing_models(models: dict) -> tuple[dict, list[str]]:
