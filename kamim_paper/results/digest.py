@@ -134,8 +134,10 @@ def is_digest_source(out_dir: Path, profile: str) -> bool:
     return profile == DIGEST_PROFILE and Path(out_dir).resolve() == committed.resolve()
 
 
-def write_readme_digest(results: Path, readme: Path = README) -> str:
-    """Replace the README's block with the digest of ``results``; returns what happened, in one line."""
+def write_readme_digest(results: Path, readme: Path | None = None) -> str:
+    """Replace the README's block (default: this checkout's README.md) with the digest of ``results``; returns what
+    happened, in one line."""
+    readme = README if readme is None else readme
     text = readme.read_text()
     updated = replace_block(text, digest(results))
     if updated == text:
