@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from kamim_lib.config import split_override
 from kamim_lib.config.coerce import describe_yaml_error
 from kamim_paper.runner.catalogue import SECTIONS
 
@@ -59,9 +60,11 @@ class Profile:
         """
         updates = {}
         for assignment in assignments:
-            name, sep, text = assignment.partition("=")
-            if not sep or not name.strip():
-                raise ValueError(f"--set expects NAME=VALUE, got {assignment!r}.")
+            command, name, text = split_override(assignment, where="kamim reproduce --set")
+            if command is not None:
+                raise ValueError(f"--set {assignment!r}: notebook parameters take no command prefix; a profile's "
+                                 f"train_overrides carry <command>.key=value (e.g. --set 'train_overrides="
+                                 f"[\"{command}.{name}={text}\"]').")
             try:
                 updates[name.strip()] = yaml.safe_load(text) if text.strip() else None
             except yaml.YAMLError as error:

@@ -119,8 +119,11 @@ def test_profile_overrides_parse_yaml_and_beat_notebook_values():
     assert updated.parameters_for("a") == {"device": "cuda", "data_root": "/data/x", "epochs": 5,
                                            "methods": ["kamim"]}
     assert profile.parameters == {"device": "cpu"}          # the original is untouched
-    with pytest.raises(ValueError, match="NAME=VALUE"):
+    with pytest.raises(ValueError, match="must look like key=value"):
         profile.with_overrides(["device"])
+    # One override form everywhere: a command prefix belongs in train_overrides, and the message says so.
+    with pytest.raises(ValueError, match="train_overrides"):
+        profile.with_overrides(["linprobe.lr=0.1"])
 
 
 def test_a_common_parameter_no_notebook_declares_is_an_error(tmp_path):
