@@ -30,15 +30,13 @@ import torch
 from torch import nn
 
 from kamim_lib.checkpoint import LAST_CHECKPOINT, describe_load_failure
+from kamim_paper.original.moco_format import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
+from kamim_paper.original.moco_v3 import load_moco_v3, load_moco_v3_state_dict, moco_v3_model
 
 # The transformers version recorded in the output of self_attention_analysis.ipynb.
 ORIGINAL_TRANSFORMERS_VERSION = "4.38.1"
 # ViTConfig's default encoder_stride (the original never set it): the decoder's 1x1 conv has stride²·3 outputs.
 _HF_DEFAULT_ENCODER_STRIDE = 16
-# MoCo v3's checkpoints nest the weights under "state_dict"; the encoder's keys start with this prefix.
-MOCO_STATE_DICT_KEY = "state_dict"
-MOCO_ENCODER_PREFIX = "module.base_encoder."
-MOCO_HEAD_PREFIX = "head."
 _LISTED = 4
 
 
@@ -342,8 +340,6 @@ def _strict_verdict(path: Path, model: str, checkpoint) -> tuple[str, bool]:
 
     try:
         if is_moco_checkpoint(checkpoint):
-            from kamim_paper.original.moco_v3 import load_moco_v3
-
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
             load_moco_v3(path, model, img_size=img_size)
             return f"loads strictly as a MoCo v3 encoder ({model}, {img_size} px)", True
@@ -359,8 +355,6 @@ def _strict_verdict_of_object(model: str, checkpoint) -> tuple[str, bool]:
 
     try:
         if is_moco_checkpoint(checkpoint):
-            from kamim_paper.original.moco_v3 import load_moco_v3_state_dict, moco_v3_model
-
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
             load_moco_v3_state_dict(moco_v3_model(model, img_size), checkpoint)
             return f"loads strictly as a MoCo v3 encoder ({model}, {img_size} px)", True
