@@ -7,7 +7,6 @@ import json
 from types import SimpleNamespace
 
 import matplotlib
-import pytest
 
 matplotlib.use("Agg")
 
