@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from typing import Callable
 
@@ -21,6 +22,7 @@ from kamim_lib.checkpoint import save_checkpoint
 from kamim_lib.progress import progress_bar, progress_write
 from kamim_lib.provenance import provenance
 from kamim_lib.config import TrainConfig
+from kamim_lib.data.corrupt import LISTED_IN_SUMMARY, read_skipped_files, recording_skipped_files
 from kamim_lib.runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
                                resolve_switch, tf32_matmuls)
 from kamim_lib.runtime.compile import compile_model
@@ -29,7 +31,7 @@ from kamim_lib.engine.out_of_memory import is_out_of_memory, out_of_memory_error
 from kamim_lib.engine.run_dir import RunDirectory
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from kamim_lib.engine.schedule import WarmupCosineSchedule
-from kamim_lib.engine.session import RunSession, check_finished_run_data
+from kamim_lib.engine.session import RunSession, check_finished_run_data, code_change_notice
 from kamim_lib.engine.tasks import build_split, build_task
 from kamim_lib.engine.training_state import (Progress, checkpoint_state, gather_rank_states, load_resume_checkpoint,
                                              non_finite_advice, restore_training_state)
@@ -91,9 +93,13 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         previous = run.read_summary()
         if previous is not None and previous.get("status") == "finished":
             check_finished_run_data(config, run, lambda: build_split(config, "train", None))
+            notice = code_change_notice(run) if runtime.is_main else None
+            if notice:
+                print(notice, file=sys.stderr)
             return previous
     # Writable outputs, the run's lock, stale temporaries, signal handlers: before any data or model is built.
     session = session_scope.enter_context(RunSession(config, run, runtime))
+    session_scope.enter_context(recording_skipped_files(run.skipped_files_path))  # counted in summary.json
     runtime.set_deterministic(config.deterministic)
     torch.manual_seed(config.seed)  # the same initial weights in every process
     task = build_task(config, runtime)
@@ -313,6 +319,10 @@ def _finish(config: TrainConfig, run: RunDirectory, task, runtime: Runtime, prog
         "session_images_per_s": round(session_images / session_seconds, 2) if session_seconds > 0 else None,
         "derived": derived,
     }
+    skipped = read_skipped_files(run.skipped_files_path)
+    summary["unreadable_files_skipped"] = len(skipped)  # on_corrupt="skip": see kamim_lib.data.corrupt
+    if skipped:
+        summary["unreadable_files"] = skipped[:LISTED_IN_SUMMARY]
     if runtime.is_main:
         run.write_summary(summary)
     return summary

@@ -5,6 +5,8 @@
     metrics.jsonl     one JSON object per finished epoch
     summary.json      final numbers and status ("finished" or "failed" with the reason)
     data.json         fingerprint of the training data (root, length, index hash; kamim_lib.data.fingerprint)
+    unreadable_files.txt  the image files skipped as unreadable (on_corrupt="skip"), one per line; only when there
+                      were any (their count is in summary.json: kamim_lib.data.corrupt)
     checkpoints/      checkpoint-last.pt (unless checkpoint_dir points elsewhere)
     tensorboard/      event files when logger=tensorboard
     .lock             held by the process training in it (kamim_lib.engine.run_lock)
@@ -32,6 +34,7 @@ ENV_FILE = "env.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 DATA_FILE = "data.json"
+SKIPPED_FILES_FILE = "unreadable_files.txt"
 # Temporary files of atomic writes are ".<name>.<random>.tmp"; one left behind means a write was killed.
 TEMPORARY_PATTERN = ".*.tmp"
 
@@ -193,6 +196,11 @@ class RunDirectory:
     @property
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
+
+    @property
+    def skipped_files_path(self) -> Path:
+        """Where the files skipped as unreadable are recorded (:mod:`kamim_lib.data.corrupt`)."""
+        return self.path / SKIPPED_FILES_FILE
 
     @property
     def summary_path(self) -> Path:

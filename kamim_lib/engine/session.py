@@ -16,7 +16,7 @@ import sys
 from kamim_lib.config import TrainConfig, config_to_dict
 from kamim_lib.data.fingerprint import data_fingerprint, describe_fingerprint, same_data
 from kamim_lib.engine.preemption import StopSignals
-from kamim_lib.engine.run_dir import RunDirectory, remove_stale_temporaries
+from kamim_lib.engine.run_dir import ENV_FILE, RunDirectory, read_json_or_none, remove_stale_temporaries
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.tracking import NullTracker, create_tracker
 
@@ -112,6 +112,27 @@ class RunSession:
 
     def interrupted(self, optimizer_steps: int):
         return self.signals.interrupted(self.run.checkpoint_path, optimizer_steps)
+
+
+def code_change_notice(run: RunDirectory, current_commit: str | None = None) -> str | None:
+    """The one-line notice for reusing a finished run that was made with other code, or None.
+
+    The run's ``env.json`` holds the commit it was trained at (``git_commit`` of :func:`kamim_lib.provenance`);
+    it is compared with this checkout's (``current_commit``; default: read from git now). Nothing is said when
+    either is unknown (no git, or a run from before env.json held it).
+    """
+    from kamim_lib.provenance import git_commit
+
+    env = read_json_or_none(run.path / ENV_FILE, "it is written again when the run is trained again")
+    stored = env.get("git_commit") if isinstance(env, dict) else None
+    if not isinstance(stored, str) or stored in ("", "unknown"):
+        return None
+    current = current_commit or git_commit()
+    if current == "unknown" or current == stored:
+        return None
+    return (f"notice: reusing the finished run {run.path}, made with other code: commit {stored} (its env.json), "
+            f"this checkout is at {current}. Its numbers are that code's; set run_name=<new name> (or delete the "
+            "run folder) to train it again with this code.")
 
 
 def check_finished_run_data(config: TrainConfig, run: RunDirectory, build_train_split) -> None:

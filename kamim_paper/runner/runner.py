@@ -83,7 +83,7 @@ def parameters_for(section: Section, profile: Profile, notebook: Path, force: bo
     schema = SECTION_PARAMS.get(section.name)
     merged = {name: value for name, value in (section_defaults(schema) if schema else {}).items() if name in declared}
     merged.update({name: value for name, value in profile.parameters_for(section.name).items() if name in declared})
-    fixed = {"profile": profile.name, "force": force}
+    fixed = {"profile": profile.label, "force": force}
     if output_dir is not None:
         fixed["output_dir"] = str(output_dir)
     for name, value in fixed.items():
@@ -128,10 +128,15 @@ def _quiet_papermill_parameter_parser() -> None:
     warnings.filterwarnings("ignore", message="Passed unknown parameter")
 
 
-def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False) -> str:
+def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False,
+                 remeasure_since: float | None = None) -> str:
     """Execute one notebook into ``out_dir/notebooks/``; returns "ran" or "skipped".
 
     A finished notebook (its done-marker matches the notebook and parameters) is skipped unless ``force``.
+    With ``force`` the notebook's cached measurements (:mod:`kamim_paper.evidence.cache`) made before
+    ``remeasure_since`` (a Unix time; default: now) are measured again: the kernel gets
+    :data:`~kamim_paper.evidence.cache.REMEASURE_ENV` (one forced reproduction passes its start, so that its
+    notebooks share what it measured).
     Done-markers are local to a checkout (git ignores them): where none exists, e.g. in a fresh clone whose
     committed results/ holds summaries from elsewhere, the notebook runs with ``force=True`` so that its tables and
     figures are recomputed rather than redrawn from those summaries. Training is never repeated by ``force``:
@@ -156,7 +161,12 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     start = time.monotonic()
-    kernel = KernelControl(executed.with_suffix(".kernel.log"))
+    env = {}
+    if force:
+        from kamim_paper.evidence.cache import REMEASURE_ENV
+
+        env[REMEASURE_ENV] = repr(time.time() if remeasure_since is None else remeasure_since)
+    kernel = KernelControl(executed.with_suffix(".kernel.log"), env=env)
     try:
         with kernel:  # Ctrl-C goes to the kernel: training checkpoints, then the cell stops
             papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
@@ -198,9 +208,13 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     jobs = check_jobs(profile.jobs if jobs is None else jobs)
     out_dir = Path(out_dir) if out_dir else results_root() / profile.name
     sections = resolve_sections(only)
-    # Check every notebook's parameters before running anything: a typo should not cost a long run.
-    check_common_parameters(profile)
+    # Check every notebook's parameters before running anything: a typo should not cost a long run. Every problem
+    # is collected and reported together.
     plans, problems = [], []
+    try:
+        check_common_parameters(profile)
+    except ValueError as error:
+        problems.append((None, None, str(error)))
     for section in sections:
         notebook = notebooks_dir() / section.notebook
         if not notebook.is_file():
@@ -262,6 +276,8 @@ class _RunState:
 
     def __init__(self, plans: list, out_dir: Path, force: bool, log):
         self.plans, self.out_dir, self.force, self.log = plans, out_dir, force, log
+        # --force: cached measurements older than this reproduction are measured again (once, then shared).
+        self.remeasure_since = time.time() if force else None
         self.index = {plan[0].name: number for number, plan in enumerate(plans, 1)}
         self.outcome = {plan[0].name: "not run" for plan in plans}
         self.failed: dict[str, NotebookFailed] = {}
@@ -314,7 +330,8 @@ class _RunState:
     def execute(self, plan) -> str | NotebookFailed:
         section, notebook, parameters = plan
         try:
-            return run_notebook(section, notebook, parameters, self.out_dir, force=self.force)
+            since = {} if self.remeasure_since is None else {"remeasure_since": self.remeasure_since}
+            return run_notebook(section, notebook, parameters, self.out_dir, force=self.force, **since)
         except NotebookFailed as failure:
             return failure
 
