@@ -26,13 +26,15 @@ class Comparison:
 
     Attributes:
         compared: numbers compared.
-        differences: ``(section, key path, committed, now)`` for every number that differs (or is missing).
+        differences: ``(section, key path, committed, now)`` for every committed number that differs or is gone.
+        new: ``section: key path`` of numbers this run has and the committed results do not (a new output).
         sections: sections compared; ``not_committed``: sections with no committed summary (nothing to compare).
         unavailable: why nothing could be compared (no git, not a checkout), or None.
     """
 
     compared: int = 0
     differences: list[tuple[str, str, object, object]] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)
     sections: list[str] = field(default_factory=list)
     not_committed: list[str] = field(default_factory=list)
     unavailable: str | None = None
@@ -98,10 +100,11 @@ def compare_with_committed(out_dir: Path, repo: Path = REPOSITORY_ROOT) -> Compa
             continue
         comparison.sections.append(section)
         before, now = numbers(json.loads(committed)), numbers(json.loads(path.read_text()))
-        for key in sorted(set(before) | set(now)):
+        comparison.new += [f"{section}: {key}" for key in sorted(set(now) - set(before))]
+        for key in sorted(before):
             comparison.compared += 1
-            if not _same(before.get(key), now.get(key)):
-                comparison.differences.append((section, key, before.get(key), now.get(key)))
+            if not _same(before[key], now.get(key)):
+                comparison.differences.append((section, key, before[key], now.get(key)))
     return comparison
 
 
@@ -113,6 +116,8 @@ def describe(comparison: Comparison, *, shown: int = 10) -> str:
         return "no committed numbers to compare with (no section of this folder is committed)."
     extra = (f" ({', '.join(comparison.not_committed)}: not committed, not compared)"
              if comparison.not_committed else "")
+    if comparison.new:
+        extra += f"; {len(comparison.new)} new numbers not in the committed results (e.g. {comparison.new[0]})"
     if comparison.reproduced:
         return (f"every committed number was reproduced: {comparison.compared} numbers in "
                 f"{len(comparison.sections)} sections equal the committed ones (git HEAD){extra}.")

@@ -37,9 +37,11 @@ def test_a_rerun_with_other_timings_and_provenance_reproduces(tmp_path):
     rerun = json.loads(json.dumps(SUMMARY))
     rerun["provenance"] = {"date": "2026-12-06", "git_commit": "def"}
     rerun["results"][0]["pretrain"]["wall_time_s"] = 99.0
+    rerun["results"][0]["pretrain"]["unreadable_files_skipped"] = 0  # a new output is not a failure to reproduce
     (section / "summary.json").write_text(json.dumps(rerun))
     comparison = compare_with_committed(repo / "results" / "smoke", repo)
     assert comparison.reproduced and comparison.compared == 5
+    assert comparison.new == ["pretrain: results[0].pretrain.unreadable_files_skipped"]
     assert describe(comparison).startswith("every committed number was reproduced: 5 numbers in 1 sections")
 
 
@@ -47,15 +49,17 @@ def test_a_changed_number_is_named(tmp_path):
     repo, section = _committed_repo(tmp_path)
     rerun = json.loads(json.dumps(SUMMARY))
     rerun["evidence"]["held_out"]["simmim"][1] = 0.63
+    del rerun["results"][0]["pretrain"]["final_loss"]
     (section / "summary.json").write_text(json.dumps(rerun))
     (section.parent / "peers").mkdir()
     (section.parent / "peers" / "summary.json").write_text(json.dumps({"x": 1}))
     comparison = compare_with_committed(repo / "results" / "smoke", repo)
     assert not comparison.reproduced
-    assert comparison.differences == [("pretrain", "evidence.held_out.simmim[1]", 0.62, 0.63)]
+    assert comparison.differences == [("pretrain", "evidence.held_out.simmim[1]", 0.62, 0.63),
+                                      ("pretrain", "results[0].pretrain.final_loss", 0.5, None)]
     assert comparison.not_committed == ["peers"]
     text = describe(comparison)
-    assert "1 of 5 committed numbers differ" in text and "committed 0.62, now 0.63" in text and "peers" in text
+    assert "2 of 5 committed numbers differ" in text and "committed 0.62, now 0.63" in text and "peers" in text
 
 
 def test_outside_a_checkout_it_says_so_and_the_report_records_unknown(tmp_path):
