@@ -127,9 +127,16 @@ def coverage_warnings(coverage: dict[str, dict], threshold: float = COVERAGE_WAR
             for name, row in coverage.items() if row["share"] < threshold]
 
 
+def coverage_verdict(coverage: dict[str, dict], threshold: float = COVERAGE_WARNING_SHARE) -> Markdown:
+    """The warnings of :func:`coverage_warnings` as a list, or one sentence saying that every detector passed."""
+    warnings = coverage_warnings(coverage, threshold)
+    return bullet_lines(warnings) if warnings else Markdown(
+        f"Every detector finds keypoints on at least {100 * threshold:.0f} % of the images.")
+
+
 def coverage_warning(result: SectionResult) -> Markdown:
-    """The generated warning for detectors that leave most images without keypoints (empty when none does)."""
-    return bullet_lines(coverage_warnings(result["keypoint_coverage"]))
+    """The generated warning for detectors that leave too many images without keypoints."""
+    return coverage_verdict(result["keypoint_coverage"])
 
 
 def _where(reference_config) -> str:
@@ -189,4 +196,4 @@ def conclusions(result: SectionResult) -> Markdown:
 
 __all__ = ["Params", "parameters", "plan", "compute", "coverage_table", "coverage_warning", "tables",
            "comparisons_figure", "deciles_figure", "conclusions", "coverage_markdown", "coverage_warnings",
-           "COVERAGE_WARNING_SHARE"]
+           "coverage_verdict", "COVERAGE_WARNING_SHARE"]

@@ -1,4 +1,5 @@
-"""Section 1 (notebook ``01_method``): the method on bundled photos — keypoints → density → weights → weighted loss.
+"""Section 1 (notebook ``01_method``): the method on bundled photos, keypoints → density → weights → weighted
+loss.
 
 The pipeline runs on real photos bundled with scikit-image: FAST (or SIFT/ORB) keypoints drawn as the original
 does, the keypoint density Ω per ``w_ps × w_ps`` patch, the weights W = exp((Ω − min Ω)/T), SimMIM's mask, and the

@@ -29,3 +29,11 @@ def test_coverage_markdown_lists_each_detector_with_its_share_in_percent():
     assert text.startswith("### Images with at least one keypoint (photo_crops train, 96 px, OpenCV defaults)")
     row = next(line for line in text.splitlines() if line.startswith("| fast"))
     assert [cell.strip() for cell in row.strip("|").split("|")] == ["fast", "100", "97", "97.0", "31.0", "n/a"]
+
+
+def test_coverage_verdict_lists_the_warnings_or_says_that_every_detector_passed():
+    assert detectors.coverage_verdict({"fast": _row(95), "sift": _row(90)}) == \
+        "Every detector finds keypoints on at least 90 % of the images."
+    assert detectors.coverage_verdict({"fast": _row(95), "orb": _row(50)}) == \
+        ("- orb finds keypoints on only 50 % of the images: KAMIM-orb is close to SimMIM here, and its row says "
+         "little about the detector.")
