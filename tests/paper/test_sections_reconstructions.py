@@ -43,8 +43,8 @@ def test_the_conclusions_compare_with_the_paper_only_in_its_setting(tmp_path):
     lines = reconstructions.conclusions(SectionResult("reconstructions", params, tmp_path, _summary())).splitlines()
     assert lines[0] == ("- KAMIM: PSNR 14.00 dB, SSIM 0.300 (original's convention, full image); masked-region PSNR "
                         "13.00 dB (kamim's convention); +1.50 dB and SSIM +0.200 against the image-blind floor.")
-    assert lines[-1] == ("- The paper's PSNR 12.06–12.09 dB is -0.44 to -0.41 dB against this floor, measured here on "
-                         "these images.")
+    assert lines[-1] == ("- The paper's PSNR 12.06–12.09 dB is -0.44 to -0.41 dB against this floor, measured here "
+                         "on these images.")
     elsewhere = reconstructions.conclusions(SectionResult("reconstructions", params, tmp_path,
                                                           _summary(model="vit_micro12"))).splitlines()
     assert elsewhere[-1] == ("- The paper's PSNR 12.06–12.09 dB (ViT-B, mask ratio 0.4) is not comparable with this "
