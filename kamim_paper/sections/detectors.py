@@ -26,9 +26,8 @@ from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import provenance_line
-from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections import ablation_views
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import DetectorAblationParams as Params
 
 NAME = "detectors"
@@ -36,10 +35,9 @@ NAME = "detectors"
 COVERAGE_WARNING_SHARE = 0.9
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,18 +15,16 @@ from kamim_paper.results import conclusions as sentences
 from kamim_paper.results import summaries
 from kamim_paper.results.figures import analysis as figures
 from kamim_paper.results.tables import analysis as tables
-from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections.analysis_views import inputs, read_result
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import FourierParams as Params
 
 NAME = "fourier"
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 def compute(params: Params, setup: AnalysisSetup | None = None) -> SectionResult:

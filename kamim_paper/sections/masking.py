@@ -22,18 +22,16 @@ from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import masking as masking_plots
-from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections import masking_views
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import MaskingParams as Params
 
 NAME = "masking"
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants (e.g. an arm that needs a ViT) are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants (e.g. an arm that needs a ViT) are all reported by name.
+parameters = parameters_of(Params)
 
 
 def _setup(params: Params):

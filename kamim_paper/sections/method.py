@@ -20,18 +20,16 @@ from kamim_lib.sample_photos import sample_photo_batch
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures.method import compute_method_panels, method_figure
 from kamim_paper.results.figures.plots import save_figure
-from kamim_paper.runner.parameters import notebook_parameters
-from kamim_paper.sections.outputs import SectionResult
+from kamim_paper.sections.outputs import SectionResult, parameters_of
 from kamim_paper.sections.params import MethodParams as Params
 
 NAME = "method"
 FIGURE_DPI = 110  # this figure's resolution since notebook 01 first wrote it
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 def compute(params: Params) -> SectionResult:

@@ -26,8 +26,7 @@ from kamim_paper.results import summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import peers as peers_plots
 from kamim_paper.results.tables.markdown import NOT_AVAILABLE, comparison_table
-from kamim_paper.runner.parameters import notebook_parameters
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import PeersParams as Params
 
 NAME = "peers"
@@ -35,10 +34,9 @@ NAME = "peers"
 LINPROBE, KNN, FINETUNE = "linprobe top-1 %", "kNN top-1 %", "finetune top-1 %"
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 def _setup(params: Params):

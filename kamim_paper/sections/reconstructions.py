@@ -19,18 +19,16 @@ from kamim_paper.results import summaries
 from kamim_paper.results.figures import analysis as figures
 from kamim_paper.results.tables import analysis as tables
 from kamim_paper.results.tables.analysis import in_paper_setting
-from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections.analysis_views import inputs, labels, read_result
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import ReconstructionParams as Params
 
 NAME = "reconstructions"
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 def left_out_sentence(left_out: list[str]) -> str | None:
