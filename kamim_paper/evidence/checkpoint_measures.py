@@ -116,7 +116,8 @@ def held_out_errors(checkpoint: str, bench: ReconstructionBench) -> dict:
         return {"val_masked_l1": float(errors.mean()),
                 "deciles": weighting.error_by_density_decile(patch_errors, bench.density, bench.masked)}
 
-    key = {"checkpoint": file_digest(checkpoint), "bench": bench.digest, **_model_settings(bench.config)}
+    key = {"checkpoint": file_digest(checkpoint), "bench": bench.digest, **_model_settings(bench.config),
+           "density_bins": weighting.DENSITY_BINS_VERSION}  # cached deciles of an older binning are measured again
     return bench.cache.value("held_out_errors", key, measure)
 
 
