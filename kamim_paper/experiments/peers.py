@@ -14,6 +14,7 @@ Results are plain JSON (``run_peers``) that the notebook stores in its summary a
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
@@ -174,7 +175,9 @@ def comparison_rows(values: Mapping[str, Mapping[int, float]], *, reference: str
 
 def sweep_curves(sweeps: Sequence[dict]) -> dict[str, dict[str, list[float]]]:
     """Mean accuracy and throughput per drop ratio over seeds, per label: ``{label: {"keep_rate", "top1",
-    "top1_low", "top1_high", "images_per_s"}}`` (low/high: min/max over seeds)."""
+    "top1_low", "top1_high", "images_per_s", "images_per_s_median", "images_per_s_low", "images_per_s_high",
+    "timings", "tokens"}}`` (low/high: min/max over seeds; ``timings``: how many seeds' timings each throughput is
+    over; ``tokens``: the sequence length kept, CLS included, where the sweep recorded it)."""
     grouped: dict[str, dict[float, list[dict]]] = {}
     for sweep in sweeps:
         for row in sweep["rows"]:
@@ -188,7 +191,13 @@ def sweep_curves(sweeps: Sequence[dict]) -> dict[str, dict[str, list[float]]]:
             "top1_low": [min(r["top1"] for r in by_rate[rate]) for rate in rates],
             "top1_high": [max(r["top1"] for r in by_rate[rate]) for rate in rates],
             "images_per_s": [sum(r["images_per_s"] for r in by_rate[rate]) / len(by_rate[rate]) for rate in rates],
+            "images_per_s_median": [statistics.median(r["images_per_s"] for r in by_rate[rate]) for rate in rates],
+            "images_per_s_low": [min(r["images_per_s"] for r in by_rate[rate]) for rate in rates],
+            "images_per_s_high": [max(r["images_per_s"] for r in by_rate[rate]) for rate in rates],
+            "timings": [len(by_rate[rate]) for rate in rates],
         }
+        if all("tokens" in r for rate in rates for r in by_rate[rate]):
+            curves[label]["tokens"] = [by_rate[rate][0]["tokens"] for rate in rates]
     return curves
 
 
