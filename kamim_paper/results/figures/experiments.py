@@ -20,6 +20,13 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _wrapped(text: str, figure: Figure, fontsize: float = 12.0) -> str:
+    """``text`` broken into lines that fit the width of ``figure`` at ``fontsize`` points (about 0.6 em a
+    character), so a title never runs off the canvas."""
+    characters = max(20, int(figure.get_figwidth() * 72 / (0.6 * fontsize)) - 4)
+    return textwrap.fill(text, characters)
+
+
 def plot_loss_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = "",
                      note: str = "") -> Figure:
     """Training loss per epoch of several runs: as logged (left) and divided by the first epoch's value (right).
@@ -88,7 +95,7 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
     ax.set_ylim(0, max(tallest, 1e-9) * 1.12)  # room for the value labels
     ax.set_xticks(positions, list(values))
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(_wrapped(title, figure))
     if metrics:
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(metrics), frameon=False)
     return figure
@@ -183,21 +190,23 @@ def _single_cell(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, ce
             ax.errorbar(0, mean, yerr=[[mean - low], [high - mean]], fmt="s", capsize=8, markersize=8, color="C0",
                         zorder=4, label=f"mean, 95 % CI ({len(seeds)} seeds)")
         elif not _missing(value):
-            ax.plot(0, value, "s", markersize=8, color="C0", zorder=4, label="mean (no interval drawn)")
+            ax.plot(0, value, "s", markersize=8, color="C0", zorder=4,
+                    label="mean (no per-seed values given: no interval)")
         if _missing(value):
             ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes)
         else:
-            ax.annotate(value_format.format(value), (0, value), xytext=(12, 0), textcoords="offset points",
-                        va="center", fontsize="small")
+            ax.annotate(value_format.format(value), (0, value), xytext=(30, 0), textcoords="offset points",
+                        va="center", fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
         if center is not None:
             ax.axhline(center, color="C3", linestyle="--", linewidth=1,
                        label=f"reference {value_format.format(center)}")
         ax.set_xlim(-0.5, 0.5)
-        ax.set_xticks([0], [textwrap.fill(cell, 28)], fontsize="small")
+        ax.set_xticks([0], [textwrap.fill(cell, 40)], fontsize="small")
         ax.set_title(textwrap.fill(name, 40), fontsize="medium")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
-    figure.suptitle(textwrap.fill((f"{title}: " if title else "") + "one cell of the grid, so no heatmap", 70),
+    figure.suptitle(textwrap.fill((f"{title}: " if title else "") + "one cell of the grid, so no heatmap",
+                                  int(figure.get_figwidth() * 11)),
                     fontsize="medium")
     return figure
 
@@ -280,7 +289,6 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
     """
     if not deciles:
         raise ValueError("deciles must hold at least one model.")
-    rows_of = next(iter(deciles.values()))
     bins = max(len(rows) for rows in deciles.values())
     figure = Figure(figsize=(max(8.5, 0.75 * bins + 3.5), 4.4), layout="constrained")
     ax = figure.add_subplot()
@@ -293,14 +301,21 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
                         marker="o", markersize=3, capsize=3, label=label)
         else:
             ax.plot(x, y, marker="o", markersize=3, label=label)
-    longest = max(deciles.values(), key=len) if deciles else rows_of
+    longest = max(deciles.values(), key=len)
     ax.set_xticks(np.arange(bins), [_density_tick(row) for row in longest], fontsize="x-small")
     zero_bin = longest[0].get("label") == "no keypoints"
     if zero_bin:
         ax.axvline(0.5, color="0.6", linewidth=0.8, linestyle=":")
-    ax.set_xlabel("keypoint density Ω of the masked patches: "
-                  + ("no keypoints, then quantile bins of the rest (ties never split)" if zero_bin else
-                     "quantile bins") + "; n = patches per bin")
+    split_ties = "label" not in longest[0] and any(
+        row["density_high"] == following["density_low"] for row, following in zip(longest, longest[1:]))
+    if zero_bin:
+        kind = "no keypoints, then quantile bins of the rest (ties never split)"
+    elif split_ties:
+        kind = "deciles of an older record, which split equal densities across bins (recompute for tie-aware bins)"
+    else:
+        kind = "quantile bins (ties never split)"
+    ax.set_xlabel(textwrap.fill(f"keypoint density Ω of the masked patches: {kind}; n = patches per bin",
+                                int(figure.get_figwidth() * 12)))
     ax.set_ylabel("unweighted masked L1 of the patch")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: covers no curve
     ax.grid(alpha=0.3)
@@ -323,10 +338,17 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
     metrics = [metric for metric in metric_names if any(entry["metric"] == metric for entry in comparisons)]
     if not metrics:
         raise ValueError("comparisons holds no entry of the metrics named in metric_names.")
-    figure = Figure(figsize=(5 * len(metrics), 0.9 + 0.45 * max(
-        sum(entry["metric"] == metric for entry in comparisons) for metric in metrics)), layout="constrained")
-    for ax, metric in zip(np.atleast_1d(figure.subplots(1, len(metrics))), metrics):
-        entries = [entry for entry in comparisons if entry["metric"] == metric]
+    by_metric = {metric: [entry for entry in comparisons if entry["metric"] == metric] for metric in metrics}
+    names = {metric: [f"{entry['a']} − {entry['b']}" for entry in entries] for metric, entries in by_metric.items()}
+    # the same comparisons in every panel: their names once, on the left (long names left the panels no room)
+    shared = all(names[metric] == names[metrics[0]] for metric in metrics)
+    longest = max(len(name) for metric in (metrics[:1] if shared else metrics) for name in names[metric])
+    label_inches = 0.075 * longest  # "small" tick labels
+    figure = Figure(figsize=(4.2 * len(metrics) + label_inches * (1 if shared else len(metrics)) + 0.5,
+                             1.5 + 0.45 * max(len(entries) for entries in by_metric.values())), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(metrics), sharey=shared))
+    for index, (ax, metric) in enumerate(zip(axes, metrics)):
+        entries = by_metric[metric]
         for row, entry in enumerate(entries):
             if entry["ci95"] is None:
                 ax.plot(entry["mean"], row, "o", color="C0")
@@ -336,11 +358,14 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
                 ax.errorbar(entry["mean"], row, xerr=[[entry["mean"] - low], [high - entry["mean"]]], fmt="o",
                             capsize=4, color="C3" if excludes_zero else "C0")
         ax.axvline(0.0, color="black", linewidth=0.8)
-        ax.set_yticks(range(len(entries)), [f"{entry['a']} − {entry['b']}" for entry in entries], fontsize="small")
-        ax.invert_yaxis()
-        ax.set_xlabel(f"paired difference, {metric_names[metric]}")
-        ax.set_title(f"mean and 95 % CI over {seeds} seeds (red: excludes 0)", fontsize="small")
+        if shared and index:
+            ax.tick_params(axis="y", labelleft=False)
+        else:
+            ax.set_yticks(range(len(entries)), names[metric], fontsize="small")
+        if not shared or index == 0:  # shared: inverting one inverts all
+            ax.invert_yaxis()
+        ax.set_xlabel(textwrap.fill(f"paired difference, {metric_names[metric]}", 45))
         ax.grid(alpha=0.3, axis="x")
-    if title:
-        figure.suptitle(title)
+    note = f"mean and 95 % CI over {seeds} seeds (red: the interval excludes 0)"
+    figure.suptitle((textwrap.fill(title, 110) + "\n" if title else "") + note, fontsize="medium")
     return figure

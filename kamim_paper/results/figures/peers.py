@@ -39,7 +39,7 @@ def plot_seed_bars(values: Mapping[str, Mapping[int, float]], *, ylabel: str = "
 #: Fewer independent timings than this per point and throughput is not plotted (one timing on a shared machine is
 #: noise: 60 vs 1703 images/s at the same token count was measured once).
 MIN_TIMINGS = 3
-TIMING_NOTE = ("throughput not plotted: {timings} timing(s) per point (a single timing on a shared machine is noise); "
+TIMING_NOTE = ("throughput not plotted: {timings} timing per point (a single timing on a shared machine is noise); "
                "benchmarks/pss_step.py times the step per drop ratio, repeated, on an otherwise idle machine")
 
 
@@ -76,7 +76,7 @@ def plot_dynamic_inference(curves: Mapping[str, Mapping[str, list[float]]], *, t
         cost_label = f"images / s (median of {timings}+ timings, min–max shaded)"
     else:
         cost_label = "tokens per image (CLS included)"
-        note = TIMING_NOTE.format(timings=timings)
+        note = TIMING_NOTE.format(timings=f"only {timings}" if timings else "no")
         figure.supxlabel(textwrap.fill(note, 120), fontsize="x-small", color="0.3")
         if not any("tokens" in curve for curve in curves.values()):
             cost.text(0.5, 0.5, textwrap.fill(note, 40), ha="center", va="center", transform=cost.transAxes,
