@@ -268,6 +268,8 @@ def _density_tick(row: dict) -> str:
     count = bin_count(row)
     if row.get("label") == "no keypoints":
         name = "no\nkeypoints"
+    elif "density_low" not in row or "density_high" not in row:
+        name = f"bin {row['decile']}"
     elif row["density_low"] == row["density_high"]:
         name = f"{row['density_low']:.2f}"
     else:
@@ -307,7 +309,7 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
     if zero_bin:
         ax.axvline(0.5, color="0.6", linewidth=0.8, linestyle=":")
     split_ties = "label" not in longest[0] and any(
-        row["density_high"] == following["density_low"] for row, following in zip(longest, longest[1:]))
+        row.get("density_high", -1) == following.get("density_low", -2) for row, following in zip(longest, longest[1:]))
     if zero_bin:
         kind = "no keypoints, then quantile bins of the rest (ties never split)"
     elif split_ties:
