@@ -19,7 +19,8 @@ def register(subparsers) -> None:
                         help=f"profile name in params/ ({', '.join(list_profiles()) or 'none yet'}) or a YAML path")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help=f"run only these sections (and what they "
                         f"need): {sections}")
-    parser.add_argument("--force", action="store_true", help="re-run finished sections and evaluations")
+    parser.add_argument("--force", action="store_true",
+                        help="re-run finished sections and evaluations, and measure cached measurements again")
     parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "

@@ -19,8 +19,13 @@ def default(value):
 
 
 def _check_profile(profile: str) -> None:
+    """A profile in params/ by name, or a profile file by path (any name: `kamim reproduce --profile PATH` passes
+    the file's absolute path)."""
     if not profile.endswith((".yaml", ".yml")):
-        check_choice("profile", profile, list_profiles())
+        if profile not in list_profiles():
+            raise ValueError(f"profile={profile!r} is not supported; choose one of "
+                             f"{', '.join(map(repr, list_profiles()))}, or give the path of a profile file "
+                             "(*.yaml).")
 
 
 @dataclass(frozen=True)

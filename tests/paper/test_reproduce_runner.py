@@ -1,4 +1,6 @@
 """The papermill runner on throwaway notebooks: skip when done, failures name notebook and cell, keep logs."""
+import importlib
+import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -119,8 +121,11 @@ def test_profile_overrides_parse_yaml_and_beat_notebook_values():
     assert updated.parameters_for("a") == {"device": "cuda", "data_root": "/data/x", "epochs": 5,
                                            "methods": ["kamim"]}
     assert profile.parameters == {"device": "cpu"}          # the original is untouched
-    with pytest.raises(ValueError, match="NAME=VALUE"):
+    with pytest.raises(ValueError, match="must look like key=value"):
         profile.with_overrides(["device"])
+    # One override form everywhere: a command prefix belongs in train_overrides, and the message says so.
+    with pytest.raises(ValueError, match="train_overrides"):
+        profile.with_overrides(["linprobe.lr=0.1"])
 
 
 def test_a_common_parameter_no_notebook_declares_is_an_error(tmp_path):
@@ -169,8 +174,15 @@ def test_every_notebook_is_checked_against_the_schema_the_preflight_uses():
 
     for section in SECTIONS:
         source = (notebooks_dir() / section.notebook).read_text()
-        schema = SECTION_SCHEMAS[section.name].__name__
-        assert re.search(rf"notebook_parameters\(globals\(\), (schemas\.)?{schema}\)", source), section.name
+        schema = SECTION_SCHEMAS[section.name]
+        if re.search(rf"\b{section.name}\.parameters\(globals\(\)\)", source):
+            # A section-module notebook: its module validates with the same schema.
+            module = importlib.import_module(f"kamim_paper.sections.{section.name}")
+            assert module.Params is schema, section.name
+            assert "notebook_parameters(namespace, Params)" in inspect.getsource(module.parameters), section.name
+        else:
+            assert re.search(rf"notebook_parameters\(globals\(\), (schemas\.)?{schema.__name__}\)", source), \
+                section.name
 
 
 def _timed_fake_run(events, lock, fail=()):
