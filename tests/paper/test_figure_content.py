@@ -40,15 +40,26 @@ def test_throughput_is_plotted_only_from_repeated_timings():
     assert list(repeated.axes[1].lines[0].get_ydata()) == [46.0, 60.0]
 
 
-def test_sweep_curves_keep_the_spread_and_the_token_counts():
-    from kamim_paper.experiments.peers import sweep_curves
-
+def test_sweep_costs_keep_the_spread_and_the_token_counts():
     rows = lambda speed: [{"keep_rate": 1.0, "tokens": 65, "top1": 40.0, "images_per_s": speed}]  # noqa: E731
-    curves = sweep_curves([{"label": "kamim", "seed": seed, "rows": rows(speed)}
-                           for seed, speed in enumerate([50.0, 60.0, 1700.0])])
-    curve = curves["kamim"]
-    assert curve["images_per_s_median"] == [60.0] and curve["images_per_s_low"] == [50.0]
-    assert curve["images_per_s_high"] == [1700.0] and curve["timings"] == [3] and curve["tokens"] == [65]
+    costs = peers.sweep_costs([{"label": "kamim", "seed": seed, "rows": rows(speed)}
+                               for seed, speed in enumerate([50.0, 60.0, 1700.0])])
+    cost = costs["kamim"]
+    assert cost["images_per_s_median"] == [60.0] and cost["images_per_s_low"] == [50.0]
+    assert cost["images_per_s_high"] == [1700.0] and cost["timings"] == [3] and cost["tokens"] == [65]
+
+
+def test_without_token_counts_or_repeated_timings_there_is_no_cost_panel():
+    curves = {label: {key: values for key, values in curve.items() if key in ("keep_rate", "top1", "top1_low",
+                                                                               "top1_high", "images_per_s")}
+              for label, curve in _curves(1).items()}
+    figure = peers.plot_dynamic_inference(curves)
+    assert len(figure.axes) == 1 and "throughput not plotted" in figure.get_supxlabel()
+    sweeps = [{"label": label, "seed": 0, "rows": [{"keep_rate": 1.0, "tokens": 65, "images_per_s": 46.0},
+                                                    {"keep_rate": 0.2, "tokens": 13, "images_per_s": 1703.0}]}
+              for label in curves]
+    with_sweeps = peers.plot_dynamic_inference(curves, sweeps=sweeps)
+    assert len(with_sweeps.axes) == 2 and list(with_sweeps.axes[1].lines[0].get_ydata()) == [65, 13]
 
 
 def _reconstruction_arrays(with_mask: bool) -> dict:

@@ -277,24 +277,30 @@ def masking_strategies():
 
 
 def _peers():
-    from kamim_paper.experiments import peers as peer_runs
+    from kamim_paper.sections import peers as peer_section
 
     summary = _summary("peers")
     evaluated = summary["results"]["peers"] + summary["results"]["baselines"]
     where = f"{evaluated[0]['evaluation']['model']}, {evaluated[0]['evaluation']['dataset']}"
-    return peer_runs, summary, evaluated, where
+    return peer_section, summary, evaluated, where
 
 
 def peers_seed_bars():
-    peer_runs, summary, evaluated, where = _peers()
+    peer_section, summary, evaluated, where = _peers()
     protocol = evaluated[0]["protocol"]
-    values = peer_runs.per_seed(evaluated, protocol, "top1")
+    values = peer_section.per_seed(evaluated, protocol, "top1")
     return peers.plot_seed_bars(values, ylabel=f"{protocol} top-1 %", title=f"Peers: {protocol} top-1 % ({where})")
 
 
 def peers_dynamic_inference():
-    peer_runs, summary, _, where = _peers()
-    return peers.plot_dynamic_inference(peer_runs.sweep_curves(summary["sweeps"]),
+    peer_section, summary, _, where = _peers()
+    return peers.plot_dynamic_inference(peer_section.sweep_curves(summary["sweeps"]),
+                                        title=f"Dynamic inference ({where}); solid: trained with PSS")
+
+
+def peers_dynamic_inference_with_sweeps():
+    peer_section, summary, _, where = _peers()
+    return peers.plot_dynamic_inference(peer_section.sweep_curves(summary["sweeps"]), sweeps=summary["sweeps"],
                                         title=f"Dynamic inference ({where}); solid: trained with PSS")
 
 
