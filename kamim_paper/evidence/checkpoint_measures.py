@@ -116,8 +116,7 @@ def held_out_errors(checkpoint: str, bench: ReconstructionBench) -> dict:
         return {"val_masked_l1": float(errors.mean()),
                 "deciles": weighting.error_by_density_decile(patch_errors, bench.density, bench.masked)}
 
-    key = {"checkpoint": file_digest(checkpoint), "bench": bench.digest, **_model_settings(bench.config),
-           "density_bins": weighting.DENSITY_BINS_VERSION}  # cached deciles of an older binning are measured again
+    key = {"checkpoint": file_digest(checkpoint), "bench": bench.digest, **_model_settings(bench.config)}
     return bench.cache.value("held_out_errors", key, measure)
 
 

@@ -38,7 +38,8 @@ def decile_edges(values: torch.Tensor, bins: int = 10) -> torch.Tensor:
 
 #: The bin of the masked patches without keypoints (density exactly 0); the quantile bins of the rest are 1, 2, ...
 NO_KEYPOINTS_BIN = 0
-#: Raise when the binning below changes the records it returns (part of the measurement cache's key).
+#: The binning's version (2: tie-aware bins with a "no keypoints" bin; 1: rank deciles that split ties). The
+#: measurement cache re-measures on its own when this module changes (it hashes the module's source).
 DENSITY_BINS_VERSION = 2
 
 
