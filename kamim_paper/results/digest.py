@@ -62,11 +62,7 @@ def findings(results: Path) -> list[str]:
                          f"{weighting['max_weight_mean']:.1f}.")
             deciles = weighting.get("error_by_density_decile", {})
             if {"simmim", "kamim"} <= set(deciles):
-                below = [row["decile"] for row, other in zip(deciles["kamim"], deciles["simmim"])
-                         if row["error_mean"] < other["error_mean"]]
-                lines.append(f"KAMIM's unweighted masked-patch error is below SimMIM's in {len(below)} of "
-                             f"{len(deciles['kamim'])} keypoint-density deciles"
-                             + (f" (deciles {', '.join(map(str, below))}; 10 = densest)" if below else "") + ".")
+                lines.append(density_bins_sentence(deciles["kamim"], deciles["simmim"]))
     for section, name in (("linprobe", "Linear probe"), ("finetune", "Fine-tuning")):
         evidence = _evidence(results, section)
         if not evidence:
@@ -83,6 +79,26 @@ def findings(results: Path) -> list[str]:
         evidence = _evidence(results, section)
         lines += ablation_findings(evidence, name, main_runs) if evidence.get("comparisons") else []
     return lines
+
+
+def density_bins_sentence(kamim: list[dict], simmim: list[dict]) -> str:
+    """In how many keypoint-density bins KAMIM's unweighted masked-patch error is below SimMIM's, naming the bins.
+
+    Bins as :func:`kamim_paper.evidence.weighting.error_by_density_decile` cuts them (0 = no keypoints, then
+    quantile bins of the rest, ties never split); records written before it (no ``label``) were deciles 1-10 of all
+    masked patches and keep their sentence.
+    """
+    below = [row["decile"] for row, other in zip(kamim, simmim) if row["error_mean"] < other["error_mean"]]
+    if not kamim or "label" not in kamim[0]:
+        return (f"KAMIM's unweighted masked-patch error is below SimMIM's in {len(below)} of {len(kamim)} "
+                f"keypoint-density deciles" + (f" (deciles {', '.join(map(str, below))}; 10 = densest)" if below
+                                               else "") + ".")
+    zero_bin = kamim[0]["label"] == "no keypoints"
+    legend = ([f"{kamim[0]['decile']} = no keypoints"] if zero_bin else []) + [f"{kamim[-1]['decile']} = densest"]
+    kind = "no keypoints, then quantiles of the rest" if zero_bin else "quantiles, ties never split"
+    return (f"KAMIM's unweighted masked-patch error is below SimMIM's in {len(below)} of {len(kamim)} "
+            f"keypoint-density bins ({kind})"
+            + (f": bins {', '.join(map(str, below))} ({', '.join(legend)})" if below else "") + ".")
 
 
 def ablation_findings(evidence: dict, name: str, main_runs: dict | None = None) -> list[str]:
@@ -115,7 +131,9 @@ def ablation_findings(evidence: dict, name: str, main_runs: dict | None = None) 
         densest = next((comparison["deciles"][-1] for comparison in evidence.get("decile_comparisons", [])
                         if (comparison["a"], comparison["b"]) == (a, b)), None)
         if densest is not None and densest["ci95"] is not None:
-            parts.append(f"masked-patch error in the densest keypoint decile {_interval(densest, 3)}")
+            binned = any("label" in rows[0] for rows in evidence.get("error_by_density_decile", {}).values() if rows)
+            parts.append(f"masked-patch error in the densest keypoint{'-density bin' if binned else ' decile'} "
+                         f"{_interval(densest, 3)}")
         lines.append(f"{name}, {a} − {b} ({len(evidence['seeds'])} paired seeds): " + "; ".join(parts) + ".")
     return lines
 

@@ -42,8 +42,8 @@ def per_layer_table(summary: dict, metric: str, *, title: str, digits: int = 2) 
     body = [[layer] + [values.get(layer) for values in columns.values()] for layer in layers]
     text = f"### {title} ({summary['model']})\n\n" + markdown_table(["layer", *columns], body, digits)
     if paper:
-        text += f"\n\n_paper columns: {paper_model}, read off the paper's figures (±0.5 %)._"
-    return text + "\n\n" + provenance_line(summary.get("provenance", {})) + "\n"
+        text += f"\n_paper columns: {paper_model}, read off the paper's figures (±0.5 %)._\n"
+    return text + "\n" + provenance_line(summary.get("provenance", {})) + "\n"
 
 
 def in_paper_setting(summary: dict) -> bool:
