@@ -103,28 +103,33 @@ def _where(reference_config) -> str:
 
 
 def heatmap_panels(evidence: dict, grid_variants: list, weight_patch_sizes: list[int],
-                   seeds: int) -> tuple[dict, dict]:
-    """Per metric, the (w_ps rows x T columns) grid of the mean over seeds (None where a cell is missing), and the
-    value the colour scale is centred on (SimMIM's mean; None without SimMIM)."""
-    panels, centers = {}, {}
+                   seeds: int) -> tuple[dict, dict, dict]:
+    """Per metric, the (w_ps rows x T columns) grid of the mean over seeds (None where a cell is missing), the value
+    the colour scale is centred on (SimMIM's mean; None without SimMIM), and the same grid of per-seed values (what
+    a one-cell grid draws instead of a heatmap)."""
+    panels, centers, seed_values = {}, {}, {}
     for metric, name in METRICS.items():
-        means = {label: sum(per) / len(per) for label, per in evidence[metric].items()}
+        per_seed = evidence[metric]
+        means = {label: sum(per) / len(per) for label, per in per_seed.items()}
         panel = f"{name}, mean of {seeds} seed(s)"
-        panels[panel] = [[means.get(variant.label) for variant in grid_variants
-                          if variant.fields["weight_patch_size"] == size] for size in weight_patch_sizes]
+        rows = [[variant for variant in grid_variants if variant.fields["weight_patch_size"] == size]
+                for size in weight_patch_sizes]
+        panels[panel] = [[means.get(variant.label) for variant in row] for row in rows]
+        seed_values[panel] = [[list(per_seed.get(variant.label, [])) for variant in row] for row in rows]
         centers[panel] = means.get("simmim")
-    return panels, centers
+    return panels, centers, seed_values
 
 
 def heatmaps_figure(result: SectionResult) -> Figure:
-    """Held-out masked L1 and converged-probe top-1 over the w_ps x T grid, colour scale centred on SimMIM."""
+    """Held-out masked L1 and converged-probe top-1 over the w_ps x T grid, colour scale centred on SimMIM (a
+    one-cell grid: the cell's seeds and interval beside SimMIM's mean instead of a heatmap)."""
     params, state = result.params, _setup(result.params)
-    panels, centers = heatmap_panels(result["evidence"], state.grid_variants, params.weight_patch_sizes,
-                                     len(params.seeds))
+    panels, centers, seed_values = heatmap_panels(result["evidence"], state.grid_variants, params.weight_patch_sizes,
+                                                  len(params.seeds))
     figure = experiment_plots.plot_heatmaps(
         panels, row_labels=params.weight_patch_sizes, column_labels=params.temperatures,
         row_name="w_ps (px)", column_name="temperature T", title=f"KAMIM w_ps x T ({_where(state.reference_config)})",
-        centers=centers)
+        centers=centers, seed_values=seed_values)
     return result.save_figure(figure, "wps_temperature_sweep")
 
 

@@ -9,11 +9,12 @@ def test_heatmap_panels_put_each_cell_at_its_w_ps_row_and_t_column_centred_on_si
     evidence = {"val_masked_l1": {"simmim": [0.5, 0.7], **{label: [index, index + 2.0]
                                                           for index, label in enumerate(labels)}},
                 "top1": {label: [10.0 * index] * 2 for index, label in enumerate(labels)}}
-    panels, centers = sweep.heatmap_panels(evidence, grid, [4, 8], seeds=2)
+    panels, centers, seed_values = sweep.heatmap_panels(evidence, grid, [4, 8], seeds=2)
     l1_panel, top1_panel = list(panels)
     assert l1_panel.endswith(", mean of 2 seed(s)")
     # Means over seeds ([i, i + 2] -> i + 1), rows by w_ps, columns by T.
     assert panels[l1_panel] == [[1.0, 2.0], [3.0, 4.0]]   # sweep_variants is row-major: (4, .25), (4, 1), ...
     assert centers[l1_panel] == 0.6 and centers[top1_panel] is None   # no SimMIM top-1: no centre
+    assert seed_values[l1_panel] == [[[0, 2.0], [1, 3.0]], [[2, 4.0], [3, 5.0]]]   # the seeds behind each mean
     # A w_ps that has no cell gives an empty row rather than another row's values.
     assert sweep.heatmap_panels(evidence, grid, [4, 16], seeds=2)[0][l1_panel][1] == []
