@@ -211,6 +211,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
             group_size = accumulation_group_size(progress.batches_done, accum, sampler.batches_per_epoch)
             closes_group = (progress.batches_done + 1) % accum == 0 \
                 or progress.batches_done + 1 == sampler.batches_per_epoch
+            task.set_micro_batch(progress.batches_done, accum)
             with contextlib.nullcontext() if closes_group else runtime.no_sync(train_model):
                 loss = task.train_loss(train_model, batch, step_seed)
                 scaled = loss / group_size  # the mean of the group's micro-batch losses

@@ -36,9 +36,50 @@ PUBLISHED = {
 }
 
 
-def peer_variant(name: str, *, attmask_mode: str = "high") -> Variant:
-    """The pretraining variant of a peer (see the module docstring)."""
+# How the peers are set up (notebook 12's ``peer_settings``): "shared" puts every peer on SimMIM's footing (its
+# 32-px mask cells at ratio 0.6, pixel targets), so only the method differs; "papers" gives each peer the settings
+# of its own paper where they can be expressed on this engine (PEER_PAPER_SETTINGS; docs/faithfulness.md lists what
+# still differs).
+PEER_SETTINGS = ("shared", "papers")
+
+# Each peer's own paper's settings (PEERS.md). "{patch}" is the model's patch size (per-token masks).
+PEER_PAPER_SETTINGS = {
+    # SemanticMIM's MaskFeat variant (PEERS §4.3; yyk-wew/SemanticMIM configs/maskfeat): per-token random masks
+    # (mask_patch_size = model patch), ratio 0.8, 8 proxy tokens, HOG target with L2.
+    "semanticmim": ("semanticmim_target=hog", "semanticmim_proxies=8", "mask_patch_size={patch}",
+                    "mask_ratio=0.8"),
+    # KAMIM's weights weight the pixel loss, so this combination keeps the pixel target; the masks and proxies are
+    # SemanticMIM's, so it differs from the semanticmim peer only in the target and the weighting.
+    "kamim+semanticmim": ("semanticmim_proxies=8", "mask_patch_size={patch}", "mask_ratio=0.8"),
+    # AttMask (PEERS §2.2, §2.4): ranks single tokens (not SimMIM cells), masks floor(N·r), r = 0.3 (its
+    # pred_ratio; the per-iteration draw r ~ U(0.1, 0.5) is not reproduced). Teacher: EMA 0.996 -> 1 (the default).
+    "attmask": ("mask_patch_size={patch}", "attmask_level=token", "attmask_rounding=floor", "mask_ratio=0.3"),
+    # SimMIM and KAMIM are on their own paper's settings already (32-px cells at 0.6).
+    "simmim": (),
+    "kamim": (),
+}
+
+
+def model_patch_size(train_config, overrides, device: str = "auto") -> int:
+    """The patch size of the model the pretraining configuration builds (per-token masks need it)."""
+    from pathlib import Path
+
+    from kamim_lib.models import model_arch
+    from kamim_paper.experiments.training import training_setup
+
+    return model_arch(training_setup(train_config, overrides, Path.cwd(), device).pretrain_config().model).patch_size
+
+
+def peer_variant(name: str, *, attmask_mode: str = "high", settings: str = "shared",
+                 patch_size: int | None = None) -> Variant:
+    """The pretraining variant of a peer (see the module docstring).
+
+    Args:
+        settings: "shared" (SimMIM's masks for every peer) or "papers" (:data:`PEER_PAPER_SETTINGS`).
+        patch_size: the model's patch size; needed with settings="papers" (per-token masks).
+    """
     check_choice("methods", name, PEER_METHODS)
+    check_choice("peer_settings", settings, PEER_SETTINGS)
     overrides = {
         "simmim": ("method=simmim",),
         "kamim": ("method=kamim",),
@@ -46,6 +87,10 @@ def peer_variant(name: str, *, attmask_mode: str = "high") -> Variant:
         "semanticmim": ("method=semanticmim",),
         "kamim+semanticmim": ("method=semanticmim", "semanticmim_weighting=keypoints"),
     }[name]
+    if settings == "papers":
+        if patch_size is None:
+            raise ValueError("peer_settings='papers' needs the model's patch_size (per-token masks).")
+        overrides += tuple(item.format(patch=patch_size) for item in PEER_PAPER_SETTINGS[name])
     return Variant(name, overrides, {"peer": name})
 
 
@@ -62,20 +107,22 @@ def pss_variant(source: Variant, *, schedule: str = "cyclic", scorer: str = "l1"
 
 
 def peer_jobs(*, methods: Sequence[str], protocols: Sequence[str], seeds: Sequence[int], attmask_mode: str = "high",
-              pss_sources: Sequence[str] = (), pss_schedule: str = "cyclic",
-              pss_scorers: Sequence[str] = ("l1",)) -> list[tuple[str, Variant, str, str | None]]:
+              pss_sources: Sequence[str] = (), pss_schedule: str = "cyclic", pss_scorers: Sequence[str] = ("l1",),
+              settings: str = "shared", patch_size: int | None = None) -> list[tuple[str, Variant, str, str | None]]:
     """What :func:`run_peers` trains, in order: ``(kind, variant, protocol, pretrained)`` with kind "peers",
-    "baselines" (random init: ``pretrained="scratch"``) or "pss"."""
+    "baselines" (random init: ``pretrained="scratch"``) or "pss". ``settings`` / ``patch_size``: as
+    :func:`peer_variant`."""
+    peer = {"attmask_mode": attmask_mode, "settings": settings, "patch_size": patch_size}
     jobs = []
     for seed in seeds:
         for name in methods:
             for protocol in protocols:
-                jobs.append(("peers", with_seed(peer_variant(name, attmask_mode=attmask_mode), seed), protocol, None))
+                jobs.append(("peers", with_seed(peer_variant(name, **peer), seed), protocol, None))
         scratch = with_seed(Variant(SCRATCH_LABEL, (), {"peer": SCRATCH_LABEL}), seed)
         jobs += [("baselines", scratch, protocol, "scratch") for protocol in protocols]
         for source in pss_sources:
             for scorer in pss_scorers:
-                variant = pss_variant(with_seed(peer_variant(source, attmask_mode=attmask_mode), seed),
+                variant = pss_variant(with_seed(peer_variant(source, **peer), seed),
                                       schedule=pss_schedule, scorer=scorer)
                 jobs.append(("pss", variant, "finetune", None))
     return jobs

@@ -49,3 +49,40 @@ def test_sweep_of_a_finetune_run(tmp_path):
     assert [row["tokens"] for row in rows] == [5, 2]
     assert rows[0]["top1"] == pytest.approx(summary["val_top1"])  # d = 0: exactly the run's own evaluation
     assert all(row["count"] == 64 and row["images_per_s"] > 0 for row in rows)
+
+
+def test_peers_with_their_papers_settings():
+    # peer_settings="papers": SemanticMIM's MaskFeat variant (per-token masks, 0.8, 8 proxies, HOG), AttMask's
+    # token-level floor count at its own ratio, KAMIM+SemanticMIM on the pixel target with SemanticMIM's masks;
+    # SimMIM and KAMIM unchanged. Each must be a valid ViT-B pretraining at the paper's 192 px.
+    papers = {name: peers.peer_variant(name, settings="papers", patch_size=16).overrides
+              for name in peers.PEER_METHODS}
+    shared = {name: peers.peer_variant(name).overrides for name in peers.PEER_METHODS}
+    assert papers["simmim"] == shared["simmim"] and papers["kamim"] == shared["kamim"]
+    semantic = load_config({"model": "vit_b", "img_size": 192}, list(papers["semanticmim"]), section="pretrain")
+    assert (semantic.method, semantic.semanticmim_target, semantic.semanticmim_proxies, semantic.mask_patch_size,
+            semantic.mask_ratio) == ("semanticmim", "hog", 8, 16, 0.8)
+    combined = load_config({"model": "vit_b", "img_size": 192}, list(papers["kamim+semanticmim"]), section="pretrain")
+    assert (combined.semanticmim_target, combined.semanticmim_weighting, combined.semanticmim_proxies,
+            combined.mask_patch_size, combined.mask_ratio) == ("pixels", "keypoints", 8, 16, 0.8)
+    attmask = load_config({"model": "vit_b", "img_size": 192}, list(papers["attmask"]), section="pretrain")
+    assert (attmask.masking, attmask.attmask_level, attmask.attmask_rounding, attmask.mask_patch_size,
+            attmask.mask_ratio) == ("attmask", "token", "floor", 16, 0.3)
+    # "shared" keeps every peer's overrides (and so its run ids) as they were
+    assert shared["semanticmim"] == ("method=semanticmim",)
+    with pytest.raises(ValueError, match="patch_size"):
+        peers.peer_variant("semanticmim", settings="papers")
+    with pytest.raises(ValueError, match="peer_settings"):
+        peers.peer_variant("simmim", settings="paper")
+    jobs = peers.peer_jobs(methods=["simmim", "semanticmim"], protocols=["linprobe"], seeds=[0],
+                           settings="papers", patch_size=16)
+    assert [job[1].overrides[:-1] for job in jobs if job[0] == "peers"] == [papers["simmim"], papers["semanticmim"]]
+
+
+def test_paper_profiles_run_the_peers_with_their_papers_settings():
+    from kamim_paper.runner.profiles import load_profile
+    from kamim_paper.sections.params import PeersParams
+
+    assert PeersParams().peer_settings == "shared"  # smoke and the notebook's default: unchanged
+    for name in ("paper", "tpu", "paper-dryrun"):
+        assert load_profile(name).parameters_for("peers")["peer_settings"] == "papers", name
