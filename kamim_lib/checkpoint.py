@@ -36,6 +36,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used here (missing, wrong model, missing/unexpected keys)."""
 
 
+class CheckpointTooNewError(CheckpointError):
+    """A checkpoint written by a newer torch or kamim than this one: upgrade, never delete it."""
+
+
 class CheckpointWriteError(OSError):
     """A checkpoint could not be written (disk full, permissions); the previous checkpoint is intact."""
 
@@ -47,15 +51,18 @@ def _write_failure(path: Path, error: BaseException) -> CheckpointWriteError:
     if errno_value == errno.ENOSPC or "No space left" in text or "file write failed" in text:
         free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
         reason = f"no space left on the device ({free / 2**20:.0f} MiB free)"
-        advice = "free some space or set checkpoint_dir to a larger disk"
+        advice = "free some space, or set checkpoint_dir to a larger disk,"
         errno_value = errno.ENOSPC
     else:
         reason = getattr(error, "strerror", None) or text.splitlines()[0] if text else type(error).__name__
         advice = "check the folder (permissions, a read-only disk) or set checkpoint_dir elsewhere"
     previous = "the previous checkpoint is intact" if path.is_file() else "no earlier checkpoint exists"
+    # A training run resumes from the intact checkpoint where it is and writes the next ones to the new
+    # checkpoint_dir (kamim_lib.engine.run_dir.RunDirectory.resume_checkpoint_path).
+    resumes = "; the run resumes from that checkpoint" if path.is_file() else ""
     return CheckpointWriteError(errno_value or errno.EIO,
                                 f"cannot write checkpoint {str(path)!r}: {reason}; {previous}. To go on, {advice} "
-                                "and run the same command again")
+                                f"and run the same command again{resumes}")
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -118,29 +125,58 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Read a checkpoint with ``torch.load(weights_only=True)`` (no code is unpickled).
 
     Raises:
-        FileNotFoundError: no file at ``path``.
-        CheckpointError: the file is not a kamim checkpoint (or holds objects other than tensors/containers).
+        FileNotFoundError: no file at ``path`` (a directory: the message names the checkpoint inside a run).
+        CheckpointTooNewError: written by a newer torch (file format) or kamim (checkpoint version).
+        CheckpointError: the file is empty, not a torch file, truncated, holds pickled objects, or is not a
+            kamim checkpoint (each said as such).
     """
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} is a directory; name the file, e.g. "
+                                f"{str(path / 'checkpoints' / LAST_CHECKPOINT)!r} for a run directory")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: the file is empty (0 bytes; a copy or "
+                              "download cut short)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # unpickling errors have many types across torch versions
-        raise CheckpointError(f"cannot read checkpoint {str(path)!r}: {_load_failure_reason(error)}") from None
+        reason = describe_load_failure(error, path)
+        kind = CheckpointTooNewError if reason.startswith(_NEWER_TORCH) else CheckpointError
+        raise kind(f"cannot read checkpoint {str(path)!r}: {reason}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a kamim checkpoint (no format={CHECKPOINT_FORMAT!r} entry); "
                               "HF-format original checkpoints are imported through kamim_lib.models")
     if state.get("version", 0) > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{str(path)!r} has checkpoint version {state['version']}; this kamim reads up to "
-                              f"{CHECKPOINT_VERSION}")
+        raise CheckpointTooNewError(f"{str(path)!r} has checkpoint version {state['version']}; this kamim reads up "
+                                    f"to {CHECKPOINT_VERSION}: upgrade kamim to read it")
     return state
 
 
-def _load_failure_reason(error: Exception) -> str:
-    """Why ``torch.load(weights_only=True)`` failed, in one sentence, without torch's advice to turn the safe
-    loader off (a file that needs it can run arbitrary code when loaded)."""
+# How the reason for a file written by a newer torch starts (load_checkpoint picks the error type by it).
+_NEWER_TORCH = "it was written by a newer torch"
+# The first bytes of the files torch.save writes: a zip archive (torch >= 1.6) or a pickle (the legacy format).
+_TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
+
+
+def describe_load_failure(error: Exception, path: Path | None = None) -> str:
+    """Why ``torch.load`` failed, in one sentence, without torch's advice to turn the safe loader off (a file that
+    needs it can run arbitrary code when loaded): a newer torch's format (starts with "it was written by a newer
+    torch"), not a torch file at all, pickled Python objects (contains "holds Python objects"), or truncated."""
     text = str(error)
+    newer = re.search(r"PyTorch file with version (\d+), but the maximum supported version for reading is (\d+)",
+                      text)
+    if newer or "installation may be too old" in text:
+        versions = f" (file format {newer.group(1)}; torch {torch.__version__} reads up to {newer.group(2)})" \
+            if newer else ""
+        return f"{_NEWER_TORCH}{versions}; upgrade torch to read it (the file itself is fine)"
+    if path is not None and path.is_file():
+        with open(path, "rb") as stream:
+            start = stream.read(4)
+        if not start.startswith(_TORCH_FILE_STARTS):
+            return (f"it is not a file torch.save wrote (it starts with bytes {start.hex()}, neither a zip archive "
+                    "nor a pickle)")
     if "Weights only load failed" in text or "Unsupported global" in text or "weights_only" in text:
         found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
         holds = f" (it refers to {found.group(1)})" if found else ""

@@ -27,6 +27,12 @@ def _git_commit(repo: Path) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def git_commit(repo: str | Path | None = None) -> str:
+    """The checkout's commit as :func:`provenance` records it (``"<12 hex>"``, ``"<12 hex>+dirty"`` or
+    ``"unknown"``); ``repo`` default: this one."""
+    return _git_commit(Path(repo) if repo is not None else Path(__file__).resolve().parents[1])
+
+
 def device_description() -> str:
     """'NVIDIA H100 80GB HBM3' / 'TPU v2-8' / the CPU model, with the count of devices."""
     if torch.cuda.is_available():

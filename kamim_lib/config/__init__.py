@@ -11,7 +11,8 @@ values.
 """
 from kamim_lib.config.describe import describe_config
 from kamim_lib.config.identity import config_hash, config_to_dict, run_dir, run_id
-from kamim_lib.config.loading import SHARED_WITH_PRETRAIN, config_from_dict, is_scratch, load_config, parse_overrides
+from kamim_lib.config.loading import (SHARED_WITH_PRETRAIN, config_from_dict, is_scratch, load_config, parse_overrides,
+                                      split_override)
 from kamim_lib.config.schema import (DEVICES, FINETUNE_CROPS, SCRATCH, SECTIONS, XLA_MODES, ConfigError,
                                      FinetuneConfig, LinprobeConfig, PretrainConfig, TrainConfig, config_fields,
                                      inactive_option_keys, model_patch_size)
@@ -20,5 +21,5 @@ __all__ = [
     "ConfigError", "DEVICES", "FINETUNE_CROPS", "FinetuneConfig", "LinprobeConfig", "PretrainConfig",
     "SCRATCH", "SECTIONS", "SHARED_WITH_PRETRAIN", "TrainConfig", "XLA_MODES", "config_fields", "config_from_dict",
     "config_hash", "config_to_dict", "describe_config", "inactive_option_keys", "is_scratch", "load_config", "model_patch_size",
-    "parse_overrides", "run_dir", "run_id",
+    "parse_overrides", "split_override", "run_dir", "run_id",
 ]

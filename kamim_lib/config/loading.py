@@ -32,6 +32,7 @@ import yaml
 from kamim_lib.config.coerce import CoercionError, coerce_value, describe_yaml_error, type_name
 from kamim_lib.config.identity import run_dir
 from kamim_lib.config.schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
+from kamim_lib.plugins import check_plugins
 
 # Keys of a fine-tune/probe override that also apply to the pretrain run it derives its checkpoint from: the
 # backbone must be the same network, and the run lives under the same output folder.
@@ -116,8 +117,34 @@ def _layered_values(raw: dict, section: str, where: str, origins: dict) -> tuple
     return values, problems
 
 
+def split_override(entry, *, where: str = COMMAND_LINE) -> tuple[str | None, str, str]:
+    """The one override form, ``[<command>.]key=value``: ``"linprobe.lr=0.1"`` -> ("linprobe", "lr", "0.1"),
+    ``"epochs=2"`` -> (None, "epochs", "2"). The value stays text (typed later by the key's own type).
+
+    Every override in the project is read here: ``--set`` of the training commands, ``train_overrides`` of the
+    notebooks and ``kamim reproduce --set``.
+
+    Raises:
+        ConfigError: not ``key=value``, an empty key, or a prefix that is not a command (pretrain, finetune,
+            linprobe), naming ``where`` the entry came from.
+    """
+    if not isinstance(entry, str) or "=" not in entry:
+        raise ConfigError([f"override {entry!r} must look like key=value or <command>.key=value (e.g. lr=1e-3, "
+                           f"linprobe.lr=0.1) [from {where}]"])
+    key, value = entry.split("=", 1)
+    command, dot, rest = key.strip().partition(".")
+    if not dot:
+        command, rest = None, key.strip()
+    elif command not in SECTIONS:
+        raise ConfigError([f"override {entry!r} names command {command!r}; the prefix must be one of "
+                           f"{', '.join(SECTIONS)}{suggest(command, SECTIONS)} [from {where}]"])
+    if not rest:
+        raise ConfigError([f"override {entry!r} has no key before '=' [from {where}]"])
+    return command, rest, value
+
+
 def parse_overrides(overrides) -> list[tuple[str, object, bool]]:
-    """``["lr=1e-3", ...]`` or ``{"lr": 1e-3}`` -> ``[(key, value, is_text)]``."""
+    """``["lr=1e-3", ...]`` or ``{"lr": 1e-3}`` -> ``[(key, value, is_text)]`` (see :func:`split_override`)."""
     if overrides is None:
         return []
     if isinstance(overrides, Mapping):
@@ -127,11 +154,12 @@ def parse_overrides(overrides) -> list[tuple[str, object, bool]]:
                          f"{type(overrides).__name__}")
     parsed, malformed = [], []
     for item in overrides:
-        if not isinstance(item, str) or "=" not in item:
-            malformed.append(f"override {item!r} must look like key=value (e.g. lr=1e-3) [from {COMMAND_LINE}]")
+        try:
+            command, key, value = split_override(item)
+        except ConfigError as error:
+            malformed += error.problems
             continue
-        key, value = item.split("=", 1)
-        parsed.append((key.strip(), value, True))
+        parsed.append((f"{command}.{key}" if command else key, value, True))
     if malformed:
         raise ConfigError(malformed)
     return parsed
@@ -208,7 +236,9 @@ def load_config(source=None, overrides=None, *, section: str | None = None) -> T
         ConfigError: (a ValueError) listing every unknown key (with a close match), wrong type or broken
             invariant, each with the key and the allowed values.
         FileNotFoundError: ``source`` names a missing file.
+        PluginImportError: (a ValueError) a module named in ``KAMIM_PLUGINS`` could not be imported.
     """
+    check_plugins()
     if isinstance(source, TrainConfig):
         raw, where = {key: getattr(source, key) for key in config_fields(type(source))}, f"{source.section} config"
         section = section or source.section

@@ -303,13 +303,15 @@ PSS_KEYS = ("pss", "pss_scorer", "pss_start", "pss_end", "pss_quantum")
 
 def inactive_finetune_keys(config) -> set[str]:
     """The fine-tuning technique keys that ``config`` does not use (not in its run id): every PSS key while
-    ``pss=none``, ``relative_position_bias`` while false. Fine-tune runs without them keep the ids they had before
+    ``pss=none``, ``relative_position_bias`` while false, ``mixup_group_size`` while none. Fine-tune runs without them keep the ids they had before
     these keys existed."""
     unused = set()
     if getattr(config, "pss", "none") == "none":
         unused.update(key for key in PSS_KEYS if hasattr(config, key))
     if not getattr(config, "relative_position_bias", True):
         unused.add("relative_position_bias")
+    if getattr(config, "mixup_group_size", None) is None:
+        unused.add("mixup_group_size")
     return unused
 
 
@@ -370,6 +372,10 @@ class _ClassifierConfig(TrainConfig):
                                 choices=EVAL_PRECISIONS)
     mixup_alpha: float = param(1.0, "MixUp Beta(alpha, alpha) (0: off)", minimum=0)
     cutmix_alpha: float = param(1.0, "CutMix Beta(alpha, alpha) (0: off)", minimum=0)
+    mixup_group_size: int | None = param(
+        None, "images that share one MixUp/CutMix draw (MixUp or CutMix, lambda, box) across micro-batches and "
+              "devices: a multiple of the per-process micro-batch that divides effective_batch_size (the "
+              "original: 1024, its DataLoader batch); none: each device micro-batch draws its own", minimum=1)
     label_smoothing: float = param(0.0, "label smoothing of the (soft) targets (the original: 0)", minimum=0)
     drop_path_rate: float = param(0.0, "stochastic depth of the encoder blocks while training the classifier "
                                        "(the original: 0; SimMIM fine-tunes with 0.1)", minimum=0)
@@ -378,6 +384,11 @@ class _ClassifierConfig(TrainConfig):
 
     def _invariant_problems(self) -> list[str]:
         problems = super()._invariant_problems()
+        group = self.mixup_group_size
+        if group is not None and (group % self.batch_size or
+                                  (self.effective_batch_size is not None and self.effective_batch_size % group)):
+            problems.append(f"mixup_group_size={group} must be a multiple of batch_size={self.batch_size} and "
+                            f"divide effective_batch_size={self.effective_batch_size}")
         if not self.drop_path_rate < 1:
             problems.append(f"drop_path_rate={self.drop_path_rate} must be in [0, 1)")
         if not self.label_smoothing < 1:

@@ -8,7 +8,10 @@ Layout (all three)::
 Class indices are the positions of the class folders of ``train/`` in sorted order, for both splits, so the
 ``val`` labels always agree with ``train`` even when ``val`` lacks some class (torchvision's ``ImageFolder`` indexes
 each split on its own and would shift them). Without a ``train/`` folder, the split's own folders define the
-classes. Files are found recursively under each class folder (symlinks followed) and sorted, so indices are stable.
+classes. Files are found recursively under each class folder and sorted, so indices are stable. Symlinked folders
+are followed (data on another disk), but one that leads back into the split folder or above it (a loop, which
+would repeat images and label other classes' images as this one) is refused, naming it; so is a class folder
+without images.
 Images are decoded with :func:`~kamim_lib.data.image_io.load_rgb_image` (any mode -> 8-bit RGB) and unreadable files
 follow the ``on_corrupt`` policy of :mod:`kamim_lib.data.corrupt`.
 """
@@ -42,9 +45,29 @@ def list_class_folders(directory: Path) -> list[str]:
 
 
 def _image_files(class_dir: Path) -> list[Path]:
+    """Image files under ``class_dir``, recursively and sorted; symlinked folders followed unless they loop.
+
+    Raises:
+        ValueError: a symlinked folder resolves into the split folder (``class_dir``'s parent, any class) or
+            above it, or to a folder already walked (naming the link and its target).
+    """
+    top = Path(os.path.realpath(class_dir))
+    visited = {str(top)}
     files = []
     for folder, subfolders, names in os.walk(class_dir, followlinks=True):
         subfolders.sort()
+        for name in list(subfolders):
+            link = Path(folder) / name
+            if not link.is_symlink():
+                continue
+            target = Path(os.path.realpath(link))
+            split = top.parent
+            if target == split or split in target.parents or target in split.parents or str(target) in visited:
+                raise ValueError(f"{link} is a symlink to {target}, inside (or above) the split folder {split} or "
+                                 "already read: a loop, which would repeat images and give other classes' images "
+                                 f"the label {class_dir.name!r}; remove the link or point it at a folder outside "
+                                 f"{split}")
+            visited.add(str(target))
         files.extend(Path(folder) / name for name in names
                      if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith("."))
     return sorted(files)
@@ -75,13 +98,20 @@ class ImageFolderDataset(Dataset):
                              f"{' ...' if len(unknown) > 5 else ''}; every validation class must also be a folder "
                              "under train/.")
         self.samples: list[tuple[Path, int]] = []
+        empty = []
         for label, name in enumerate(self.classes):
             class_dir = self.root / name
             if class_dir.is_dir():
-                self.samples.extend((path, label) for path in _image_files(class_dir))
+                found = _image_files(class_dir)
+                empty += [] if found else [class_dir]
+                self.samples.extend((path, label) for path in found)
         if not self.samples:
             raise FileNotFoundError(f"no image files ({', '.join(IMAGE_EXTENSIONS)}) found in the class folders "
                                     f"of {self.root} (absolute: {self.root.absolute()}).")
+        if empty:  # a class no image can stand for would still count in top-k and in the chance level
+            raise ValueError(f"class folder {empty[0]} holds no image files ({', '.join(IMAGE_EXTENSIONS)})"
+                             f"{f' (and {len(empty) - 1} more)' if len(empty) > 1 else ''}; add its images or "
+                             "remove the folder")
         self.targets = [label for _, label in self.samples]
 
     def __len__(self) -> int:

@@ -51,6 +51,10 @@ class _INaturalistRGB(datasets.INaturalist):
         image = load_rgb_image(os.path.join(self.root, self.all_categories[category_id], file_name))
         return (image if self.transform is None else self.transform(image)), category_id
 
+    def file_paths(self) -> list[str]:
+        """Every image file, in index order (the data fingerprint hashes their sizes and a sample of bytes)."""
+        return [os.path.join(self.root, self.all_categories[category], name) for category, name in self.index]
+
 
 def build_inaturalist(*, root, split: str, transform, download: bool, on_corrupt: str,
                       train_version: str = "2021_train", val_version: str = "2021_valid") -> SkipCorruptImages:

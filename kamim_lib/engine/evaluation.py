@@ -5,7 +5,6 @@ the numbers are exact for the whole set whatever the number of devices.
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Callable, Iterable
 
 import torch
@@ -13,13 +12,15 @@ import torch.nn.functional as F
 
 from kamim_lib._validation import check_choice
 from kamim_lib.config.schema import EVAL_PRECISIONS
-from kamim_lib.runtime import Runtime
+from kamim_lib.runtime import Runtime, tf32_matmuls
 
 
 def _forward_context(runtime: Runtime, precision: str):
-    """fp32 (the original validates without autocast) or the runtime's training autocast."""
+    """fp32 (the original validates without autocast, and its GPU scripts with PyTorch's default of no TF32) or
+    the runtime's training autocast. fp32 turns TF32 off inside the block even when ``tf32`` left it on for
+    training (``tf32=auto`` on CUDA), and restores it after."""
     check_choice("precision", precision, EVAL_PRECISIONS)
-    return runtime.autocast() if precision == "autocast" else contextlib.nullcontext()
+    return runtime.autocast() if precision == "autocast" else tf32_matmuls(False)
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: tuple[int, ...] = (1, 5)) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from typing import Callable
 
@@ -21,14 +22,16 @@ from kamim_lib.checkpoint import save_checkpoint
 from kamim_lib.progress import progress_bar, progress_write
 from kamim_lib.provenance import provenance
 from kamim_lib.config import TrainConfig
+from kamim_lib.data.corrupt import LISTED_IN_SUMMARY, read_skipped_files, recording_skipped_files
 from kamim_lib.runtime import (Runtime, create_runtime, describe_speed, fused_optimizer_enabled, loader_kwargs,
                                resolve_switch, tf32_matmuls)
 from kamim_lib.runtime.compile import compile_model
 from kamim_lib.engine.optim import build_optimizer
+from kamim_lib.engine.out_of_memory import is_out_of_memory, out_of_memory_error
 from kamim_lib.engine.run_dir import RunDirectory
 from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, accumulation_group_size, mix_seed
 from kamim_lib.engine.schedule import WarmupCosineSchedule
-from kamim_lib.engine.session import RunSession, check_finished_run_data
+from kamim_lib.engine.session import RunSession, check_finished_run_data, code_change_notice
 from kamim_lib.engine.tasks import build_split, build_task
 from kamim_lib.engine.training_state import (Progress, checkpoint_state, gather_rank_states, load_resume_checkpoint,
                                              non_finite_advice, restore_training_state)
@@ -73,6 +76,10 @@ def train_in_this_process(config: TrainConfig, *, runtime: Runtime | None = None
         with tf32_matmuls(resolve_switch("tf32", config.tf32, runtime.device.type)), \
                 contextlib.ExitStack() as session_scope:
             return _fit(config, runtime, on_step, session_scope)
+    except (MemoryError, RuntimeError) as error:
+        if not is_out_of_memory(error):
+            raise
+        raise out_of_memory_error(error, config, RunDirectory(config).resume_checkpoint_path()) from error
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
@@ -86,9 +93,13 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
         previous = run.read_summary()
         if previous is not None and previous.get("status") == "finished":
             check_finished_run_data(config, run, lambda: build_split(config, "train", None))
+            notice = code_change_notice(run) if runtime.is_main else None
+            if notice:
+                print(notice, file=sys.stderr)
             return previous
     # Writable outputs, the run's lock, stale temporaries, signal handlers: before any data or model is built.
     session = session_scope.enter_context(RunSession(config, run, runtime))
+    session_scope.enter_context(recording_skipped_files(run.skipped_files_path))  # counted in summary.json
     runtime.set_deterministic(config.deterministic)
     torch.manual_seed(config.seed)  # the same initial weights in every process
     task = build_task(config, runtime)
@@ -130,11 +141,15 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
     scaler = runtime.make_grad_scaler()
     progress = Progress()
     runtime.seed_everything(config.seed)
-    if config.resume and run.checkpoint_path.is_file():
-        state = load_resume_checkpoint(run.checkpoint_path)
+    resume_from = run.resume_checkpoint_path() if config.resume else None
+    if resume_from is not None:
+        if resume_from != run.checkpoint_path and runtime.is_main:  # checkpoint_dir changed (e.g. after a full disk)
+            progress_write(f"resuming from {resume_from}; new checkpoints go to {run.checkpoint_path} (the old one "
+                           "is left where it is)")
+        state = load_resume_checkpoint(resume_from)
         progress = restore_training_state(state, config=config, model=model, optimizer=optimizer,
                                           schedule=schedule, scaler=scaler, runtime=runtime, derived=derived,
-                                          path=run.checkpoint_path, task=task)
+                                          path=resume_from, task=task)
         del state
     if runtime.is_main:
         run.write_config(derived)
@@ -196,6 +211,7 @@ def _fit(config: TrainConfig, runtime: Runtime, on_step, session_scope: contextl
             group_size = accumulation_group_size(progress.batches_done, accum, sampler.batches_per_epoch)
             closes_group = (progress.batches_done + 1) % accum == 0 \
                 or progress.batches_done + 1 == sampler.batches_per_epoch
+            task.set_micro_batch(progress.batches_done, accum)
             with contextlib.nullcontext() if closes_group else runtime.no_sync(train_model):
                 loss = task.train_loss(train_model, batch, step_seed)
                 scaled = loss / group_size  # the mean of the group's micro-batch losses
@@ -304,6 +320,10 @@ def _finish(config: TrainConfig, run: RunDirectory, task, runtime: Runtime, prog
         "session_images_per_s": round(session_images / session_seconds, 2) if session_seconds > 0 else None,
         "derived": derived,
     }
+    skipped = read_skipped_files(run.skipped_files_path)
+    summary["unreadable_files_skipped"] = len(skipped)  # on_corrupt="skip": see kamim_lib.data.corrupt
+    if skipped:
+        summary["unreadable_files"] = skipped[:LISTED_IN_SUMMARY]
     if runtime.is_main:
         run.write_summary(summary)
     return summary

@@ -1,8 +1,8 @@
 """Stopping cleanly on a signal: checkpoint at the next optimiser-step boundary, then exit with a known code.
 
 A cluster scheduler warns a job before it ends it (SLURM: ``--signal=USR1@120``, then SIGTERM at the limit;
-torchrun forwards SIGTERM to its workers). ``fit`` installs handlers for SIGTERM, SIGUSR1 and SIGINT (Ctrl-C)
-that only record the request; the loop asks :meth:`StopSignals.should_stop` after every optimiser step, saves the
+torchrun forwards SIGTERM to its workers; a closed terminal or ssh session sends SIGHUP). ``fit`` installs
+handlers for SIGTERM, SIGUSR1, SIGHUP and SIGINT (Ctrl-C) that only record the request; the loop asks :meth:`StopSignals.should_stop` after every optimiser step, saves the
 resumable checkpoint there and raises :class:`TrainingInterrupted`. The `kamim` commands turn it into one line and
 the exit code :data:`EXIT_PREEMPTED` (75, ``EX_TEMPFAIL``: "try again", the code to requeue on) or, for Ctrl-C,
 :data:`EXIT_INTERRUPTED` (130, the shell's 128 + SIGINT). A second Ctrl-C stops at once (KeyboardInterrupt).
@@ -19,16 +19,17 @@ import torch
 
 EXIT_PREEMPTED = 75
 EXIT_INTERRUPTED = 130
-# Signals that ask for checkpoint-and-exit: a scheduler's warning and termination, and Ctrl-C.
+# Signals that ask for checkpoint-and-exit: a scheduler's warning and termination, a hang-up (terminal or ssh
+# session closed; handled like SIGTERM instead of dying without a checkpoint), and Ctrl-C.
 STOP_SIGNALS = tuple(sig for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGUSR1", None),
-                                     signal.SIGINT) if sig is not None)
+                                     getattr(signal, "SIGHUP", None), signal.SIGINT) if sig is not None)
 
 
 class TrainingInterrupted(RuntimeError):
     """Training stopped on a signal after saving a resumable checkpoint.
 
     Attributes:
-        signal_name: "SIGTERM", "SIGUSR1" or "SIGINT".
+        signal_name: "SIGTERM", "SIGUSR1", "SIGHUP" or "SIGINT".
         checkpoint: the checkpoint the next run resumes from.
         optimizer_steps: optimiser steps it holds.
         exit_code: :data:`EXIT_INTERRUPTED` for Ctrl-C, else :data:`EXIT_PREEMPTED`.
@@ -44,7 +45,7 @@ class TrainingInterrupted(RuntimeError):
 
 
 class StopSignals:
-    """Records SIGTERM / SIGUSR1 / SIGINT while installed (a context manager; restores the old handlers).
+    """Records SIGTERM / SIGUSR1 / SIGHUP / SIGINT while installed (a context manager; restores the old handlers).
 
     Args:
         check_every: on runtimes where reading a value back stalls the device (XLA), agree on the flag only every

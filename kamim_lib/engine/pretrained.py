@@ -8,20 +8,43 @@ from pathlib import Path
 
 import torch
 
-from kamim_lib.checkpoint import CheckpointError, check_model_name, load_checkpoint, load_state_strict
-from kamim_lib.config import SCRATCH, TrainConfig, config_from_dict
+from kamim_lib.checkpoint import (LAST_CHECKPOINT, CheckpointError, check_model_name, load_checkpoint,
+                                  load_state_strict)
+from kamim_lib.config import SCRATCH, TrainConfig
 from kamim_lib.models import create_model, load_pretrained
-from kamim_lib.engine.run_dir import RunDirectory
+
+
+def read_run_config(folder: Path) -> dict:
+    """``<folder>/config.json`` of a run (``{"run_id", "config", "derived"}``).
+
+    Raises:
+        CheckpointError: the file is truncated or not a run's configuration (naming it).
+    """
+    config_file = folder / "config.json"
+    try:
+        recorded = json.loads(config_file.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{str(config_file)!r} is damaged ({error}); restore it from a copy of the run, or "
+                              "name the checkpoint file itself: pretrained=<run>/checkpoints/checkpoint-last.pt") \
+            from None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("config"), dict):
+        raise CheckpointError(f"{str(config_file)!r} is not a run's config.json (no 'config' entry)")
+    return recorded
 
 
 def resolve_checkpoint_path(pretrained: str) -> tuple[Path, bool]:
     """A checkpoint file from ``pretrained`` (a file, or a run directory holding config.json).
+
+    A run directory's checkpoint is the one inside it (``<dir>/checkpoints/checkpoint-last.pt``), so a moved or
+    copied run brings its own weights; only a run trained with ``checkpoint_dir`` (checkpoints kept elsewhere) is
+    looked up where its config.json says. :func:`load_backbone` then checks the checkpoint's run id.
 
     Returns:
         ``(path, from_run_directory)``.
 
     Raises:
         FileNotFoundError: naming what was looked for and how to produce it.
+        CheckpointError: a damaged config.json.
     """
     path = Path(pretrained)
     if path.is_file():
@@ -37,14 +60,33 @@ def resolve_checkpoint_path(pretrained: str) -> tuple[Path, bool]:
                 "keys both commands have, e.g. pretrain.epochs=2). Run that pretraining first, or set "
                 "pretrained=<checkpoint file | run directory | scratch>. Pretrain runs in "
                 f"{str(path.parent)!r}: {', '.join(existing) or 'none'}.")
-
-        pretrain_config = config_from_dict(json.loads(config_file.read_text())["config"])
-        checkpoint = RunDirectory(pretrain_config).checkpoint_path
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"pretrain run {str(path)!r} has no checkpoint at {str(checkpoint)!r}; "
-                                    "finish it with `kamim pretrain` first.")
-        return checkpoint, True
+        recorded = read_run_config(path)
+        inside = path / "checkpoints" / LAST_CHECKPOINT
+        external = recorded["config"].get("checkpoint_dir")
+        candidates = [inside]
+        if external:
+            candidates.append(Path(external) / str(recorded["config"].get("section", "pretrain"))
+                              / str(recorded.get("run_id")) / LAST_CHECKPOINT)
+        for checkpoint in candidates:
+            if checkpoint.is_file():
+                return checkpoint, True
+        raise FileNotFoundError(f"pretrain run {str(path)!r} has no checkpoint at "
+                                f"{' or '.join(repr(str(item)) for item in candidates)}; finish it with "
+                                "`kamim pretrain` first.")
     raise FileNotFoundError(f"pretrained={pretrained!r} is neither a checkpoint file nor a pretrain run directory.")
+
+
+def check_run_id(state: dict, pretrained: str, path: Path) -> None:
+    """A checkpoint found through a run directory must belong to that run (its config.json's run id).
+
+    Raises:
+        CheckpointError: naming both run ids.
+    """
+    expected = read_run_config(Path(pretrained)).get("run_id")
+    if state.get("run_id") != expected:
+        raise CheckpointError(f"{str(path)!r} belongs to run {state.get('run_id')}, but pretrained={pretrained!r} is "
+                              f"run {expected}; put that run's own checkpoint there, or name the checkpoint file "
+                              "you mean: pretrained=<file>")
 
 
 def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
@@ -82,6 +124,8 @@ def load_backbone(config: TrainConfig) -> tuple[torch.nn.Module, dict]:
     if state.get("section") != "pretrain":
         raise CheckpointError(f"{str(path)!r} is a {state.get('section')} checkpoint; fine-tuning and probing start "
                               "from a pretrain checkpoint")
+    if from_run:
+        check_run_id(state, config.pretrained, path)
     check_model_name(state, config.model, path)
     pretrain_config = state["config"]
     if pretrain_config["img_size"] != config.img_size:

@@ -5,17 +5,24 @@
     metrics.jsonl     one JSON object per finished epoch
     summary.json      final numbers and status ("finished" or "failed" with the reason)
     data.json         fingerprint of the training data (root, length, index hash; kamim_lib.data.fingerprint)
+    unreadable_files.txt  the image files skipped as unreadable (on_corrupt="skip"), one per line; only when there
+                      were any (their count is in summary.json: kamim_lib.data.corrupt)
     checkpoints/      checkpoint-last.pt (unless checkpoint_dir points elsewhere)
     tensorboard/      event files when logger=tensorboard
     .lock             held by the process training in it (kamim_lib.engine.run_lock)
 
-Only the main process writes. JSON files are replaced atomically, so a reader never sees half a file.
+Only the main process writes. Every file is replaced atomically (``metrics.jsonl`` too: appending rewrites it
+through a temporary file), so a kill or a full disk never leaves half a file. Files damaged anyway (by an older
+version, a copy cut short) are read tolerantly and named: a partial last line of ``metrics.jsonl`` is dropped with a
+notice, a damaged ``summary.json`` or ``data.json`` is reported and recomputed, a damaged line elsewhere is an error
+naming the file and line.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,8 +34,13 @@ ENV_FILE = "env.json"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 DATA_FILE = "data.json"
+SKIPPED_FILES_FILE = "unreadable_files.txt"
 # Temporary files of atomic writes are ".<name>.<random>.tmp"; one left behind means a write was killed.
 TEMPORARY_PATTERN = ".*.tmp"
+
+
+class DamagedRunFileError(ValueError):
+    """A file of a run directory cannot be parsed where it cannot simply be recomputed (names file and line)."""
 
 
 class OutputLocationError(ValueError):
@@ -89,19 +101,62 @@ def _json_safe(value):
     return value
 
 
-def write_json_atomic(path: Path, data) -> None:
-    """Write ``data`` as indented JSON via a temporary file and ``os.replace``."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and ``os.replace``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temporary, new_file_mode())
         with os.fdopen(handle, "w") as stream:
-            json.dump(_json_safe(data), stream, indent=2, sort_keys=False)
-            stream.write("\n")
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:  # e.g. a full disk: leave the previous file and no temporary behind
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data) -> None:
+    """Write ``data`` as indented JSON via a temporary file and ``os.replace``."""
+    write_text_atomic(path, json.dumps(_json_safe(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json_lines(path: Path) -> list[dict]:
+    """The records of a JSON-lines file; a partial last line (a write cut short) is dropped with a notice.
+
+    Raises:
+        DamagedRunFileError: a line other than the last cannot be parsed (naming the file and line).
+    """
+    if not path.is_file():
+        return []
+    lines = path.read_text(errors="replace").splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError as error:
+            if number == len(lines):
+                print(f"notice: dropped the incomplete last line {number} of {path} (a write was cut short)",
+                      file=sys.stderr)
+                break
+            raise DamagedRunFileError(f"{path} line {number} is damaged ({error}); remove that line (the "
+                                      "epochs it records are then missing from the metrics) and run the same "
+                                      "command again") from None
+    return records
+
+
+def read_json_or_none(path: Path, what: str) -> dict | None:
+    """A run's JSON file, or None when it is missing or damaged (damage is named on stderr: it is recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        print(f"notice: {path} is damaged ({error}); {what}", file=sys.stderr)
+        return None
 
 
 class RunDirectory:
@@ -122,9 +177,30 @@ class RunDirectory:
     def checkpoint_path(self) -> Path:
         return self.checkpoint_dir / LAST_CHECKPOINT
 
+    def resume_checkpoint_path(self) -> Path | None:
+        """The checkpoint a resumed session starts from, or None.
+
+        This configuration's checkpoint when it exists; otherwise one an earlier session of the same run wrote
+        elsewhere: where its ``config.json`` says (``checkpoint_dir`` was changed since, e.g. to a larger disk after
+        a full one, as the advice says), or the run folder's own ``checkpoints/``. New checkpoints always go to
+        :attr:`checkpoint_path`.
+        """
+        candidates = [self.checkpoint_path]
+        recorded = read_json_or_none(self.path / CONFIG_FILE, "it is written again when training starts") or {}
+        earlier = (recorded.get("config") or {}).get("checkpoint_dir") if isinstance(recorded, dict) else None
+        if earlier:
+            candidates.append(Path(earlier) / self.config.section / self.run_id / LAST_CHECKPOINT)
+        candidates.append(self.path / "checkpoints" / LAST_CHECKPOINT)
+        return next((path for path in candidates if path.is_file()), None)
+
     @property
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
+
+    @property
+    def skipped_files_path(self) -> Path:
+        """Where the files skipped as unreadable are recorded (:mod:`kamim_lib.data.corrupt`)."""
+        return self.path / SKIPPED_FILES_FILE
 
     @property
     def summary_path(self) -> Path:
@@ -138,27 +214,19 @@ class RunDirectory:
         write_json_atomic(self.path / ENV_FILE, env)
 
     def append_metrics(self, record: dict) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.metrics_path, "a") as stream:
-            stream.write(json.dumps(_json_safe(record)) + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
+        """Add one epoch's line; the file is rewritten atomically (a few hundred lines at most)."""
+        records = self.read_metrics() + [_json_safe(record)]
+        write_text_atomic(self.metrics_path, "".join(json.dumps(item) + "\n" for item in records))
 
     def read_metrics(self) -> list[dict]:
-        if not self.metrics_path.is_file():
-            return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        """Every epoch's record (see :func:`read_json_lines` for damaged files)."""
+        return read_json_lines(self.metrics_path)
 
     def keep_metrics_through(self, completed_epochs: int) -> None:
         """Drop lines of epochs after ``completed_epochs`` (written before a crash that the checkpoint predates)."""
-        kept = [record for record in self.read_metrics() if record.get("epoch", 0) <= completed_epochs]
         if self.metrics_path.is_file():
-            text = "".join(json.dumps(record) + "\n" for record in kept)
-            handle, temporary = tempfile.mkstemp(prefix=".metrics.", suffix=".tmp", dir=self.path)
-            os.chmod(temporary, new_file_mode())
-            with os.fdopen(handle, "w") as stream:
-                stream.write(text)
-            os.replace(temporary, self.metrics_path)
+            kept = [record for record in self.read_metrics() if record.get("epoch", 0) <= completed_epochs]
+            write_text_atomic(self.metrics_path, "".join(json.dumps(record) + "\n" for record in kept))
 
     @property
     def data_path(self) -> Path:
@@ -170,9 +238,7 @@ class RunDirectory:
         check_writable_folder(self.checkpoint_dir, "checkpoint_dir" if self.config.checkpoint_dir else "out_dir")
 
     def read_data_fingerprint(self) -> dict | None:
-        if not self.data_path.is_file():
-            return None
-        return json.loads(self.data_path.read_text())
+        return read_json_or_none(self.data_path, "it is written again from the data")
 
     def write_data_fingerprint(self, fingerprint: dict) -> None:
         write_json_atomic(self.data_path, fingerprint)
@@ -181,6 +247,6 @@ class RunDirectory:
         write_json_atomic(self.summary_path, summary)
 
     def read_summary(self) -> dict | None:
-        if not self.summary_path.is_file():
-            return None
-        return json.loads(self.summary_path.read_text())
+        """The run's summary; None when there is none yet or it is damaged (the run then resumes from its last
+        checkpoint and, if training was over, only evaluates and writes the summary again)."""
+        return read_json_or_none(self.summary_path, "the run resumes from its last checkpoint and writes it again")

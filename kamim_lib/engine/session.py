@@ -16,7 +16,7 @@ import sys
 from kamim_lib.config import TrainConfig, config_to_dict
 from kamim_lib.data.fingerprint import data_fingerprint, describe_fingerprint, same_data
 from kamim_lib.engine.preemption import StopSignals
-from kamim_lib.engine.run_dir import RunDirectory, remove_stale_temporaries
+from kamim_lib.engine.run_dir import ENV_FILE, RunDirectory, read_json_or_none, remove_stale_temporaries
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.tracking import NullTracker, create_tracker
 
@@ -26,6 +26,10 @@ class DataMismatchError(ValueError):
 
 
 def data_mismatch_message(run: RunDirectory, stored: dict, current: dict) -> str:
+    if stored.get("root") == current.get("root"):  # the same folder, changed since the run was trained
+        return (f"run {run.path} was trained on {describe_fingerprint(stored)}, but the data there changed since "
+                f"(now {describe_fingerprint(current)}). Set run_name=<new name> to train a separate run on the "
+                "data as they are now, or put the original data back to use that run.")
     return (f"run {run.path} was trained on {describe_fingerprint(stored)}, but this configuration's data is "
             f"{describe_fingerprint(current)}. The run id does not include data_root: set run_name=<new name> to "
             f"train a separate run on this data, or set data_root={stored.get('root')} to use that run.")
@@ -87,7 +91,7 @@ class RunSession:
             current = data_fingerprint(dataset, name=config.dataset, root=config.data_root,
                                        options=config.dataset_options)
             stored = self.run.read_data_fingerprint()
-            resuming = config.resume and self.run.checkpoint_path.is_file()
+            resuming = config.resume and self.run.resume_checkpoint_path() is not None
             if resuming and stored is not None and not same_data(stored, current):
                 problem = data_mismatch_message(self.run, stored, current)
             elif stored != current:  # first start, or the same data moved to another root
@@ -110,11 +114,33 @@ class RunSession:
         return self.signals.interrupted(self.run.checkpoint_path, optimizer_steps)
 
 
+def code_change_notice(run: RunDirectory, current_commit: str | None = None) -> str | None:
+    """The one-line notice for reusing a finished run that was made with other code, or None.
+
+    The run's ``env.json`` holds the commit it was trained at (``git_commit`` of :func:`kamim_lib.provenance`);
+    it is compared with this checkout's (``current_commit``; default: read from git now). Nothing is said when
+    either is unknown (no git, or a run from before env.json held it).
+    """
+    from kamim_lib.provenance import git_commit
+
+    env = read_json_or_none(run.path / ENV_FILE, "it is written again when the run is trained again")
+    stored = env.get("git_commit") if isinstance(env, dict) else None
+    if not isinstance(stored, str) or stored in ("", "unknown"):
+        return None
+    current = current_commit or git_commit()
+    if current == "unknown" or current == stored:
+        return None
+    return (f"notice: reusing the finished run {run.path}, made with other code: commit {stored} (its env.json), "
+            f"this checkout is at {current}. Its numbers are that code's; set run_name=<new name> (or delete the "
+            "run folder) to train it again with this code.")
+
+
 def check_finished_run_data(config: TrainConfig, run: RunDirectory, build_train_split) -> None:
     """Before returning a finished run's summary: is this configuration's data the data it was trained on?
 
-    Cheap when the data root is unchanged (nothing is read); when it differs, the training split is indexed and
-    its fingerprint compared, so a moved copy of the same data is still accepted.
+    The training split is always indexed and fingerprinted (contents included: file sizes plus a sample of
+    bytes), since other pictures may sit under the same names at the same or another root; a moved copy of the
+    same data is accepted.
 
     Args:
         build_train_split: ``() -> Dataset``, the training split as the run would use it.
@@ -124,12 +150,6 @@ def check_finished_run_data(config: TrainConfig, run: RunDirectory, build_train_
     """
     stored = run.read_data_fingerprint()
     if stored is None:
-        return
-    from pathlib import Path
-
-    root = str(Path(config.data_root).resolve()) if config.data_root else None
-    if stored.get("root") == root and stored.get("dataset") == config.dataset \
-            and stored.get("options") == config.dataset_options:
         return
     current = data_fingerprint(build_train_split(), name=config.dataset, root=config.data_root,
                                options=config.dataset_options)

@@ -29,7 +29,10 @@ from kamim_lib.engine.evaluation import evaluate_classifier, extract_features, k
 from kamim_lib.engine.heads import FinetuneClassifier, LinearProbe
 from kamim_lib.engine.pretrained import load_backbone
 from kamim_lib.engine.pss_classifier import TokenDropClassifier
-from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset
+from kamim_lib.engine.sampling import EpochBatchSampler, PositionSeededDataset, mix_seed
+
+# Tags the random stream of grouped MixUp/CutMix draws (mixup_group_size), apart from every other seed.
+MIX_GROUP_STREAM = 0x4D4958
 from kamim_lib.plugins.lifecycle import TrainingHooks
 
 
@@ -84,6 +87,11 @@ class Task(TrainingHooks):
     def set_epoch(self, epoch: int) -> None:
         """Called at the start of every epoch (0-based), before its first batch."""
         self.epoch = epoch
+
+    def set_micro_batch(self, index: int, accumulation: int) -> None:
+        """Called before each micro-batch's ``train_loss``: its index within the epoch (the same on every
+        process) and the micro-batches per optimiser step."""
+        self.micro_batch, self.accumulation = index, accumulation
 
 
 class PretrainTask(Task):
@@ -172,6 +180,23 @@ class ClassifierTask(Task):
                                             head_init=config.head_init)
         self.collate = classification_collate
         self.mixing = config.mixup_alpha > 0 or config.cutmix_alpha > 0
+        self.process_batch = config.batch_size * runtime.samples_per_process  # images per micro-batch per process
+        if config.mixup_group_size is not None and config.mixup_group_size % self.process_batch:
+            raise ValueError(f"mixup_group_size={config.mixup_group_size} must be a multiple of this process's "
+                             f"micro-batch ({self.process_batch} images: batch_size x devices it drives); set "
+                             "mixup_group_size=null to draw per micro-batch")
+
+    def mix_seed(self, step_seed: int) -> int:
+        """The seed of this micro-batch's MixUp/CutMix draw: ``step_seed`` (each device micro-batch its own), or
+        with ``mixup_group_size`` G one seed per group of G images of the optimiser step, shared by the
+        micro-batches (of every process) that make up the group. Micro-batch k of process r holds images
+        [(k·W + r)·b, (k·W + r + 1)·b) of the step (W processes, b images each)."""
+        group_size = self.config.mixup_group_size
+        if group_size is None:
+            return step_seed
+        step, within = divmod(self.micro_batch, self.accumulation)
+        first_image = (within * self.runtime.world_size + self.runtime.rank) * self.process_batch
+        return mix_seed(self.config.seed, MIX_GROUP_STREAM, self.epoch, step, first_image // group_size)
 
     def train_loss(self, model: torch.nn.Module, batch: dict, step_seed: int) -> torch.Tensor:
         images, labels = batch["image"], batch["label"]
@@ -179,7 +204,7 @@ class ClassifierTask(Task):
             # Seeded by the step position, so a resumed run mixes exactly as the uninterrupted one.
             mixer = MixupCutmix(num_classes=self.num_classes, mixup_alpha=self.config.mixup_alpha,
                                 cutmix_alpha=self.config.cutmix_alpha, label_smoothing=self.config.label_smoothing,
-                                seed=step_seed)
+                                seed=self.mix_seed(step_seed))
             images, targets = mixer(images, labels)
         with self.runtime.autocast():
             logits = model(images)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from kamim_lib.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, capture_rng_state,
-                                  check_model_name, load_checkpoint, load_state_strict, restore_rng_state)
+from kamim_lib.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CheckpointError, CheckpointTooNewError,
+                                  capture_rng_state, check_model_name, load_checkpoint, load_state_strict,
+                                  restore_rng_state)
 from kamim_lib.config import TrainConfig, config_hash, config_to_dict, run_id
 from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
 from kamim_lib.runtime import Runtime
@@ -54,12 +55,19 @@ def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.
     states; return the progress.
 
     Raises:
-        CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry.
+        CheckpointError: the checkpoint belongs to another run, model or data-parallel geometry, or was trained
+            with another ``precision`` (refused: a run keeps one precision).
     """
     check_model_name(state, config.model, path)
     if state.get("section") != config.section or state.get("config_hash") != config_hash(config):
         raise CheckpointError(f"{str(path)!r} belongs to another run ({state.get('section')} "
                               f"{state.get('run_id')}); this run is {config.section} {run_id(config)}")
+    trained = (state.get("config") or {}).get("precision", config.precision)
+    if trained != config.precision:  # precision is not in the run id; mixing two silently would blur the run
+        raise CheckpointError(
+            f"cannot resume {str(path)!r} with precision={config.precision}: the run was trained with "
+            f"precision={trained} so far. Set precision={trained} to resume it, or set run_name=<new name> to "
+            f"train a separate run with precision={config.precision}.")
     for key in ("global_batch", "accum_steps", "steps_per_epoch"):
         if state["derived"].get(key) != derived[key]:
             raise CheckpointError(
@@ -90,10 +98,14 @@ def load_resume_checkpoint(path) -> dict:
     """The run's last checkpoint, with the way forward in the message when it cannot be read.
 
     Raises:
+        CheckpointTooNewError: written by a newer torch or kamim; says to upgrade (never to delete it).
         CheckpointError: unreadable (truncated, corrupt, not a kamim checkpoint); says how to go on.
     """
     try:
         return load_checkpoint(path)
+    except CheckpointTooNewError as error:  # the file is fine: deleting it would throw the run's progress away
+        raise CheckpointTooNewError(f"{error}, then run the same command again to resume; keep the file, it holds "
+                                    "the run's progress") from None
     except CheckpointError as error:
         raise CheckpointError(f"{error}. This run cannot resume from it: move it away (or delete it) to start the "
                               f"run again from its first epoch, or put back a good copy, then run the same command "

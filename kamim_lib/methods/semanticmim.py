@@ -17,6 +17,7 @@ from kamim_lib.data.normalization import normalize_on_device
 from kamim_lib.hog import HOG_CELL_SIZE, HOG_WINDOW, hog_patch_targets, hog_target_dim
 from kamim_lib.losses import masked_reconstruction_loss
 from kamim_lib.masking.cells import num_masked_cells
+from kamim_lib.models.architectures import MMPRETRAIN_VIT_LAYER_NORM_EPS
 from kamim_lib.plugins import param
 
 from kamim_lib.methods.base import Method
@@ -43,6 +44,10 @@ class SemanticMIMOptions(KeypointWeightOptions):
                                                   "(none: 1 for pixels, 8 for hog, as the paper)", minimum=1)
     semanticmim_bottleneck: bool = param(True, "route the mask stream through the proxies (false: joint "
                                                "attention over [proxies; visible; mask tokens], the baseline)")
+    semanticmim_layer_norm_eps: float = param(MMPRETRAIN_VIT_LAYER_NORM_EPS,
+                                              "eps of every LayerNorm of the pretraining model (encoder, extra "
+                                              "layers, final norm); the original's mmpretrain ViT uses 1e-6, "
+                                              "KAMIM's HF ViT 1e-12", minimum=0.0, exclusive_minimum=True)
     semanticmim_weighting: str = param("none", "loss weights of the pixel target: none, or keypoints (KAMIM's "
                                                "keypoint-density weights, its detector/weight_patch_size/"
                                                "temperature keys)", choices=SEMANTICMIM_WEIGHTINGS)
@@ -115,7 +120,8 @@ class SemanticMIM(Method):
         return 3 * self.patch_size ** 2
 
     def build_model(self, config) -> torch.nn.Module:
-        arch = model_arch(config.model, img_size=config.img_size, final_norm=config.final_norm)
+        arch = model_arch(config.model, img_size=config.img_size, final_norm=config.final_norm,
+                          layer_norm_eps=self.options.semanticmim_layer_norm_eps)
         # The random-cell geometry's masked-token count: passed to the model on XLA so no mask is read back.
         scale = (config.mask_patch_size // self.patch_size) ** 2
         self.num_masked_tokens = num_masked_cells(config.img_size, config.mask_patch_size, config.mask_ratio) * scale
@@ -142,7 +148,8 @@ class SemanticMIM(Method):
         predictions = output.predictions.float()
         grid = self.img_size // self.patch_size
         if self.options.semanticmim_target == "hog":
-            targets = hog_patch_targets(images, self.patch_size)
+            # From the uint8 pixels: the same HOG as the normalised image's, with exact gradients (kamim_lib.hog).
+            targets = hog_patch_targets(batch["image"], self.patch_size)
             return (predictions - gather_tokens(targets, output.masked_index)).square().mean()
         reconstruction = patches_to_image(scatter_to_grid(predictions, output.masked_index, grid * grid), grid,
                                           self.patch_size)

@@ -14,6 +14,8 @@ from kamim_lib._validation import check_divisible, check_positive
 
 # HF ViTConfig.layer_norm_eps; timm's ViT uses 1e-6, which would shift the original checkpoints' outputs.
 HF_VIT_LAYER_NORM_EPS = 1e-12
+# mmpretrain's ViT (norm_cfg LN eps 1e-6), which yyk-wew/SemanticMIM's backbone and extra layers use.
+MMPRETRAIN_VIT_LAYER_NORM_EPS = 1e-6
 # HF Swin uses 1e-5 everywhere (config default for blocks/final norm, nn.LayerNorm default for the rest).
 HF_SWIN_LAYER_NORM_EPS = 1e-5
 
@@ -60,6 +62,8 @@ class ViTArch:
         drop_path_rate: stochastic depth rate (0 for pretraining, as the original).
         relative_position_bias: add a learned BEiT-style relative position bias per block (PSS fine-tuning uses
             it); off by default, so the weights are exactly those of HF ``ViTModel`` and the original checkpoints.
+        layer_norm_eps: eps of every LayerNorm (HF's 1e-12 for KAMIM's original; SemanticMIM's mmpretrain ViT
+            uses 1e-6).
     """
 
     img_size: int = 192
@@ -72,6 +76,7 @@ class ViTArch:
     final_norm: bool = True
     drop_path_rate: float = 0.0
     relative_position_bias: bool = False
+    layer_norm_eps: float = HF_VIT_LAYER_NORM_EPS
 
     family = "vit"
 
@@ -98,6 +103,7 @@ class ViTArch:
         check_divisible("embed_dim", self.embed_dim, "num_heads", self.num_heads)
         if not isinstance(self.relative_position_bias, bool):
             raise ValueError(f"relative_position_bias must be True or False, got {self.relative_position_bias!r}.")
+        check_positive("layer_norm_eps", self.layer_norm_eps)
         return self
 
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from timm.models.vision_transformer import Block
 
-from kamim_lib.models.architectures import HF_VIT_LAYER_NORM_EPS, ViTArch
+from kamim_lib.models.architectures import ViTArch
 from kamim_lib.models.inputs import check_image_batch
 from kamim_lib.models.mask_token import flatten_token_mask
 from kamim_lib.models.token_gather import gather_tokens
@@ -129,7 +129,7 @@ class SemanticMIMModel(nn.Module):
             if num_proxies > 1 else None
         self.extra_layers = nn.ModuleList(
             Block(dim=arch.embed_dim, num_heads=arch.num_heads, mlp_ratio=arch.mlp_ratio, qkv_bias=True,
-                  norm_layer=partial(nn.LayerNorm, eps=HF_VIT_LAYER_NORM_EPS), act_layer=nn.GELU)
+                  norm_layer=partial(nn.LayerNorm, eps=arch.layer_norm_eps), act_layer=nn.GELU)
             for _ in range(arch.depth)) if use_bottleneck else None
         self.head = nn.Linear(arch.embed_dim, out_dim)
         init_linear_and_norm(self.head)

@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import VisionTransformer
 
-from kamim_lib.models.architectures import HF_VIT_LAYER_NORM_EPS, ViTArch
+from kamim_lib.models.architectures import ViTArch
 from kamim_lib.models.attention_probs import vit_attention_probs
 from kamim_lib.models.inputs import check_image_batch
 from kamim_lib.models.intermediates import EncoderIntermediates
@@ -48,7 +48,7 @@ class MaskedViTEncoder(VisionTransformer):
             img_size=arch.img_size, patch_size=arch.patch_size, in_chans=arch.in_chans, num_classes=0,
             global_pool="", embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads,
             mlp_ratio=arch.mlp_ratio, qkv_bias=True, class_token=True, drop_path_rate=arch.drop_path_rate,
-            norm_layer=partial(nn.LayerNorm, eps=HF_VIT_LAYER_NORM_EPS), act_layer=nn.GELU,
+            norm_layer=partial(nn.LayerNorm, eps=arch.layer_norm_eps), act_layer=nn.GELU,
         )
         self.arch = arch
         self.token_grid = arch.token_grid

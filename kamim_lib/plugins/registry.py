@@ -9,7 +9,9 @@ that run uses (:mod:`kamim_lib.config.identity`).
 Built-in plug-ins are the modules of the registry's package (every ``<package>/<name>.py``: adding a plug-in is
 adding a file), imported lazily on first use so that the configuration can ask for them without an import cycle;
 a project of your own registers more by naming its modules in the environment variable ``KAMIM_PLUGINS``
-(comma-separated), which are imported before the configuration is composed.
+(comma-separated), which are imported before the configuration is composed. A module listed there that cannot be
+imported (missing, raising, lacking a dependency) does not break ``import kamim_lib`` or ``kamim --help``: it is
+recorded, and loading a configuration then fails with one line per broken module (:func:`check_plugins`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,30 @@ import pkgutil
 from typing import Iterable
 
 PLUGINS_ENV = "KAMIM_PLUGINS"
+# KAMIM_PLUGINS modules that failed to import: {module: "ErrorType: first line of its message"}.
+_BROKEN_PLUGINS: dict[str, str] = {}
+
+
+class PluginImportError(ValueError):
+    """A module named in ``KAMIM_PLUGINS`` cannot be imported (the message names it and its error)."""
+
+
+def check_plugins() -> None:
+    """Raise :class:`PluginImportError` when a ``KAMIM_PLUGINS`` module failed to import (one line per module)."""
+    if _BROKEN_PLUGINS:
+        raise PluginImportError("; ".join(
+            f"{PLUGINS_ENV} module {module!r} cannot be imported ({reason})" for module, reason in
+            _BROKEN_PLUGINS.items()) + f"; fix it (or its dependencies) or remove it from {PLUGINS_ENV}")
+
+
+def _import_plugin(module: str) -> None:
+    """Import a user's plug-in module; a failure is recorded for :func:`check_plugins` instead of raised here,
+    since the configuration is composed at import time and every command (``--help`` too) would break."""
+    try:
+        importlib.import_module(module)
+    except Exception as error:  # a user's module may raise anything while it is imported
+        lines = str(error).strip().splitlines()
+        _BROKEN_PLUGINS[module] = f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 # Modules of a plug-in package that hold the machinery, not plug-ins.
 NOT_PLUGINS = ("base", "registry")
 
@@ -101,8 +127,10 @@ class Registry:
         if self._loaded:
             return
         self._loaded = True
-        for module in (*self.builtin_modules(), *plugin_modules_from_environment()):
+        for module in self.builtin_modules():
             importlib.import_module(module)
+        for module in plugin_modules_from_environment():
+            _import_plugin(module)
 
     def builtin_modules(self) -> tuple[str, ...]:
         """The plug-in modules of the package: the leading ones, then the others alphabetically."""
@@ -130,6 +158,7 @@ class Registry:
         """
         self._load()
         if name not in self._classes:
+            check_plugins()  # the plug-in may be missing because its module failed to import
             close = difflib.get_close_matches(str(name), self._classes, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"{self.config_key}={name!r} is not a known {self.kind}; choose one of "

@@ -14,7 +14,7 @@ import importlib
 import sys
 
 # Modules of this package that define sub-commands, in the order `kamim --help` lists them.
-SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train", "inspect_checkpoint")
+SUBCOMMAND_MODULES = ("weights_demo", "reproduce", "train", "inspect_checkpoint", "rehearsal_data")
 
 
 class CommandParser(argparse.ArgumentParser):

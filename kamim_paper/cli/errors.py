@@ -5,14 +5,16 @@ Exit codes (also in the README):
 ====  ==========================================================================================================
 0     done
 1     `kamim reproduce`: at least one section failed (each failure was named above)
-2     bad input: configuration, profile, data, checkpoint, an output folder that cannot be written, a run in use
+2     bad input: configuration, profile, data, checkpoint, an output folder that cannot be written, a run in use,
+      a broken KAMIM_PLUGINS module, out of memory (lower batch_size; the last checkpoint is intact)
 3     training stopped on a non-finite loss (summary.json says where)
 74    an output could not be written while running (disk full, permissions); the previous checkpoint is intact
-75    stopped by SIGTERM / SIGUSR1 after saving a checkpoint: run the same command again (requeue the job)
+75    stopped by SIGTERM / SIGUSR1 / SIGHUP after saving a checkpoint: run the same command again (requeue)
 130   stopped by Ctrl-C (after saving a checkpoint when training); run the same command again to resume
 ====  ==========================================================================================================
 
-``KAMIM_DEBUG=1`` re-raises instead, for a full traceback.
+``KAMIM_DEBUG=1`` (or true/yes/on) re-raises instead, for a full traceback; unset, empty, ``0``, false, no or off
+mean off.
 """
 from __future__ import annotations
 
@@ -26,9 +28,16 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NON_FINITE = 3
 EXIT_IO = 74
+# Values of KAMIM_DEBUG that leave debugging off (anything else turns it on).
+_OFF = ("", "0", "false", "no", "off")
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_IO", "EXIT_NON_FINITE", "EXIT_PREEMPTED", "EXIT_USAGE",
            "describe_os_error", "run_reporting_errors"]
+
+
+def debugging() -> bool:
+    """Whether ``KAMIM_DEBUG`` asks for tracebacks (``KAMIM_DEBUG=0`` means off, like unset)."""
+    return os.environ.get("KAMIM_DEBUG", "").strip().lower() not in _OFF
 
 
 def describe_os_error(error: OSError) -> str:
@@ -70,7 +79,7 @@ def run_reporting_errors(command: str, action) -> int:
         sys.stderr.close()
         return 0
     except (Exception, KeyboardInterrupt) as error:
-        if os.environ.get("KAMIM_DEBUG"):
+        if debugging():
             raise
         outcome = _error_code_and_message(error)
         if outcome is None:

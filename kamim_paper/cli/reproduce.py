@@ -20,9 +20,10 @@ def register(subparsers) -> None:
                         help=f"profile name in params/ ({', '.join(list_profiles()) or 'none yet'}) or a YAML path")
     parser.add_argument("--only", nargs="+", metavar="SECTION", help=f"run only these sections (and what they "
                         f"need): {sections}")
-    parser.add_argument("--force", action="store_true", help="re-run finished sections and evaluations")
-    parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/ of the checkout, or ./results/<profile>/ "
-                        "for an installed package (the first line of output says which)")
+    parser.add_argument("--force", action="store_true",
+                        help="re-run finished sections and evaluations, and measure cached measurements again")
+    parser.add_argument("--out-dir", type=Path, default=None, help="default: results/<profile>/ of the checkout, or "
+                        "./results/<profile>/ for an installed package (the first line of output says which)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="notebooks run at once (default: the profile's jobs, else 1); a section still waits for "
                              "the sections it needs, and the profile's heavy sections run one at a time")

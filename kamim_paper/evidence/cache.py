@@ -8,18 +8,28 @@ reproduction has a 15-minute budget.
 A key names every input of the measurement by content, never by path or time: the SHA-256 of the checkpoint file,
 of the tensors measured on (the held-out images and masks, the labelled splits), of the data set's index
 (:func:`kamim_lib.data.fingerprint.index_digest`) and the settings that shape the model or the classifier. A changed
-input changes the key, so a stale value is never read back. :data:`MEASUREMENT_VERSION` is part of every key: raise
-it when the code of a measurement changes what it returns.
+input changes the key, so a stale value is never read back. The code is an input too: every key holds
+:func:`measuring_code_digest`, the SHA-256 of the source of the modules that compute the measured numbers
+(:data:`MEASURING_CODE`), so a change to that code measures again (issue 22: `--force` returned a held-out L1 computed
+by older code). :data:`MEASUREMENT_VERSION` is part of every key as well, for a change the set does not cover.
+
+Whenever a stored value is returned, one line on stderr says so, naming the file. ``kamim reproduce --force`` sets
+:data:`REMEASURE_ENV` (a Unix time) for its notebooks: an entry measured before it is measured again and replaced, so
+one forced reproduction measures each value once and its notebooks share it.
 
 Entries are JSON files ``<name>-<key hash>.json`` (``{"name", "key", "value"}``) written atomically (a reader never
 sees half a file); an unreadable entry, or one whose stored key differs, is measured again and overwritten.
 """
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -31,6 +41,32 @@ MEASUREMENT_VERSION = 1
 #: Where a configuration's measurements are kept, under its runs folder (``config.out_dir``; git-ignored).
 CACHE_FOLDER = "measurements"
 _HASH_CHARS = 24
+#: Environment variable: a Unix time; entries measured before it are measured again (`kamim reproduce --force`).
+REMEASURE_ENV = "KAMIM_REMEASURE_SINCE"
+
+#: What computes the cached numbers, hashed into every key (:func:`measuring_code_digest`): a module (its file), a
+#: package (every ``*.py`` under it) or ``module:function`` (that function's source only, where the module holds much
+#: else). The set: the evidence modules that measure (held-out error, deciles, probes, baselines) and the held-out
+#: images and masks they use; and the library code the numbers pass through: models and their loading, the probe
+#: head, the data sets and transforms, the masks, keypoints and the keypoint density. Plotting, tables, the records
+#: around the numbers and this cache's own code are left out (they do not change a measured value).
+MEASURING_CODE = (
+    "kamim_paper.evidence.checkpoint_measures",
+    "kamim_paper.evidence.reconstruction",
+    "kamim_paper.evidence.probing",
+    "kamim_paper.evidence.weighting",
+    "kamim_paper.experiments.analysis_inputs",
+    "kamim_paper.results.summaries:to_uint8_pixels",
+    "kamim_lib.models",
+    "kamim_lib.engine.pretrained",
+    "kamim_lib.engine.heads",
+    "kamim_lib.engine.tasks",
+    "kamim_lib.data",
+    "kamim_lib.masking",
+    "kamim_lib.keypoints",
+    "kamim_lib.weighting",
+    "kamim_lib.analysis.pixels",
+)
 
 T = TypeVar("T")
 
@@ -55,6 +91,61 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+_REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _source_path(module: str) -> Path:
+    """The file (``x/y.py``) or package folder (``x/y/``) of a dotted module name of this repository; found on disk,
+    nothing is imported."""
+    base = _REPOSITORY.joinpath(*module.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base
+    raise ValueError(f"MEASURING_CODE names {module!r}, which is neither {base}.py nor a package at {base}.")
+
+
+def _function_source(path: Path, function: str) -> str:
+    """The source of top-level ``def function`` in ``path`` (read with ``ast``)."""
+    text = path.read_text()
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            return ast.get_source_segment(text, node)
+    raise ValueError(f"MEASURING_CODE names {function!r}, which {path} does not define.")
+
+
+@functools.lru_cache(maxsize=None)
+def _code_digest(entries: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for entry in entries:
+        module, _, function = entry.partition(":")
+        path = _source_path(module)
+        if function:
+            sources = [(entry, _function_source(path, function).encode())]
+        elif path.is_dir():
+            sources = [(f"{module}/{file.relative_to(path).as_posix()}", file.read_bytes())
+                       for file in sorted(path.rglob("*.py"))]
+        else:
+            sources = [(module, path.read_bytes())]
+        for name, source in sources:
+            digest.update(f"{name}\n{len(source)}\n".encode())
+            digest.update(source)
+    return digest.hexdigest()[:_HASH_CHARS]
+
+
+def measuring_code_digest() -> str:
+    """SHA-256 (first 24 hex digits) of the source of :data:`MEASURING_CODE`, read once per process."""
+    return _code_digest(tuple(MEASURING_CODE))
+
+
+def remeasure_since() -> float | None:
+    """The time set in :data:`REMEASURE_ENV` (None when unset or unreadable)."""
+    try:
+        return float(os.environ[REMEASURE_ENV])
+    except (KeyError, ValueError):
+        return None
+
+
 class MeasurementCache:
     """Measured values on disk under ``directory`` (None: nothing is kept; every value is measured).
 
@@ -76,7 +167,7 @@ class MeasurementCache:
 
     @staticmethod
     def _full_key(key: dict) -> dict:
-        return {**key, "measurement_version": MEASUREMENT_VERSION}
+        return {**key, "measurement_version": MEASUREMENT_VERSION, "measuring_code": measuring_code_digest()}
 
     def value(self, name: str, key: dict, measure: Callable[[], T]) -> T:
         """The stored value of ``(name, key)``, or ``measure()`` stored and returned.
@@ -90,23 +181,34 @@ class MeasurementCache:
             return measure()
         path = self.path(name, key)
         full_key = json.loads(json.dumps(self._full_key(key)))  # as it reads back (tuples become lists)
+        since = remeasure_since()
         try:
             entry = json.loads(path.read_text())
-            if entry.get("name") == name and entry.get("key") == full_key:
+            fresh = since is None or float(entry.get("measured_at", 0.0)) >= since
+            if entry.get("name") == name and entry.get("key") == full_key and fresh:
+                print(f"notice: {name}: reusing the cached measurement {path} (measured {_when(entry)}; delete the "
+                      "file, or run `kamim reproduce --force`, to measure again)", file=sys.stderr)
                 return entry["value"]
-        except (OSError, ValueError, KeyError, AttributeError):
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
             pass  # absent or unreadable: measure again
         value = measure()
         self.directory.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{name}-", suffix=".tmp")
         try:
             with os.fdopen(handle, "w") as stream:
-                json.dump({"name": name, "key": full_key, "value": value}, stream)
+                json.dump({"name": name, "key": full_key, "value": value, "measured_at": time.time()}, stream)
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):
                 os.unlink(temporary)
         return json.loads(json.dumps(value))  # the same form a later read returns
+
+
+def _when(entry: dict) -> str:
+    moment = entry.get("measured_at")
+    if not isinstance(moment, (int, float)):
+        return "at an unknown time"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(moment))
 
 
 def config_cache(config) -> MeasurementCache:

@@ -22,21 +22,23 @@ FINETUNE_BASELINES = {"scratch": "trained from scratch, same budget (mean over t
 
 
 def decile_summary(per_seed_deciles: Sequence[Sequence[dict]]) -> list[dict]:
-    """Per keypoint-density decile, the mean masked-patch error over seeds and its 95 % interval.
+    """Per keypoint-density bin, the mean masked-patch error over seeds and its 95 % interval.
 
     Args:
         per_seed_deciles: one list of decile dicts per seed
             (:func:`~kamim_paper.evidence.weighting.error_by_density_decile`, the same held-out patches for every seed).
 
     Returns:
-        One dict per decile: its ``decile``, density range, ``patches``, and ``error_mean``, ``error_low``,
+        One dict per density bin: its ``decile`` (bin number, 0 = no keypoints), ``label``, density range, ``count``
+        (= ``patches``), and ``error_mean``, ``error_low``,
         ``error_high`` over seeds (no ``error_low`` / ``error_high`` with a single seed).
     """
     from kamim_lib.stats import mean_and_ci
 
     rows = []
     for index, first in enumerate(per_seed_deciles[0]):
-        row = {key: first[key] for key in ("decile", "density_low", "density_high", "density_mean", "patches")}
+        row = {key: first[key] for key in ("decile", "label", "density_low", "density_high", "density_mean", "count",
+                                           "patches") if key in first}
         values = [run[index]["error_mean"] for run in per_seed_deciles]
         if len(values) >= 2:
             mean, low, high = mean_and_ci(values)

@@ -8,6 +8,8 @@
   (shorter side resized to ⌊S / 0.875⌋ bicubic — 219 px for S = 192, 256 for 224 — then centre crop S), on the
   first ⌊n_c / 64⌋ images of every class in folder order (their ``subsample(ratio=2**-6)``), of which the first
   batch is used: 64 images for the attention notebook, 16 for the Fourier/t-SNE one (Imagenette-160 validation).
+  Imagenette2-160's validation subsample holds 59 images, so the original's attention batch of 64 held all 59:
+  when the selection holds fewer images than asked, all of them are taken, and ``AnalysisImages.note`` says so.
 """
 from __future__ import annotations
 
@@ -34,11 +36,15 @@ class AnalysisImages:
         images: float32 (B, 3, S, S), ImageNet-normalised (Resize S + CenterCrop S, as evaluation).
         labels: int64 (B,), class of each image.
         indices: int64 (B,), each image's index in the data set split (to find them again).
+        requested: the number of images asked for (B is smaller when the original's selection holds fewer).
+        note: one sentence when B < requested (what was taken and why), else "".
     """
 
     images: torch.Tensor
     labels: torch.Tensor
     indices: torch.Tensor
+    requested: int | None = None
+    note: str = ""
 
 
 def original_analysis_transform(img_size: int) -> v2.Compose:
@@ -80,7 +86,9 @@ def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: 
 
     Args:
         dataset: a registry name (``kamim_lib.data.list_datasets()``), e.g. "digits" (embedded) or "imagenet".
-        num_images: how many images (at most the split's size).
+        num_images: how many images: at most the split's size ("eval"); with "original", the first
+            ``num_images`` of the original's selection, or all of it when it holds fewer (as the original's
+            DataLoader, whose one batch then held the whole subsample).
         img_size: side S of the square images; the model's ``img_size``.
         root: the data root (not needed for "digits" and "synthetic").
         split: "train" or "val".
@@ -90,7 +98,8 @@ def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: 
         **dataset_options: passed to ``build_dataset`` (e.g. ``image_size`` for digits).
 
     Returns:
-        ``AnalysisImages``.
+        ``AnalysisImages`` of B = min(num_images, selection size) images ("original"; ``note`` says when B is
+        smaller) or ``num_images`` images ("eval").
     """
     from kamim_lib._validation import check_choice
     from kamim_lib.data import build_dataset, build_eval_transform
@@ -107,14 +116,18 @@ def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: 
     else:
         candidates = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
         source = "split"
+    note = ""
     if num_images > len(candidates):
-        raise ValueError(f"num_images={num_images} but the {dataset!r} {split} {source} has only {len(candidates)} "
-                         "images; lower num_images.")
+        if analysis_transform != "original" or len(candidates) == 0:
+            raise ValueError(f"num_images={num_images} but the {dataset!r} {split} {source} has only "
+                             f"{len(candidates)} images; lower num_images.")
+        note = (f"{len(candidates)} images analysed, not the {num_images} asked: the {dataset!r} {split} {source} "
+                f"holds only {len(candidates)}, and the original's loader took them all in its one batch.")
     indices = candidates[:num_images]
     samples = [data[int(index)] for index in indices]
     images = torch.stack([image for image, _ in samples]).float()
     labels = torch.tensor([int(label) for _, label in samples], dtype=torch.int64)
-    return AnalysisImages(images, labels, indices.to(torch.int64))
+    return AnalysisImages(images, labels, indices.to(torch.int64), requested=num_images, note=note)
 
 
 def analysis_masks(num_images: int, *, img_size: int, model_patch_size: int, mask_patch_size: int = 32,

@@ -9,17 +9,16 @@ encoder; fine-tuning = training from scratch). PSS fine-tunes the chosen
 sources with the drop schedule, and the dynamic-inference sweep measures accuracy and images/s of the fine-tuned
 classifiers at each drop ratio.
 
-Results are plain JSON (``run_peers``) that the notebook stores in its summary and the table helpers read back.
+Results are plain JSON (``run_peers``, ``run_sweeps``) that :mod:`kamim_paper.sections.peers` stores in its summary
+and turns into tables, figures and generated conclusions.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
 from kamim_paper.experiments.runs import Variant, run_variant
-from kamim_lib.stats import paired_difference_ci
 
 PEER_METHODS = ("simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim")
 # The reference every paired difference is taken against.
@@ -37,9 +36,50 @@ PUBLISHED = {
 }
 
 
-def peer_variant(name: str, *, attmask_mode: str = "high") -> Variant:
-    """The pretraining variant of a peer (see the module docstring)."""
+# How the peers are set up (notebook 12's ``peer_settings``): "shared" puts every peer on SimMIM's footing (its
+# 32-px mask cells at ratio 0.6, pixel targets), so only the method differs; "papers" gives each peer the settings
+# of its own paper where they can be expressed on this engine (PEER_PAPER_SETTINGS; docs/faithfulness.md lists what
+# still differs).
+PEER_SETTINGS = ("shared", "papers")
+
+# Each peer's own paper's settings (PEERS.md). "{patch}" is the model's patch size (per-token masks).
+PEER_PAPER_SETTINGS = {
+    # SemanticMIM's MaskFeat variant (PEERS §4.3; yyk-wew/SemanticMIM configs/maskfeat): per-token random masks
+    # (mask_patch_size = model patch), ratio 0.8, 8 proxy tokens, HOG target with L2.
+    "semanticmim": ("semanticmim_target=hog", "semanticmim_proxies=8", "mask_patch_size={patch}",
+                    "mask_ratio=0.8"),
+    # KAMIM's weights weight the pixel loss, so this combination keeps the pixel target; the masks and proxies are
+    # SemanticMIM's, so it differs from the semanticmim peer only in the target and the weighting.
+    "kamim+semanticmim": ("semanticmim_proxies=8", "mask_patch_size={patch}", "mask_ratio=0.8"),
+    # AttMask (PEERS §2.2, §2.4): ranks single tokens (not SimMIM cells), masks floor(N·r), r = 0.3 (its
+    # pred_ratio; the per-iteration draw r ~ U(0.1, 0.5) is not reproduced). Teacher: EMA 0.996 -> 1 (the default).
+    "attmask": ("mask_patch_size={patch}", "attmask_level=token", "attmask_rounding=floor", "mask_ratio=0.3"),
+    # SimMIM and KAMIM are on their own paper's settings already (32-px cells at 0.6).
+    "simmim": (),
+    "kamim": (),
+}
+
+
+def model_patch_size(train_config, overrides, device: str = "auto") -> int:
+    """The patch size of the model the pretraining configuration builds (per-token masks need it)."""
+    from pathlib import Path
+
+    from kamim_lib.models import model_arch
+    from kamim_paper.experiments.training import training_setup
+
+    return model_arch(training_setup(train_config, overrides, Path.cwd(), device).pretrain_config().model).patch_size
+
+
+def peer_variant(name: str, *, attmask_mode: str = "high", settings: str = "shared",
+                 patch_size: int | None = None) -> Variant:
+    """The pretraining variant of a peer (see the module docstring).
+
+    Args:
+        settings: "shared" (SimMIM's masks for every peer) or "papers" (:data:`PEER_PAPER_SETTINGS`).
+        patch_size: the model's patch size; needed with settings="papers" (per-token masks).
+    """
     check_choice("methods", name, PEER_METHODS)
+    check_choice("peer_settings", settings, PEER_SETTINGS)
     overrides = {
         "simmim": ("method=simmim",),
         "kamim": ("method=kamim",),
@@ -47,6 +87,10 @@ def peer_variant(name: str, *, attmask_mode: str = "high") -> Variant:
         "semanticmim": ("method=semanticmim",),
         "kamim+semanticmim": ("method=semanticmim", "semanticmim_weighting=keypoints"),
     }[name]
+    if settings == "papers":
+        if patch_size is None:
+            raise ValueError("peer_settings='papers' needs the model's patch_size (per-token masks).")
+        overrides += tuple(item.format(patch=patch_size) for item in PEER_PAPER_SETTINGS[name])
     return Variant(name, overrides, {"peer": name})
 
 
@@ -63,20 +107,22 @@ def pss_variant(source: Variant, *, schedule: str = "cyclic", scorer: str = "l1"
 
 
 def peer_jobs(*, methods: Sequence[str], protocols: Sequence[str], seeds: Sequence[int], attmask_mode: str = "high",
-              pss_sources: Sequence[str] = (), pss_schedule: str = "cyclic",
-              pss_scorers: Sequence[str] = ("l1",)) -> list[tuple[str, Variant, str, str | None]]:
+              pss_sources: Sequence[str] = (), pss_schedule: str = "cyclic", pss_scorers: Sequence[str] = ("l1",),
+              settings: str = "shared", patch_size: int | None = None) -> list[tuple[str, Variant, str, str | None]]:
     """What :func:`run_peers` trains, in order: ``(kind, variant, protocol, pretrained)`` with kind "peers",
-    "baselines" (random init: ``pretrained="scratch"``) or "pss"."""
+    "baselines" (random init: ``pretrained="scratch"``) or "pss". ``settings`` / ``patch_size``: as
+    :func:`peer_variant`."""
+    peer = {"attmask_mode": attmask_mode, "settings": settings, "patch_size": patch_size}
     jobs = []
     for seed in seeds:
         for name in methods:
             for protocol in protocols:
-                jobs.append(("peers", with_seed(peer_variant(name, attmask_mode=attmask_mode), seed), protocol, None))
+                jobs.append(("peers", with_seed(peer_variant(name, **peer), seed), protocol, None))
         scratch = with_seed(Variant(SCRATCH_LABEL, (), {"peer": SCRATCH_LABEL}), seed)
         jobs += [("baselines", scratch, protocol, "scratch") for protocol in protocols]
         for source in pss_sources:
             for scorer in pss_scorers:
-                variant = pss_variant(with_seed(peer_variant(source, attmask_mode=attmask_mode), seed),
+                variant = pss_variant(with_seed(peer_variant(source, **peer), seed),
                                       schedule=pss_schedule, scorer=scorer)
                 jobs.append(("pss", variant, "finetune", None))
     return jobs
@@ -126,146 +172,18 @@ def run_timing(run_dir: str) -> dict:
     return {"wall_time_s": summary.get("session_wall_time_s"), "images_per_s": summary.get("session_images_per_s")}
 
 
-# --- statistics -------------------------------------------------------------------------------------------------
-
-def per_seed(results: Sequence[dict], protocol: str, metric: str) -> dict[str, dict[int, float]]:
-    """``{label: {seed: value}}`` of ``metric`` ("top1", "knn_top1", ...) for the results run with ``protocol``."""
-    table: dict[str, dict[int, float]] = {}
-    for result in results:
-        value = (result.get("evaluation") or {}).get(metric)
-        if result.get("protocol") == protocol and value is not None:
-            table.setdefault(result["label"], {})[int(result["fields"]["seed"])] = float(value)
-    return table
-
-
-def comparison_rows(values: Mapping[str, Mapping[int, float]], *, reference: str = REFERENCE,
-                    published: Mapping[str, float | None] | None = None, confidence: float = 0.95) -> list[dict]:
-    """One row per label: seeds n, mean, and the paired difference to ``reference`` with its interval.
-
-    Args:
-        values: ``{label: {seed: value}}`` (:func:`per_seed`).
-        reference: the label differences are taken against (its own row shows none).
-        published: ``{label: number}`` printed in the "paper" column (None / absent: "n/a").
+def run_sweeps(results: Mapping[str, Sequence[dict]], pss_sources: Sequence[str], *, drop_ratios: Sequence[float],
+               device: str) -> list[dict]:
+    """The dynamic-inference sweep of every fine-tuned PSS source, plain and with PSS.
 
     Returns:
-        Dicts ``{"variant", "n", "mean", "vs <reference>", "ours", "paper"}``; the difference is the text
-        "+a.aa [b.bb, c.cc]" over the seeds both have, or "n/a" with fewer than 2 paired seeds.
+        ``[{"label", "seed", "rows": sweep_finetune_run(...)}]`` in the order of ``results["peers"]`` then
+        ``results["pss"]``.
     """
-    from kamim_paper.results.tables.markdown import NOT_AVAILABLE
+    from kamim_lib.engine.pss_sweep import sweep_finetune_run
 
-    published = dict(published or {})
-    base = values.get(reference, {})
-    rows = []
-    for label, by_seed in values.items():
-        seeds = sorted(by_seed)
-        mean = sum(by_seed.values()) / len(by_seed)
-        shared = [seed for seed in seeds if seed in base]
-        difference = NOT_AVAILABLE
-        if label != reference and len(shared) >= 2:
-            center, low, high = paired_difference_ci([by_seed[s] for s in shared], [base[s] for s in shared],
-                                                           confidence)
-            difference = f"{center:+.2f} [{low:+.2f}, {high:+.2f}] (n={len(shared)})"
-        elif label == reference:
-            difference = "reference"
-        rows.append({"variant": label, "n": str(len(seeds)), f"vs {reference}": difference, "ours": mean,
-                     "paper": published.get(label)})
-    return rows
-
-
-def sweep_curves(sweeps: Sequence[dict]) -> dict[str, dict[str, list[float]]]:
-    """Mean accuracy and throughput per drop ratio over seeds, per label: ``{label: {"keep_rate", "top1",
-    "top1_low", "top1_high", "images_per_s"}}`` (low/high: min/max over seeds)."""
-    grouped: dict[str, dict[float, list[dict]]] = {}
-    for sweep in sweeps:
-        for row in sweep["rows"]:
-            grouped.setdefault(sweep["label"], {}).setdefault(row["keep_rate"], []).append(row)
-    curves = {}
-    for label, by_rate in grouped.items():
-        rates = sorted(by_rate, reverse=True)
-        curves[label] = {
-            "keep_rate": rates,
-            "top1": [sum(r["top1"] for r in by_rate[rate]) / len(by_rate[rate]) for rate in rates],
-            "top1_low": [min(r["top1"] for r in by_rate[rate]) for rate in rates],
-            "top1_high": [max(r["top1"] for r in by_rate[rate]) for rate in rates],
-            "images_per_s": [sum(r["images_per_s"] for r in by_rate[rate]) / len(by_rate[rate]) for rate in rates],
-        }
-    return curves
-
-
-def pss_time_rows(plain: Sequence[dict], pss: Sequence[dict]) -> list[dict]:
-    """Fine-tune wall time saved by PSS beside PSS's published −31 %, per source (mean over paired seeds).
-
-    Args:
-        plain: the plain fine-tune results (``peers`` results with protocol "finetune") of the PSS sources.
-        pss: the PSS results (with ``timing``).
-    """
-    rows = []
-    plain_time = {(r["label"], r["fields"]["seed"]): run_timing(r["evaluation"]["run_dir"])["wall_time_s"]
-                  for r in plain if r["protocol"] == "finetune"}
-    by_label: dict[str, list[float]] = {}
-    for result in pss:
-        source = result["label"].removesuffix("+pss")
-        before = plain_time.get((source, result["fields"]["seed"]))
-        after = result["timing"]["wall_time_s"]
-        if before and after:
-            by_label.setdefault(result["label"], []).append(100 * (1 - after / before))
-    for label, savings in by_label.items():
-        reference = PUBLISHED[("simmim+pss", "time_saving")]["value"] if label.startswith("simmim") else None
-        rows.append({"variant": label, "n": str(len(savings)), "metric": "fine-tune time saved %",
-                     "ours": sum(savings) / len(savings), "paper": reference})
-    return rows
-
-
-def published_for(protocol: str, labels: Sequence[str]) -> dict[str, float | None]:
-    """The published numbers of ``labels`` under ``protocol`` (None where the peers publish none)."""
-    return {label: (PUBLISHED.get((label, protocol)) or {}).get("value") for label in labels}
-
-
-# --- conclusions, generated from the numbers ---------------------------------------------------------------------
-
-def difference_sentence(label: str, values: Mapping[str, Mapping[int, float]], what: str, *,
-                        reference: str = REFERENCE, confidence: float = 0.95) -> str:
-    """One sentence on ``label`` − ``reference`` for ``what`` (e.g. "linprobe top-1"), from the paired seeds."""
-    base, own = values.get(reference, {}), values.get(label, {})
-    shared = sorted(set(base) & set(own))
-    if not shared:
-        return f"{label}: no seed shared with {reference}, no comparison of {what}."
-    if len(shared) == 1:
-        seed = shared[0]
-        return (f"{label} − {reference} ({what}) = {own[seed] - base[seed]:+.2f} points on the single seed {seed}: "
-                f"no interval and no conclusion (give at least 2 seeds).")
-    mean, low, high = paired_difference_ci([own[s] for s in shared], [base[s] for s in shared], confidence)
-    if low == high:
-        verdict = "the same difference on every seed (no spread to estimate: no interval, no conclusion)"
-    elif low > 0:
-        verdict = f"better than {reference}"
-    elif high < 0:
-        verdict = f"worse than {reference}"
-    else:
-        verdict = f"not distinguishable from {reference} (the interval contains 0)"
-    return (f"{label} − {reference} ({what}) = {mean:+.2f} points, {int(confidence * 100)} % interval "
-            f"[{low:+.2f}, {high:+.2f}] over {len(shared)} paired seeds: {verdict}.")
-
-
-def pss_sentences(curves: Mapping[str, Mapping[str, list[float]]], time_rows: Sequence[dict]) -> list[str]:
-    """Sentences on PSS: time saved (beside the published −31 %) and accuracy at the lowest keep rate swept."""
-    sentences = []
-    for row in time_rows:
-        published = f" (PSS's README: {row['paper']:.0f} % on ViT-B/ImageNet)" if row["paper"] is not None else ""
-        change = "less" if row["ours"] >= 0 else "more"
-        sentences.append(f"{row['variant']}: fine-tuning (training session, evaluations included) took "
-                         f"{abs(row['ours']):.0f} % {change} wall time than without PSS{published}, over {row['n']} "
-                         "seed(s); a busy machine makes this noisy (benchmarks/pss_step.py times the step alone).")
-    for label, curve in curves.items():
-        if not label.endswith("+pss") or label.removesuffix("+pss") not in curves:
-            continue
-        plain = curves[label.removesuffix("+pss")]
-        rate = curve["keep_rate"][-1]
-        if rate in plain["keep_rate"]:
-            before = plain["top1"][plain["keep_rate"].index(rate)]
-            after = curve["top1"][-1]
-            sentences.append(f"At keep rate {rate:.1f} (drop {1 - rate:.1f}), {label} reaches {after:.1f} % top-1 "
-                             f"against {before:.1f} % for the same backbone fine-tuned without PSS "
-                             f"({after - before:+.1f} points; full tokens: {curve['top1'][0]:.1f} vs "
-                             f"{plain['top1'][0]:.1f} %).")
-    return sentences
+    sweep_sources = [result for result in results["peers"] + results["pss"] if result["protocol"] == "finetune"
+                     and result["label"].removesuffix("+pss") in pss_sources]
+    return [{"label": result["label"], "seed": result["fields"]["seed"],
+             "rows": sweep_finetune_run(result["evaluation"]["run_dir"], drop_ratios=drop_ratios, device=device)}
+            for result in sweep_sources]

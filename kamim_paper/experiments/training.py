@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from kamim_lib.config import SECTIONS, TrainConfig, config_fields, load_config, run_dir
+from kamim_lib.config import SECTIONS, TrainConfig, config_fields, load_config, run_dir, split_override
+from kamim_lib.config.schema import suggest
 from kamim_paper.runner.profiles import params_dir
 
 STAGES = tuple(SECTIONS)  # "pretrain", "finetune", "linprobe"
@@ -49,19 +50,9 @@ def resolve_train_config(train_config: str | Path) -> Path:
 
 
 def _split(entry: str) -> tuple[str | None, str, str]:
-    """``"linprobe.epochs=2"`` -> ("linprobe", "epochs", "2"); ``"epochs=2"`` -> (None, "epochs", "2")."""
-    if not isinstance(entry, str) or "=" not in entry:
-        raise ValueError(f"train_overrides: {entry!r} must look like key=value or <command>.key=value "
-                         f"(e.g. epochs=2, linprobe.lr=0.1).")
-    key, value = entry.split("=", 1)
-    key = key.strip()
-    stage, dot, rest = key.partition(".")
-    if dot:
-        if stage not in STAGES:
-            raise ValueError(f"train_overrides: {entry!r} names command {stage!r}; the prefix must be one of "
-                             f"{', '.join(STAGES)}.")
-        return stage, rest, value
-    return None, key, value
+    """``"linprobe.epochs=2"`` -> ("linprobe", "epochs", "2"); ``"epochs=2"`` -> (None, "epochs", "2") — the one
+    override form, read by :func:`kamim_lib.config.split_override`."""
+    return split_override(entry, where="train_overrides")
 
 
 def stage_overrides(overrides: Sequence[str], stage: str) -> list[str]:
@@ -91,8 +82,6 @@ def stage_overrides(overrides: Sequence[str], stage: str) -> list[str]:
             raise ValueError(f"train_overrides: {entry!r} sets {key!r}, which the notebook sets itself; use the "
                              f"notebook's output_dir / device parameters instead.")
         if prefix is None and key not in all_keys:
-            from kamim_lib.config.schema import suggest
-
             raise ValueError(f"train_overrides: unknown key {key!r} in {entry!r}{suggest(key, all_keys)}; "
                              f"see `kamim pretrain --help` (or linprobe / finetune).")
         if prefix == stage:

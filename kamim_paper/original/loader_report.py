@@ -29,14 +29,14 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import nn
 
+from kamim_lib.checkpoint import LAST_CHECKPOINT, describe_load_failure
+from kamim_paper.original.moco_format import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
+from kamim_paper.original.moco_v3 import load_moco_v3, load_moco_v3_state_dict, moco_v3_model
+
 # The transformers version recorded in the output of self_attention_analysis.ipynb.
 ORIGINAL_TRANSFORMERS_VERSION = "4.38.1"
 # ViTConfig's default encoder_stride (the original never set it): the decoder's 1x1 conv has stride²·3 outputs.
 _HF_DEFAULT_ENCODER_STRIDE = 16
-# MoCo v3's checkpoints nest the weights under "state_dict"; the encoder's keys start with this prefix.
-MOCO_STATE_DICT_KEY = "state_dict"
-MOCO_ENCODER_PREFIX = "module.base_encoder."
-MOCO_HEAD_PREFIX = "head."
 _LISTED = 4
 
 
@@ -287,19 +287,28 @@ def replay_original_load(loader: str, checkpoint, model: str = "vit_b") -> Loade
 
 
 def _read_checkpoint(path: Path, trust_pickle: bool = False):
+    """``torch.load`` of ``path``; ValueError telling a directory, an empty file, random bytes, a newer torch's
+    format and pickled objects apart (only the last is helped by ``--trust-pickle``)."""
     if not path.exists():
         raise ValueError(f"checkpoint {str(path)!r} does not exist; pass the path of a .pth/.pt/.bin file.")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory, not a torch.save file: the original's notebooks read "
+                         "checkpoints with torch.load, so they could not have read it; pass a checkpoint file inside "
+                         f"it, e.g. {str(path / 'checkpoints' / LAST_CHECKPOINT)!r} for a kamim run directory.")
     if not path.is_file() or path.suffix == ".safetensors":
         raise ValueError(f"{str(path)!r} is not a torch.save file: the original's notebooks read checkpoints with "
                          "torch.load, so they could not have read this one.")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{str(path)!r} is empty (0 bytes; a copy or download cut short).")
     try:
         # The original called torch.load(path) under torch 2.3, whose default unpickled anything.
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure gets the same advice
-        raise ValueError(f"{str(path)!r} could not be read with torch.load(weights_only=True) ({type(exc).__name__}"
-                         f": {str(exc).splitlines()[0] if str(exc) else ''}); it holds objects other than tensors "
-                         "and plain containers. If you trust the file, pass trust_pickle=True "
-                         "(kamim inspect-checkpoint --trust-pickle), which unpickles it as the original did.") from exc
+    except Exception as exc:  # noqa: BLE001 - torch's unpickling errors have many types
+        reason = describe_load_failure(exc, path)
+        advice = (" If you trust the file, pass trust_pickle=True (kamim inspect-checkpoint --trust-pickle), which "
+                  "unpickles it as the original did.") if "holds Python objects" in reason and not trust_pickle \
+            else ""
+        raise ValueError(f"{str(path)!r} could not be read with torch.load: {reason}.{advice}") from None
 
 
 def is_moco_checkpoint(checkpoint) -> bool:
@@ -331,8 +340,6 @@ def _strict_verdict(path: Path, model: str, checkpoint) -> tuple[str, bool]:
 
     try:
         if is_moco_checkpoint(checkpoint):
-            from kamim_paper.original.moco_v3 import load_moco_v3
-
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
             load_moco_v3(path, model, img_size=img_size)
             return f"loads strictly as a MoCo v3 encoder ({model}, {img_size} px)", True
@@ -348,8 +355,6 @@ def _strict_verdict_of_object(model: str, checkpoint) -> tuple[str, bool]:
 
     try:
         if is_moco_checkpoint(checkpoint):
-            from kamim_paper.original.moco_v3 import load_moco_v3_state_dict, moco_v3_model
-
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
             load_moco_v3_state_dict(moco_v3_model(model, img_size), checkpoint)
             return f"loads strictly as a MoCo v3 encoder ({model}, {img_size} px)", True

@@ -23,7 +23,7 @@ from typing import Dict, Union
 import torch
 from torch import nn
 
-from kamim_paper.original.loader_report import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
+from kamim_paper.original.moco_format import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
 
 MOCO_IMG_SIZE = 224
 MOCO_LAYER_NORM_EPS = 1e-6

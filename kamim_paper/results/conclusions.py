@@ -14,7 +14,7 @@ import torch
 
 from kamim_paper.results import paper_reference
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
-from kamim_paper.results.tables.analysis import METHOD_NAMES
+from kamim_paper.results.tables.analysis import METHOD_NAMES, in_paper_setting
 from kamim_lib.stats import paired_difference_ci
 
 PAPER_PROVENANCE = "read off the paper's figures (±0.5 %)"
@@ -181,8 +181,7 @@ def reconstruction_conclusions(summary: dict) -> list[str]:
         sentences.append(f"The image-blind floor (the training split's mean image for every image) scores PSNR "
                          f"{floor_psnr:.2f} dB, SSIM {floor_ssim:.3f} under the original's convention.")
     paper = summary["paper"]
-    in_setting = (summary["model"] == paper["paper_model"]
-                  and summary["parameters"].get("mask_ratio") == paper["mask_ratio"])
+    in_setting = in_paper_setting(summary)
     low, high = paper["psnr_range"]
     if in_setting and floor is not None:
         sentences.append(f"The paper's PSNR {low}–{high} dB is {low - floor_psnr:+.2f} to {high - floor_psnr:+.2f} "

@@ -87,7 +87,10 @@ def summary_header(section: str, *, parameters, model: str, checkpoints: Mapping
         "parameters": dataclasses.asdict(parameters),
         "provenance": provenance,
         "images": {"dataset": dataset, "split": split, "num_images": int(images.images.shape[0]),
-                   "indices": images.indices.tolist(), "labels": images.labels.tolist()},
+                   "indices": images.indices.tolist(), "labels": images.labels.tolist(),
+                   # Only when fewer images than asked were available (the original's selection), so that
+                   # summaries of complete selections keep their committed form.
+                   **({"note": images.note} if getattr(images, "note", "") else {})},
     }
 
 

@@ -25,10 +25,13 @@ class KernelControl:
 
     Args:
         log_path: file that receives the kernel process's stdout and stderr.
+        env: variables set in the kernel's environment on top of this process's (e.g. ``--force``'s
+            :data:`kamim_paper.evidence.cache.REMEASURE_ENV`).
     """
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None):
         self.log_path = log_path
+        self.env = dict(env or {})
         self.kernel_pid: int | None = None
         self.interrupted = False
         self._previous = None
@@ -47,6 +50,8 @@ class KernelControl:
                 with open(control.log_path, "ab") as log:  # the kernel keeps its own copy of the descriptor
                     kw["stdout"] = kw.get("stdout") or log
                     kw["stderr"] = log
+                    if control.env:
+                        kw["env"] = {**(kw.get("env") or os.environ), **control.env}
                     await super()._async_launch_kernel(kernel_cmd, **kw)
                 control.kernel_pid = getattr(self.provisioner, "pid", None)
 

@@ -30,8 +30,9 @@ def parameter_problem(section: Section, declared: dict, parameters: dict) -> str
     return None
 
 
-def describe_problems(profile_name: str, problems: list[tuple[Section, Path, str]]) -> str:
-    """One message for every rejected notebook."""
-    lines = [f"{section.name} ({notebook.name}): {problem}" for section, notebook, problem in problems]
+def describe_problems(profile_name: str, problems: list[tuple[Section | None, Path | None, str]]) -> str:
+    """One message for every rejected notebook (section None: a problem of the profile's common parameters)."""
+    lines = [f"{section.name} ({notebook.name}): {problem}" if section is not None else f"parameters: {problem}"
+             for section, notebook, problem in problems]
     return (f"profile '{profile_name}': nothing was run; fix these parameters (in the profile or with --set) "
             "first:\n  - " + "\n  - ".join(lines))

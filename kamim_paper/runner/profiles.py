@@ -5,17 +5,24 @@ A profile file holds:
     description: what it is for and what it needs (a data root, a GPU, ...)
     parameters:  papermill parameters given to every notebook (only names that notebook declares are passed)
     notebooks:   {section: {parameter: value}} per-notebook overrides; names must exist in that notebook
+                 (an unknown section or parameter name is an error with the closest match, never silently dropped)
     jobs:        how many notebooks `kamim reproduce` runs at once (default 1; ``--jobs`` overrides it)
     heavy:       sections that keep every core busy (their training): with jobs > 1, at most one of them runs at a
                  time and the other sections fill the remaining slots beside it (default: none)
+
+A profile is a name (``params/<name>.yaml``) or the path of any YAML file: a file outside ``params/`` is passed to
+the notebooks by its absolute path (:attr:`Profile.label`), so its name need not match a built-in profile.
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from kamim_lib.config import split_override
 from kamim_lib.config.coerce import describe_yaml_error
 from kamim_paper.runner.catalogue import SECTIONS
 # Where params/ is (a checkout's, or the copy an installed wheel ships); re-exported here.
@@ -37,6 +44,15 @@ class Profile:
     notebooks: dict = field(default_factory=dict)
     jobs: int = 1
     heavy: tuple[str, ...] = ()
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """What the notebooks are given as ``profile``: the name of a profile in ``params/``, else the absolute path
+        of its file (the notebooks accept any ``*.yaml`` / ``*.yml`` path; their outputs are named by its stem)."""
+        if self.path is None or self.path.resolve() == (params_dir() / f"{self.name}.yaml").resolve():
+            return self.name
+        return str(self.path.resolve())
 
     def parameters_for(self, section: str) -> dict:
         """Common parameters with this section's overrides on top."""
@@ -52,9 +68,11 @@ class Profile:
         """
         updates = {}
         for assignment in assignments:
-            name, sep, text = assignment.partition("=")
-            if not sep or not name.strip():
-                raise ValueError(f"--set expects NAME=VALUE, got {assignment!r}.")
+            command, name, text = split_override(assignment, where="kamim reproduce --set")
+            if command is not None:
+                raise ValueError(f"--set {assignment!r}: notebook parameters take no command prefix; a profile's "
+                                 f"train_overrides carry <command>.key=value (e.g. --set 'train_overrides="
+                                 f"[\"{command}.{name}={text}\"]').")
             try:
                 updates[name.strip()] = yaml.safe_load(text) if text.strip() else None
             except yaml.YAMLError as error:
@@ -86,20 +104,68 @@ def load_profile(name_or_path: str | Path) -> Profile:
             from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a profile must be a YAML mapping with keys {', '.join(PROFILE_KEYS)}.")
-    unknown = sorted(set(data) - set(PROFILE_KEYS))
+    problems = []
+    unknown = sorted(set(data) - set(PROFILE_KEYS), key=str)
     if unknown:
-        raise ValueError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; allowed: {', '.join(PROFILE_KEYS)}.")
+        problems.append(f"unknown top-level key(s) {_with_close_matches(unknown, PROFILE_KEYS)}; allowed: "
+                        f"{', '.join(PROFILE_KEYS)}")
     for key in ("parameters", "notebooks"):
-        if not isinstance(data.get(key, {}), dict):
-            raise ValueError(f"{path}: '{key}' must be a mapping.")
+        if not isinstance(data.get(key) or {}, dict):
+            problems.append(f"'{key}' must be a mapping")
     jobs = data.get("jobs", 1)
     if not valid_jobs(jobs):
-        raise ValueError(f"{path}: 'jobs' must be an int >= 1 (how many notebooks run at once), got {jobs!r}.")
+        problems.append(f"'jobs' must be an int >= 1 (how many notebooks run at once), got {jobs!r}")
     heavy = data.get("heavy") or []
     section_names = [section.name for section in SECTIONS]
     if not isinstance(heavy, list) or any(name not in section_names for name in heavy):
-        raise ValueError(f"{path}: 'heavy' must be a list of section names ({', '.join(section_names)}), "
-                         f"got {heavy!r}.")
+        wrong = [name for name in heavy if name not in section_names] if isinstance(heavy, list) else []
+        problems.append(f"'heavy' must be a list of section names ({', '.join(section_names)}), got {heavy!r}"
+                        + (f": {_with_close_matches(wrong, section_names)}" if wrong else ""))
+    notebooks = data.get("notebooks") or {}
+    if isinstance(notebooks, dict):
+        problems += notebook_override_problems(notebooks)
+    if problems:
+        raise ValueError(f"{path}: " + ("; ".join(problems) if len(problems) == 1 else
+                                        f"{len(problems)} problems:\n  - " + "\n  - ".join(problems)) + ".")
     return Profile(name=path.stem, description=str(data.get("description", "")).strip(),
-                   parameters=dict(data.get("parameters") or {}), notebooks=dict(data.get("notebooks") or {}),
-                   jobs=jobs, heavy=tuple(heavy))
+                   parameters=dict(data.get("parameters") or {}), notebooks={name: dict(values or {}) for name, values in notebooks.items()},
+                   jobs=jobs, heavy=tuple(heavy), path=path)
+
+
+def _with_close_matches(names, allowed) -> str:
+    """``'a' (did you mean 'b'?), 'c'``."""
+    allowed = [str(name) for name in allowed]
+    words = []
+    for name in names:
+        close = difflib.get_close_matches(str(name), allowed, n=1)
+        words.append(repr(name) + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return ", ".join(words)
+
+
+def notebook_override_problems(notebooks: dict) -> list[str]:
+    """What is wrong with a profile's ``notebooks:`` mapping: sections the catalogue does not have, entries that are
+    not mappings, and parameters the section's notebook does not declare (its ``Params`` fields), each with the
+    closest match. Every problem is listed, not only the first."""
+    from kamim_paper.sections.params import SECTION_PARAMS  # imports this module
+
+    problems = []
+    section_names = [section.name for section in SECTIONS]
+    unknown = [name for name in notebooks if name not in section_names]
+    if unknown:
+        problems.append(f"notebooks: unknown section(s) {_with_close_matches(unknown, section_names)}; the "
+                        f"sections are: {', '.join(section_names)}")
+    for name, overrides in notebooks.items():
+        if name not in section_names:
+            continue
+        if not isinstance(overrides or {}, dict):
+            problems.append(f"notebooks.{name} must be a mapping of parameter: value, got {overrides!r}")
+            continue
+        schema = SECTION_PARAMS.get(name)
+        if schema is None:
+            continue
+        declared = [field.name for field in dataclasses.fields(schema)]
+        wrong = [key for key in (overrides or {}) if key not in declared]
+        if wrong:
+            problems.append(f"notebooks.{name}: unknown parameter(s) {_with_close_matches(wrong, declared)}; this "
+                            f"notebook's parameters are: {', '.join(declared)}")
+    return problems

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
+from kamim_lib.engine.run_lock import RunLock
 from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo
+from kamim_paper.results.digest import is_digest_source, write_readme_digest
+from kamim_paper.results.reproduced import compare_with_committed, describe as describe_comparison
+from kamim_paper.results.run_report import write_run_report
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_paper.runner.done_marker import read_done_marker, write_done_marker
 from kamim_paper.runner.locations import default_results_root, source_root
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
@@ -79,7 +84,7 @@ def parameters_for(section: Section, profile: Profile, notebook: Path, force: bo
     schema = SECTION_PARAMS.get(section.name)
     merged = {name: value for name, value in (section_defaults(schema) if schema else {}).items() if name in declared}
     merged.update({name: value for name, value in profile.parameters_for(section.name).items() if name in declared})
-    fixed = {"profile": profile.name, "force": force}
+    fixed = {"profile": profile.label, "force": force}
     if output_dir is not None:
         fixed["output_dir"] = str(output_dir)
     for name, value in fixed.items():
@@ -133,10 +138,15 @@ class _UnknownParameterFilter(logging.Filter):
         return not record.getMessage().startswith("Passed unknown parameter")
 
 
-def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False) -> str:
+def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Path, *, force: bool = False,
+                 remeasure_since: float | None = None) -> str:
     """Execute one notebook into ``out_dir/notebooks/``; returns "ran" or "skipped".
 
     A finished notebook (its done-marker matches the notebook and parameters) is skipped unless ``force``.
+    With ``force`` the notebook's cached measurements (:mod:`kamim_paper.evidence.cache`) made before
+    ``remeasure_since`` (a Unix time; default: now) are measured again: the kernel gets
+    :data:`~kamim_paper.evidence.cache.REMEASURE_ENV` (one forced reproduction passes its start, so that its
+    notebooks share what it measured).
     Done-markers are local to a checkout (git ignores them): where none exists, e.g. in a fresh clone whose
     committed results/ holds summaries from elsewhere, the notebook runs with ``force=True`` so that its tables and
     figures are recomputed rather than redrawn from those summaries. Training is never repeated by ``force``:
@@ -153,14 +163,20 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     marker = executed.with_suffix(".done.json")
     # `force` changes what a notebook recomputes, not what it computes: it is left out of the fingerprint.
     fingerprint = _fingerprint(notebook, {k: v for k, v in parameters.items() if k != "force"})
-    if not force and marker.exists() and json.loads(marker.read_text()).get("fingerprint") == fingerprint:
+    done = read_done_marker(marker)
+    if not force and done is not None and done.get("fingerprint") == fingerprint:
         return "skipped"
-    if "force" in parameters and not marker.exists():
+    if "force" in parameters and done is None:
         parameters = {**parameters, "force": True}
     executed.parent.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
     start = time.monotonic()
-    kernel = KernelControl(executed.with_suffix(".kernel.log"))
+    env = {}
+    if force:
+        from kamim_paper.evidence.cache import REMEASURE_ENV
+
+        env[REMEASURE_ENV] = repr(time.time() if remeasure_since is None else remeasure_since)
+    kernel = KernelControl(executed.with_suffix(".kernel.log"), env=env)
     try:
         with kernel:  # Ctrl-C goes to the kernel: training checkpoints, then the cell stops
             papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
@@ -176,8 +192,8 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
             raise KeyboardInterrupt from None
         raise NotebookFailed(section.name, notebook, None, f"{type(error).__name__}: {error}", executed) from error
     # Parameters repository-relative like every other output (the fingerprint alone decides what is stale).
-    marker.write_text(json.dumps({"fingerprint": fingerprint, "parameters": relative_to_repo(parameters),
-                                  "seconds": round(time.monotonic() - start, 1)}, indent=2, default=str) + "\n")
+    write_done_marker(marker, {"fingerprint": fingerprint, "parameters": relative_to_repo(parameters),
+                               "seconds": round(time.monotonic() - start, 1)})
     return "ran"
 
 
@@ -203,9 +219,13 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     # Absolute: the notebooks run with notebooks/ as their working directory.
     out_dir = (Path(out_dir).expanduser() if out_dir else default_results_root() / profile.name).absolute()
     sections = resolve_sections(only)
-    # Check every notebook's parameters before running anything: a typo should not cost a long run.
-    check_common_parameters(profile)
+    # Check every notebook's parameters before running anything: a typo should not cost a long run. Every problem
+    # is collected and reported together.
     plans, problems = [], []
+    try:
+        check_common_parameters(profile)
+    except ValueError as error:
+        problems.append((None, None, str(error)))
     for section in sections:
         notebook = notebooks_dir() / section.notebook
         if not notebook.is_file():
@@ -226,6 +246,21 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
     log(f"profile '{profile.name}': {len(plans)} section(s), writing to {out_dir}{installed}")
     total_start = time.monotonic()
     state = _RunState(plans, out_dir, force, log)
+    # One `kamim reproduce` per --out-dir: two would execute the same notebooks into the same files.
+    with RunLock(out_dir):
+        _run_all(state, plans, jobs, profile, log)
+    elapsed = time.monotonic() - total_start
+    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {elapsed:.0f} s; outputs in {out_dir}")
+    comparison = compare_with_committed(out_dir)
+    log(describe_comparison(comparison))
+    write_run_report(out_dir, profile.name, state.outcome, state.seconds, elapsed, comparison)
+    if not state.failed and is_digest_source(out_dir, profile.name):
+        log(write_readme_digest(out_dir))
+    return list(state.failed.values())
+
+
+def _run_all(state: "_RunState", plans: list, jobs: int, profile: Profile, log) -> None:
+    """Run every plan (one at a time, or ``jobs`` at once); on Ctrl-C say how to resume."""
     try:
         if jobs == 1:
             for plan in plans:
@@ -239,9 +274,6 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
             f"{outcome_counts(state.outcome)}. Run the same command again to resume: finished sections are skipped "
             "and training resumes from its last checkpoint.")
         raise
-    log(f"profile '{profile.name}': {outcome_counts(state.outcome)}, elapsed {time.monotonic() - total_start:.0f} s; "
-        f"outputs in {out_dir}")
-    return list(state.failed.values())
 
 
 def check_jobs(jobs) -> int:
@@ -257,11 +289,14 @@ class _RunState:
 
     def __init__(self, plans: list, out_dir: Path, force: bool, log):
         self.plans, self.out_dir, self.force, self.log = plans, out_dir, force, log
+        # --force: cached measurements older than this reproduction are measured again (once, then shared).
+        self.remeasure_since = time.time() if force else None
         self.index = {plan[0].name: number for number, plan in enumerate(plans, 1)}
         self.outcome = {plan[0].name: "not run" for plan in plans}
         self.failed: dict[str, NotebookFailed] = {}
         self.running: list[str] = []
         self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}  # wall time of each section that ran or was skipped
         self.settled: set[str] = set()  # finished, failed or left out
         self.left_out: set[str] = set()  # not run because a section they need failed or was left out
 
@@ -293,6 +328,7 @@ class _RunState:
     def finish(self, section: Section, notebook: Path, status: str | NotebookFailed) -> None:
         self.running.remove(section.name)
         self.settled.add(section.name)
+        self.seconds[section.name] = round(time.monotonic() - self.started[section.name], 1)
         prefix = self.prefix(section, notebook)
         if isinstance(status, NotebookFailed):
             self.failed[section.name] = status
@@ -307,7 +343,8 @@ class _RunState:
     def execute(self, plan) -> str | NotebookFailed:
         section, notebook, parameters = plan
         try:
-            return run_notebook(section, notebook, parameters, self.out_dir, force=self.force)
+            since = {} if self.remeasure_since is None else {"remeasure_since": self.remeasure_since}
+            return run_notebook(section, notebook, parameters, self.out_dir, force=self.force, **since)
         except NotebookFailed as failure:
             return failure
 

@@ -84,7 +84,7 @@ def decile_comparisons(deciles: dict[str, list], pairs: Sequence[tuple[str, str]
             continue
         rows = []
         for index, first in enumerate(deciles[a][0]):
-            rows.append({"decile": first["decile"],
+            rows.append({"decile": first["decile"], **({"label": first["label"]} if "label" in first else {}),
                          **paired_entry([run[index]["error_mean"] for run in deciles[a]],
                                         [run[index]["error_mean"] for run in deciles[b]])})
         comparisons.append({"a": a, "b": b, "deciles": rows})
@@ -208,27 +208,38 @@ def comparison_sentences(evidence: dict) -> list[str]:
     return sentences
 
 
+def _difference_text(row: dict) -> str:
+    if row["ci95"] is None:
+        return f"{row['mean']:+.3f} (one seed)"
+    return f"{row['mean']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}]"
+
+
+def _sparsest_name(row: dict) -> str:
+    return "no-keypoints bin" if row.get("label") == "no keypoints" else "sparsest"
+
+
+def _bin_legend(rows: list[dict]) -> str:
+    """Which bin numbers are the ends: "0 = no keypoints, 9 = densest" (or "10 = densest" for old decile records)."""
+    ends = [f"{rows[0]['decile']} = no keypoints"] if rows[0].get("label") == "no keypoints" else []
+    return ", ".join(ends + [f"{rows[-1]['decile']} = densest"])
+
+
 def decile_sentences(evidence: dict) -> list[str]:
-    """Per compared pair: the paired difference of the masked-patch error in the densest and the sparsest
-    keypoint-density decile (95 % CI), and the deciles where the interval puts ``a`` below or above ``b``."""
+    """Per compared pair: the paired difference of the masked-patch error in the densest keypoint-density bin and in
+    the sparsest one (the "no keypoints" bin where there is one; 95 % CI), and the bins where the interval puts
+    ``a`` below or above ``b`` (bins as :func:`kamim_paper.evidence.weighting.error_by_density_decile` cuts them)."""
     seeds = len(evidence["seeds"])
     detector = evidence["deciles_by"]["detector"]
     sentences = []
     for comparison in evidence.get("decile_comparisons", []):
         rows = comparison["deciles"]
         a, b = comparison["a"], comparison["b"]
-
-        def text(row: dict) -> str:
-            if row["ci95"] is None:
-                return f"{row['mean']:+.3f} (one seed)"
-            return f"{row['mean']:+.3f} [{row['ci95'][0]:+.3f}, {row['ci95'][1]:+.3f}]"
-
         sentence = (f"{a} − {b}, unweighted masked-patch error by {detector} keypoint density ({seeds} paired seeds): "
-                    f"densest decile {text(rows[-1])}, sparsest {text(rows[0])}")
+                    f"densest bin {_difference_text(rows[-1])}, {_sparsest_name(rows[0])} {_difference_text(rows[0])}")
         if rows[0]["ci95"] is not None:
             lower = [str(row["decile"]) for row in rows if row["ci95"][1] < 0]
             higher = [str(row["decile"]) for row in rows if row["ci95"][0] > 0]
-            sentence += (f"; {a} is lower (interval below 0) in deciles {', '.join(lower) or 'none'} and higher in "
-                         f"{', '.join(higher) or 'none'} (10 = densest)")
+            sentence += (f"; {a} is lower (interval below 0) in bins {', '.join(lower) or 'none'} and higher in "
+                         f"{', '.join(higher) or 'none'} ({_bin_legend(rows)})")
         sentences.append(sentence + ".")
     return sentences

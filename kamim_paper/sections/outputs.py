@@ -13,6 +13,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from kamim_paper.results.figures.plots import save_figure
+from kamim_paper.runner.parameters import notebook_parameters
 
 
 class Markdown(str):
@@ -60,3 +61,14 @@ class SectionResult:
 def bullet_lines(lines: list[str]) -> Markdown:
     """Generated conclusions as a Markdown list (one sentence per line)."""
     return Markdown("\n".join(f"- {line}" for line in lines))
+
+
+def parameters_of(schema: type):
+    """A section's ``parameters(namespace)``: the notebook's globals after its parameters cell, validated against
+    ``schema`` (unknown or mistyped names, wrong types and broken invariants are all reported by name)."""
+
+    def parameters(namespace: dict):
+        return notebook_parameters(namespace, schema)
+
+    parameters.__doc__ = f"The notebook's parameters as a validated :class:`{schema.__name__}`."
+    return parameters

@@ -19,8 +19,13 @@ def default(value):
 
 
 def _check_profile(profile: str) -> None:
+    """A profile in params/ by name, or a profile file by path (any name: `kamim reproduce --profile PATH` passes
+    the file's absolute path)."""
     if not profile.endswith((".yaml", ".yml")):
-        check_choice("profile", profile, list_profiles())
+        if profile not in list_profiles():
+            raise ValueError(f"profile={profile!r} is not supported; choose one of "
+                             f"{', '.join(map(repr, list_profiles()))}, or give the path of a profile file "
+                             "(*.yaml).")
 
 
 @dataclass(frozen=True)
@@ -428,6 +433,9 @@ class PeersParams(TrainingParams):
     methods: peers to pretrain, from ``kamim_paper.experiments.peers.PEER_METHODS`` (simmim, kamim, attmask,
         semanticmim, kamim+semanticmim); "simmim" is the reference of every paired difference.
     attmask_mode: AttMask's rule for the attmask peer (high, low, hint: the best mode of the AttMask notebook).
+    peer_settings: "shared" (every peer on SimMIM's masks: 32-px cells at ratio 0.6, pixel targets) or "papers"
+        (each peer with its own paper's masks and target, ``kamim_paper.experiments.peers.PAPER_SETTINGS``:
+        SemanticMIM per-token masks at 0.8 with 8 proxies and the HOG target, AttMask token-level floor at 0.3).
     protocols: "linprobe" and/or "finetune" for every peer and the random-init baseline.
     seeds: the paired seeds (the same seed gives every peer the same data order and random masks); intervals
         need at least 2.
@@ -439,8 +447,8 @@ class PeersParams(TrainingParams):
     methods: list[str] = default(["simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim"])  # own default
     seeds: list[int] = default([0])  # this section's own default
     attmask_mode: str = 'high'
+    peer_settings: str = 'shared'
     protocols: list[str] = default(['linprobe', 'finetune'])
-    seeds: list[int] = default([0])
     pss_sources: list[str] = default(['simmim', 'kamim'])
     pss_schedule: str = 'cyclic'
     pss_scorers: list[str] = default(['l1'])
@@ -455,7 +463,8 @@ class PeersParams(TrainingParams):
         from kamim_lib.config.schema import PSS_SCHEDULES, PSS_SCORERS
         from kamim_lib.masking.attention import ATTMASK_MODES
         from kamim_paper.experiments.runs import check_seeds
-        from kamim_paper.experiments.peers import PEER_METHODS, REFERENCE, peer_variant, pss_variant
+        from kamim_paper.experiments.peers import (PEER_METHODS, PEER_SETTINGS, REFERENCE, model_patch_size,
+                                                   peer_variant, pss_variant)
         from kamim_paper.experiments.training import PROTOCOLS, check_training_setup
 
         _check_profile(self.profile)
@@ -463,6 +472,7 @@ class PeersParams(TrainingParams):
         if REFERENCE not in self.methods:
             raise ValueError(f"methods={self.methods} must include {REFERENCE!r}: every difference is paired with it.")
         check_choice("attmask_mode", self.attmask_mode, ATTMASK_MODES)
+        check_choice("peer_settings", self.peer_settings, PEER_SETTINGS)
         check_choice_list("protocols", self.protocols, PROTOCOLS)
         check_seeds(self.seeds)
         for source in self.pss_sources:
@@ -476,8 +486,11 @@ class PeersParams(TrainingParams):
             if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
                 raise ValueError(f"sweep_drop_ratios must be numbers in [0, 1), got {self.sweep_drop_ratios}.")
         check_choice("device", self.device, DEVICES)
-        variants = [peer_variant(name, attmask_mode=self.attmask_mode).overrides for name in self.methods]
-        variants += [pss_variant(peer_variant(source), schedule=self.pss_schedule, scorer=scorer).overrides
+        patch_size = model_patch_size(self.train_config, self.overrides, self.device)
+        settings = {"attmask_mode": self.attmask_mode, "settings": self.peer_settings, "patch_size": patch_size}
+        variants = [peer_variant(name, **settings).overrides for name in self.methods]
+        variants += [pss_variant(peer_variant(source, **settings), schedule=self.pss_schedule,
+                                 scorer=scorer).overrides
                      for source in self.pss_sources for scorer in self.pss_scorers]
         check_training_setup(self.train_config, self.overrides, self.device, stages=self.stages, variants=variants)
 

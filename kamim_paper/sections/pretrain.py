@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from kamim_lib.provenance import provenance
 from kamim_paper.evidence.records import difference_verdict
+from kamim_paper.evidence.weighting import bin_count, bin_name
 from kamim_paper.evidence.views import PRETRAIN_BASELINES, pretrain_evidence
 from kamim_paper.experiments import runs as experiments
 from kamim_paper.experiments.training import training_setup
@@ -29,8 +30,7 @@ from kamim_paper.results.figures import analysis as analysis_figures
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import comparison_table, markdown_table, provenance_line
-from kamim_paper.runner.parameters import notebook_parameters
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines
+from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import PretrainParams as Params
 from kamim_paper.sections.pretrain_views import reconstruction_arrays
 
@@ -41,10 +41,9 @@ CLEARLY_USES_PIXELS = 0.8
 NO_EVIDENCE = Markdown("Paired evidence needs methods simmim and kamim and at least 2 seeds.")
 
 
-def parameters(namespace: dict) -> Params:
-    """The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names,
-    wrong types and broken invariants are reported by name."""
-    return notebook_parameters(namespace, Params)
+# The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
+# types and broken invariants are all reported by name.
+parameters = parameters_of(Params)
 
 
 def _setup(params: Params):
@@ -218,33 +217,37 @@ def deciles_figure(result: SectionResult) -> Figure | Markdown:
 
 
 def weighting_table(result: SectionResult) -> Markdown:
-    """The decile errors as a table, and how concentrated KAMIM's weights are on the held-out images."""
+    """The error per keypoint-density bin as a table (with each bin's patch count), and how concentrated KAMIM's
+    weights are on the held-out images."""
     evidence = result["evidence"]
     if evidence is None:
         return NO_EVIDENCE
     weighting = evidence["weighting"]
     deciles = weighting["error_by_density_decile"]
     labels = list(deciles)
-    rows = [[str(row["decile"]), f"{row['density_low']:.3f}–{row['density_high']:.3f}",
+    rows = [[bin_name(row), f"{row['density_low']:.3f}–{row['density_high']:.3f}", bin_count(row),
              *(deciles[label][index]["error_mean"] for label in labels)]
             for index, row in enumerate(deciles[labels[0]])]
-    table = ("### Unweighted masked-patch L1 by keypoint-density decile (held-out images)\n\n"
-             + markdown_table(["decile", "density range", *labels], rows, digits=4)
+    table = ("### Unweighted masked-patch L1 by keypoint-density bin (held-out images)\n\n"
+             + markdown_table(["bin", "density range", "patches", *labels], rows, digits=4)
              + f"\nWeight concentration (T = {weighting['temperature']:g}): the heaviest 10 % of patches hold "
                f"{100 * weighting['top10_weight_share']:.1f} % of the total weight (uniform: 10 %); mean maximum "
-               f"weight {weighting['max_weight_mean']:.2f}. Paper: n/a.\n"
+               f"weight {weighting['max_weight_mean']:.2f}. Paper: n/a.\n\n"
              + provenance_line(result["provenance"]))
     return result.write_table("pretrain_weighting", table)
 
 
 def density_shift_sentence(deciles: dict) -> str | None:
     """Whether KAMIM moves accuracy towards keypoint-dense patches: its error change vs SimMIM's in the densest
-    decile against the change in the sparsest (None unless both methods are present)."""
+    bin against the change in the sparsest one (the patches without keypoints, where there are any); None unless
+    both methods are present."""
     if not {"simmim", "kamim"} <= set(deciles):
         return None
     change_top = deciles["kamim"][-1]["error_mean"] - deciles["simmim"][-1]["error_mean"]
     change_bottom = deciles["kamim"][0]["error_mean"] - deciles["simmim"][0]["error_mean"]
-    return (f"In the densest decile KAMIM's error is {change_top:+.4f} vs SimMIM's, in the sparsest "
+    sparsest = ("on the patches without keypoints" if deciles["kamim"][0].get("label") == "no keypoints"
+                else "in the sparsest")
+    return (f"In the densest keypoint-density bin KAMIM's error is {change_top:+.4f} vs SimMIM's, {sparsest} "
             f"{change_bottom:+.4f} (means over seeds; see the intervals in the figure): the weighting "
             + ("shifts accuracy towards keypoint-dense patches." if change_top < change_bottom else
                "does not shift accuracy towards keypoint-dense patches here."))

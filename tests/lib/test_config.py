@@ -58,6 +58,7 @@ def test_section_key_picks_the_command(tmp_path):
     ({"final_norm": "false"}, None, "final_norm: expected true or false, got 'false'"),
     (None, ["betas=[0.9]"], "betas: expected 2 values"),
     (None, ["lr"], "must look like key=value"),
+    (None, ["prob.lr=0.1"], "names command 'prob'; the prefix must be one of pretrain, finetune, linprobe (did you mean 'linprobe'?)"),
     ({"method": "simim"}, None, "method='simim' is not allowed; choose one of simmim, kamim, semanticmim (did you mean 'simmim'?)"),
     ({"detector": "surf"}, None, "detector='surf' is not allowed; choose one of fast, sift, orb"),
     ({"device": "gpu"}, None, "device='gpu' is not allowed; choose one of auto, cpu, cuda, xla"),

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from kamim_lib.engine import (FinetuneClassifier, LinearProbe, evaluate_classifier, knn_accuracy, knn_classify,
-                              pool_tokens, resolve_probe_layer, topk_correct)
+from kamim_lib.engine import (FinetuneClassifier, LinearProbe, evaluate_classifier, extract_features, knn_accuracy,
+                              knn_classify, pool_tokens, resolve_probe_layer, topk_correct)
 from kamim_lib.models import create_model
 from kamim_lib.runtime import Runtime
 
@@ -20,6 +20,33 @@ def test_evaluate_classifier_over_batches():
                {"image": torch.eye(4)[[2, 2]], "label": torch.tensor([2, 0])}]
     result = evaluate_classifier(model, batches, Runtime("cpu"))
     assert result["count"] == 6 and result["top1"] == pytest.approx(100 * 4 / 6) and result["top5"] == 100.0
+
+
+class _RecordsTF32(torch.nn.Module):
+    """Identity that records the TF32 flags seen by each forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, images):
+        self.seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return images
+
+
+@pytest.mark.parametrize("precision, expected", [("fp32", (False, False)), ("autocast", (True, True))])
+def test_fp32_validation_runs_without_tf32_even_when_training_allows_it(precision, expected):
+    # tf32=auto turns TF32 on for the whole CUDA run (runtime.speed.tf32_matmuls around the loop); the original
+    # validated in true fp32, so eval_precision=fp32 must turn it off inside validation and restore it after.
+    from kamim_lib.runtime import tf32_matmuls
+
+    model = _RecordsTF32()
+    batches = [(torch.eye(3), torch.tensor([0, 1, 2]))]
+    with tf32_matmuls(True):
+        evaluate_classifier(model, batches, Runtime("cpu"), precision=precision)
+        extract_features(model, batches, Runtime("cpu"), precision=precision)
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == (True, True)
+    assert model.seen == [expected, expected]
 
 
 def test_knn_matches_a_brute_force_vote():

@@ -89,9 +89,9 @@ def test_two_processes_stop_together_when_one_is_signalled_and_resume_bit_identi
     assert metric_losses(stopped, batch_size=8) == metric_losses(reference, batch_size=8)
 
 
-def test_the_readme_slurm_recipe_is_valid_bash_and_requeues_on_the_preemption_code(tmp_path):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### Clusters (SLURM)", 1)[1]
+def test_the_documented_slurm_recipe_is_valid_bash_and_requeues_on_the_preemption_code(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    section = readme.split("## Clusters (SLURM)", 1)[1]
     script = section.split("```bash\n", 1)[1].split("```", 1)[0]
     assert "#SBATCH --signal=B:USR1@" in script and "--rdzv_backend c10d" in script
     assert f'[ "$status" -eq {EXIT_PREEMPTED} ]' in script and 'scontrol requeue "$SLURM_JOB_ID"' in script
@@ -102,9 +102,9 @@ def test_the_readme_slurm_recipe_is_valid_bash_and_requeues_on_the_preemption_co
 
 
 def _recipe_job(tmp_path, srun_body: str) -> subprocess.Popen:
-    """Start the README's script with stand-ins for srun (``srun_body``) and scontrol (records its arguments)."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    script = readme.split("### Clusters (SLURM)", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    """Start the documented SLURM script (docs/training.md) with stand-ins for srun (``srun_body``) and scontrol (records its arguments)."""
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    script = readme.split("## Clusters (SLURM)", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     (tmp_path / "job.sbatch").write_text(script)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

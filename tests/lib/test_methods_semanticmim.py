@@ -64,6 +64,19 @@ def test_hog_target_and_proxy_default(tmp_path):
     assert model.encoder.patch_embed.proj.weight.grad.abs().sum() > 0
 
 
+def test_layer_norms_use_the_originals_eps(tmp_path):
+    """Every LayerNorm of the pretraining model has mmpretrain's eps 1e-6 (the original's), unless overridden."""
+    model = build_method(config := tiny_config(tmp_path, **SEMANTIC), patch_size=16).build_model(config)
+    eps = {module.eps for module in model.modules() if isinstance(module, torch.nn.LayerNorm)}
+    assert eps == {1e-6}
+    assert sum(isinstance(module, torch.nn.LayerNorm) for module in model.extra_layers.modules()) == 2 * len(model.extra_layers)
+    hf = tiny_config(tmp_path, **SEMANTIC, semanticmim_layer_norm_eps=1e-12)
+    assert {module.eps for module in build_method(hf, patch_size=16).build_model(hf).modules()
+            if isinstance(module, torch.nn.LayerNorm)} == {1e-12}
+    with pytest.raises(ConfigError, match="semanticmim_layer_norm_eps"):
+        tiny_config(tmp_path, **SEMANTIC, semanticmim_layer_norm_eps=0.0)
+
+
 def test_bad_combinations_are_named(tmp_path):
     with pytest.raises(ConfigError, match="weights the pixel loss"):
         tiny_config(tmp_path, **SEMANTIC, semanticmim_target="hog", semanticmim_weighting="keypoints")

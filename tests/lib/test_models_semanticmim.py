@@ -105,10 +105,12 @@ def test_hog_orientation_bins_and_dimensions():
     vertical_edge = torch.zeros(1, 1, 32, 32)
     vertical_edge[..., 16:] = 1.0
     cells = hog_cells(vertical_edge)
-    strongest = cells[0, 0].abs().sum(dim=(1, 2))
-    assert int(strongest.argmax()) == 0 and torch.count_nonzero(strongest[1:]) == 0
+    # The original's phase atan2(gx, gy): a vertical edge (gy = 0) votes into the middle bin, a horizontal one
+    # (gx = 0) into bin 0.
+    vertical = cells[0, 0].abs().sum(dim=(1, 2))
+    assert int(vertical.argmax()) == 4 and torch.count_nonzero(vertical) == 1
     horizontal = hog_cells(vertical_edge.transpose(2, 3))[0, 0].abs().sum(dim=(1, 2))
-    assert int(horizontal.argmax()) == 4 and torch.count_nonzero(horizontal) == 1
+    assert int(horizontal.argmax()) == 0 and torch.count_nonzero(horizontal[1:]) == 0
     assert hog_target_dim(16) == 108
     targets = hog_patch_targets(torch.randn(2, 3, 32, 32), 16)
     assert targets.shape == (2, 4, 108)

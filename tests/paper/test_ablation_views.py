@@ -87,8 +87,16 @@ def test_decile_comparisons_pair_the_seeds_decile_by_decile_and_the_sentences_re
     evidence = {"seeds": [0, 1, 2], "deciles_by": {"detector": "fast"}, "decile_comparisons": comparisons}
     (sentence,) = ablation_views.decile_sentences(evidence)
     assert sentence.startswith("kamim − simmim, unweighted masked-patch error by fast keypoint density (3 paired "
-                               "seeds): densest decile -0.300 [-0.300, -0.300], sparsest +0.200 [")
-    assert sentence.endswith("kamim is lower (interval below 0) in deciles 2 and higher in 1 (10 = densest).")
+                               "seeds): densest bin -0.300 [-0.300, -0.300], sparsest +0.200 [")
+    assert sentence.endswith("kamim is lower (interval below 0) in bins 2 and higher in 1 (2 = densest).")
+    # Bins that start with the patches without keypoints name it (bin 0), whatever the number of bins.
+    labelled = {label: [[{**row, "decile": row["decile"] - 1, "label": label_of(row)} for row in seed]
+                        for seed in runs] for label, runs in deciles.items()
+                for label_of in [lambda row: "no keypoints" if row["decile"] == 1 else f"bin {row['decile'] - 1}"]}
+    comparisons = ablation_views.decile_comparisons(labelled, [("kamim", "simmim")])
+    (sentence,) = ablation_views.decile_sentences({**evidence, "decile_comparisons": comparisons})
+    assert ", no-keypoints bin +0.200 [" in sentence
+    assert sentence.endswith("in bins 1 and higher in 0 (0 = no keypoints, 1 = densest).")
 
 
 def test_comparison_figure_has_one_panel_per_metric_and_one_row_per_comparison():

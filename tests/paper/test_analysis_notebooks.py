@@ -81,7 +81,9 @@ def check_outputs(section, run_dir):
     outputs = json.dumps([cell.get("outputs", []) for cell in executed["cells"]])
     assert "IProgress" not in outputs and "TqdmWarning" not in outputs
     assert "".join(executed["cells"][-2]["source"]).startswith("## Conclusion")
-    assert "".join(executed["cells"][-1]["outputs"][0]["text"]).startswith("- ")  # generated conclusion sentences
+    # One call into the section module per step; its generated conclusions display as a Markdown list.
+    assert "".join(executed["cells"][-1]["source"]) == f"{section}.conclusions(result)"
+    assert "".join(executed["cells"][-1]["outputs"][0]["data"]["text/markdown"]).startswith("- ")
     return summary
 
 

@@ -65,6 +65,48 @@ def test_error_by_density_decile_sorts_by_density():
     assert rows[0]["error_mean"] == pytest.approx(2 * np.mean(range(1, 11)))
 
 
+def test_density_bins_put_no_keypoint_patches_in_one_bin_and_never_split_ties():
+    from kamim_paper.evidence.weighting import density_bins
+
+    # 6 patches without keypoints (in the middle of the order), then 1, 2, 2, 2, 3, 4, 4, 4, 4, 5
+    density = torch.tensor([0.0, 1, 2, 0, 0, 2, 2, 3, 0, 4, 4, 4, 4, 5, 0, 0])
+    bins = density_bins(density, bins=4)
+    assert bins[0][0] == "no keypoints" and sorted(bins[0][1].tolist()) == [0, 3, 4, 8, 14, 15]
+    values = [sorted(density[indices].tolist()) for _, indices in bins[1:]]
+    # sorted: 1 2 2 2 3 | 4 4 4 4 5; ideal cuts at ranks 2, 5, 8: rank 2 would split the 2s (moves to 1, the
+    # nearer change of value), 5 falls between 3 and 4 (stays), 8 would split the 4s (moves to 9, the nearer)
+    assert values == [[1.0], [2.0, 2.0, 2.0, 3.0], [4.0, 4.0, 4.0, 4.0], [5.0]]
+    assert [label for label, _ in bins[1:]] == ["Q 0–10 %", "Q 10–50 %", "Q 50–90 %", "Q 90–100 %"]
+    for (_, first), (_, second) in zip(bins, bins[1:]):  # no density value in two bins
+        assert not set(density[first].tolist()) & set(density[second].tolist())
+
+
+def test_density_bins_merge_groups_that_only_ties_separate():
+    from kamim_paper.evidence.weighting import density_bins
+
+    # 20 patches: half at the per-image maximum 1.0 (as the normalised density often is), no zero density
+    density = torch.cat([torch.linspace(0.05, 0.5, 10), torch.ones(10)])
+    bins = density_bins(density, bins=10)
+    assert bins[0][0] != "no keypoints" and len(bins) == 6  # five pairs of distinct values, then all the 1.0s
+    assert [len(indices) for _, indices in bins] == [2, 2, 2, 2, 2, 10]
+    assert density_bins(torch.zeros(5), bins=10)[0][0] == "no keypoints" and len(density_bins(torch.zeros(5))) == 1
+    assert len(density_bins(torch.full((7,), 0.3), bins=10)) == 1  # one distinct value: one bin
+
+
+def test_error_by_density_decile_records_counts_and_numbers_the_no_keypoint_bin_0():
+    density = torch.tensor([[0.0, 0.0, 0.0, 0.5], [0.5, 1.0, 1.0, 0.0]])
+    errors = torch.tensor([[1.0, 3.0, 5.0, 2.0], [4.0, 6.0, 8.0, 9.0]])
+    masked = torch.tensor([[True, True, True, True], [True, True, True, False]])  # the last 0 is not masked
+    rows = error_by_density_decile(errors, density, masked, bins=2)
+    assert [row["decile"] for row in rows] == [0, 1, 2]
+    assert [row["label"] for row in rows] == ["no keypoints", "Q 0–50 %", "Q 50–100 %"]
+    assert [row["count"] for row in rows] == [3, 2, 2] and [row["patches"] for row in rows] == [3, 2, 2]
+    assert [row["error_mean"] for row in rows] == pytest.approx([3.0, 3.0, 7.0])
+    assert [(row["density_low"], row["density_high"]) for row in rows] == [(0, 0), (0.5, 0.5), (1, 1)]
+    # the committed records' keys are all still there (consumers read them)
+    assert {"decile", "density_low", "density_high", "density_mean", "error_mean", "patches"} <= set(rows[0])
+
+
 def test_masked_patches_at_a_finer_weight_grid():
     masks = torch.tensor([[[1, 0], [0, 1]]])  # 2x2 tokens of 8 px
     patches = masked_patches(masks, model_patch_size=8, patch_size=4)

@@ -1,4 +1,5 @@
-"""Notebook 12's library: peer variants, paired intervals, tables, conclusions, and the sweep of a fine-tune run."""
+"""Notebook 12's experiments: peer variants, paired intervals, and the sweep of a fine-tune run (the tables and
+conclusions: test_sections_peers.py)."""
 from __future__ import annotations
 
 import math
@@ -39,44 +40,6 @@ def test_paired_interval_known_answer():
         paired_difference_ci([1.0], [0.0])
 
 
-def _result(label, seed, protocol, top1, knn=None):
-    return {"label": label, "fields": {"peer": label, "seed": seed}, "protocol": protocol,
-            "evaluation": {"top1": top1, "knn_top1": knn, "run_id": f"{label}-{seed}-{protocol}"}}
-
-
-def test_rows_and_sentences_from_paired_seeds():
-    results = [_result("simmim", s, "linprobe", v) for s, v in ((0, 10.0), (1, 12.0), (2, 14.0))]
-    results += [_result("kamim", s, "linprobe", v) for s, v in ((0, 13.0), (1, 15.0), (2, 17.5))]
-    results += [_result("semanticmim", 0, "linprobe", 9.0), _result("kamim", 0, "finetune", 50.0)]
-    values = peers.per_seed(results, "linprobe", "top1")
-    assert values["kamim"] == {0: 13.0, 1: 15.0, 2: 17.5}
-    rows = {row["variant"]: row for row in peers.comparison_rows(values, published={"kamim": 1.5})}
-    assert rows["simmim"]["vs simmim"] == "reference" and rows["simmim"]["ours"] == 12.0
-    mean, low, high = paired_difference_ci([13, 15, 17.5], [10, 12, 14])
-    assert rows["kamim"]["vs simmim"] == f"{mean:+.2f} [{low:+.2f}, {high:+.2f}] (n=3)"
-    assert rows["kamim"]["paper"] == 1.5 and rows["semanticmim"]["vs simmim"] == "n/a"
-    assert "better than simmim" in peers.difference_sentence("kamim", values, "linprobe top-1")
-    assert "single seed 0" in peers.difference_sentence("semanticmim", values, "linprobe top-1")
-    noisy = {"simmim": {0: 10.0, 1: 12.0}, "kamim": {0: 11.0, 1: 11.0}}
-    assert "not distinguishable" in peers.difference_sentence("kamim", noisy, "x")
-    constant = {"simmim": {0: 10.0, 1: 12.0}, "kamim": {0: 11.0, 1: 13.0}}
-    assert "no spread" in peers.difference_sentence("kamim", constant, "x")
-
-
-def test_sweep_curves_and_sentences():
-    def sweep(label, seed, top1s):
-        return {"label": label, "seed": seed,
-                "rows": [{"keep_rate": rate, "top1": top1, "images_per_s": 100 / rate}
-                         for rate, top1 in zip((1.0, 0.2), top1s)]}
-
-    curves = peers.sweep_curves([sweep("simmim", 0, (80, 40)), sweep("simmim", 1, (82, 44)),
-                                 sweep("simmim+pss", 0, (79, 70))])
-    assert curves["simmim"]["keep_rate"] == [1.0, 0.2] and curves["simmim"]["top1"] == [81, 42]
-    assert curves["simmim"]["top1_low"] == [80, 40] and curves["simmim"]["images_per_s"] == [100, 500]
-    (sentence,) = peers.pss_sentences(curves, [])
-    assert "simmim+pss reaches 70.0 % top-1 against 42.0 %" in sentence
-
-
 def test_sweep_of_a_finetune_run(tmp_path):
     config = tiny_config(tmp_path, "finetune", pretrained="scratch", epochs=1, pss="cyclic",
                          relative_position_bias=True)
@@ -86,3 +49,40 @@ def test_sweep_of_a_finetune_run(tmp_path):
     assert [row["tokens"] for row in rows] == [5, 2]
     assert rows[0]["top1"] == pytest.approx(summary["val_top1"])  # d = 0: exactly the run's own evaluation
     assert all(row["count"] == 64 and row["images_per_s"] > 0 for row in rows)
+
+
+def test_peers_with_their_papers_settings():
+    # peer_settings="papers": SemanticMIM's MaskFeat variant (per-token masks, 0.8, 8 proxies, HOG), AttMask's
+    # token-level floor count at its own ratio, KAMIM+SemanticMIM on the pixel target with SemanticMIM's masks;
+    # SimMIM and KAMIM unchanged. Each must be a valid ViT-B pretraining at the paper's 192 px.
+    papers = {name: peers.peer_variant(name, settings="papers", patch_size=16).overrides
+              for name in peers.PEER_METHODS}
+    shared = {name: peers.peer_variant(name).overrides for name in peers.PEER_METHODS}
+    assert papers["simmim"] == shared["simmim"] and papers["kamim"] == shared["kamim"]
+    semantic = load_config({"model": "vit_b", "img_size": 192}, list(papers["semanticmim"]), section="pretrain")
+    assert (semantic.method, semantic.semanticmim_target, semantic.semanticmim_proxies, semantic.mask_patch_size,
+            semantic.mask_ratio) == ("semanticmim", "hog", 8, 16, 0.8)
+    combined = load_config({"model": "vit_b", "img_size": 192}, list(papers["kamim+semanticmim"]), section="pretrain")
+    assert (combined.semanticmim_target, combined.semanticmim_weighting, combined.semanticmim_proxies,
+            combined.mask_patch_size, combined.mask_ratio) == ("pixels", "keypoints", 8, 16, 0.8)
+    attmask = load_config({"model": "vit_b", "img_size": 192}, list(papers["attmask"]), section="pretrain")
+    assert (attmask.masking, attmask.attmask_level, attmask.attmask_rounding, attmask.mask_patch_size,
+            attmask.mask_ratio) == ("attmask", "token", "floor", 16, 0.3)
+    # "shared" keeps every peer's overrides (and so its run ids) as they were
+    assert shared["semanticmim"] == ("method=semanticmim",)
+    with pytest.raises(ValueError, match="patch_size"):
+        peers.peer_variant("semanticmim", settings="papers")
+    with pytest.raises(ValueError, match="peer_settings"):
+        peers.peer_variant("simmim", settings="paper")
+    jobs = peers.peer_jobs(methods=["simmim", "semanticmim"], protocols=["linprobe"], seeds=[0],
+                           settings="papers", patch_size=16)
+    assert [job[1].overrides[:-1] for job in jobs if job[0] == "peers"] == [papers["simmim"], papers["semanticmim"]]
+
+
+def test_paper_profiles_run_the_peers_with_their_papers_settings():
+    from kamim_paper.runner.profiles import load_profile
+    from kamim_paper.sections.params import PeersParams
+
+    assert PeersParams().peer_settings == "shared"  # smoke and the notebook's default: unchanged
+    for name in ("paper", "tpu", "paper-dryrun"):
+        assert load_profile(name).parameters_for("peers")["peer_settings"] == "papers", name

@@ -54,7 +54,17 @@ def test_the_decile_sentence_counts_where_kamim_is_below_simmim(tmp_path):
         "weighting": {"temperature": 0.25, "top10_weight_share": 0.35, "max_weight_mean": 53.0,
                       "error_by_density_decile": {"simmim": rows([0.5, 0.6, 0.9]), "kamim": rows([0.7, 0.5, 0.6])}}})
     sentence = results_digest.findings(tmp_path)[3]
-    assert "in 2 of 3 keypoint-density deciles (deciles 2, 3;" in sentence
+    assert "in 2 of 3 keypoint-density deciles (deciles 2, 3;" in sentence  # an older record: its own sentence
+
+
+def test_the_density_bin_sentence_names_the_no_keypoint_bin():
+    def rows(errors):
+        return [{"decile": index, "label": "no keypoints" if index == 0 else f"Q{index}", "error_mean": error}
+                for index, error in enumerate(errors)]
+
+    sentence = results_digest.density_bins_sentence(rows([0.7, 0.5, 0.6, 0.4]), rows([0.5, 0.6, 0.9, 0.8]))
+    assert sentence == ("KAMIM's unweighted masked-patch error is below SimMIM's in 3 of 4 keypoint-density bins "
+                        "(no keypoints, then quantiles of the rest): bins 1, 2, 3 (0 = no keypoints, 3 = densest).")
 
 
 def test_ablation_findings_give_both_metrics_of_each_pair_with_their_verdicts(tmp_path):

@@ -6,6 +6,7 @@ x axis, each drawn over its own layers. Figures are ``matplotlib.figure.Figure``
 """
 from __future__ import annotations
 
+import textwrap
 from typing import Mapping
 
 import numpy as np
@@ -241,16 +242,70 @@ def pca_figure(arrays: Mapping[str, np.ndarray], labels: list[str], block: int) 
     return figure
 
 
-def reconstructions_figure(arrays: Mapping[str, np.ndarray], labels: list[str], max_images: int = 4) -> Figure:
+#: The uint8 value of masked pixels in the ``masked`` array (``masked_input``'s grey fill 0.5).
+MASK_FILL = 128
+
+
+def reconstruction_mask(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """The masked pixels, bool (n, H, W), of a reconstructions ``arrays.npz``.
+
+    From the optional ``mask`` array (a token mask (n, g, g) on a grid that tiles the image, or a pixel mask
+    (n, H, W); 1 = masked) where there is one; otherwise read off ``masked`` against ``reference``: the masked
+    input is grey (:data:`MASK_FILL`) exactly where the mask is, and the mask is made of square tokens, so the
+    largest block size whose blocks with a changed pixel are grey throughout gives the token grid (a masked token
+    whose original pixels are all that grey — vanishingly rare — is read as visible). None without ``masked``.
+    """
+    reference = np.asarray(arrays["reference"])
+    height, width = reference.shape[-2:]
+    if "mask" in arrays:
+        mask = np.asarray(arrays["mask"]) != 0
+        if mask.ndim == 4:
+            mask = mask[:, 0]
+        scale = height // mask.shape[-2]
+        return mask.repeat(scale, axis=-2).repeat(scale, axis=-1)[:, :height, :width]
+    if "masked" not in arrays:
+        return None
+    masked = np.asarray(arrays["masked"])
+    grey = (masked == MASK_FILL).all(axis=1)
+    changed = grey & (reference != MASK_FILL).any(axis=1)
+    count = reference.shape[0]
+    for size in sorted((s for s in range(2, min(height, width) + 1) if height % s == 0 and width % s == 0),
+                       reverse=True):
+        shape = (count, height // size, size, width // size, size)
+        touched = changed.reshape(shape).any(axis=(2, 4))
+        if grey.reshape(shape).all(axis=(2, 4))[touched].all():
+            return touched.repeat(size, axis=1).repeat(size, axis=2)
+    return changed
+
+
+def reconstructions_figure(arrays: Mapping[str, np.ndarray], labels: list[str], max_images: int = 4, *,
+                           paste_visible: bool = True, outline: bool = True) -> Figure:
     """Columns reference / masked / each model's reconstruction, rows images (un-normalised pixels).
+
+    As in MAE's figures, a reconstruction shows the original pixels where they were visible and the decoder's
+    output only where they were masked (``paste_visible``); the masked region is outlined on every panel. The
+    PSNR/SSIM of the tables are computed elsewhere and do not change with what is drawn here.
 
     Args:
         arrays: ``arrays.npz`` of the reconstructions section: ``reference``, ``masked`` and
-            ``prediction/<label>``, uint8 (n, 3, H, W).
+            ``prediction/<label>``, uint8 (n, 3, H, W); optionally ``mask`` (token (n, g, g) or pixel (n, H, W)
+            mask; without it the mask is read off ``masked``, :func:`reconstruction_mask`).
         labels: model labels, in column order.
         max_images: rows drawn at most.
+        paste_visible: False draws the decoder's raw output everywhere.
+        outline: outline the masked region.
     """
-    panels = {"reference": arrays["reference"], "masked": arrays["masked"]}
-    panels.update({_display(label): arrays[f"prediction/{label}"] for label in labels})
-    return plots.plot_image_grid({name: images.astype(np.float32) / 255 for name, images in panels.items()},
-                                 max_images=max_images)
+    mask = reconstruction_mask(arrays)
+    panels = {"reference": arrays["reference"], "masked input": arrays["masked"]}
+    for label in labels:
+        prediction = np.asarray(arrays[f"prediction/{label}"])
+        if paste_visible and mask is not None:
+            prediction = np.where(mask[:, None], prediction, np.asarray(arrays["reference"]))
+        panels[_display(label)] = prediction
+    figure = plots.plot_image_grid({name: images.astype(np.float32) / 255 for name, images in panels.items()},
+                                   max_images=max_images, outline=mask if outline and mask is not None else None)
+    if mask is not None:
+        drawn = ("decoder output inside the outlined masked region, original pixels outside" if paste_visible
+                 else "decoder output everywhere; outlined: the masked region")
+        figure.suptitle(textwrap.fill(f"reconstructions: {drawn}", 22 * len(panels)), fontsize="small")
+    return figure

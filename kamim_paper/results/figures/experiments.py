@@ -20,6 +20,13 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _wrapped(text: str, figure: Figure, fontsize: float = 12.0) -> str:
+    """``text`` broken into lines that fit the width of ``figure`` at ``fontsize`` points (about 0.6 em a
+    character), so a title never runs off the canvas."""
+    characters = max(20, int(figure.get_figwidth() * 72 / (0.6 * fontsize)) - 4)
+    return textwrap.fill(text, characters)
+
+
 def plot_loss_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = "",
                      note: str = "") -> Figure:
     """Training loss per epoch of several runs: as logged (left) and divided by the first epoch's value (right).
@@ -88,7 +95,7 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
     ax.set_ylim(0, max(tallest, 1e-9) * 1.12)  # room for the value labels
     ax.set_xticks(positions, list(values))
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(_wrapped(title, figure))
     if metrics:
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(metrics), frameon=False)
     return figure
@@ -96,8 +103,12 @@ def plot_metric_bars(values: Mapping[str, Mapping[str, float | None]], *, ylabel
 
 def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, row_labels: Sequence,
                   column_labels: Sequence, row_name: str, column_name: str, title: str = "",
-                  value_format: str = "{:.2f}", centers: Mapping[str, float | None] | None = None) -> Figure:
+                  value_format: str = "{:.2f}", centers: Mapping[str, float | None] | None = None,
+                  seed_values: Mapping[str, Sequence[Sequence[Sequence[float]]]] | None = None) -> Figure:
     """Side-by-side annotated heatmaps over the same grid (e.g. top-1 and final loss over w_ps x T).
+
+    A grid of one cell is no heatmap: each panel then shows the cell's value as a point (with the seeds and their
+    95 % interval when ``seed_values`` gives them) beside the reference of ``centers`` (:func:`_single_cell`).
 
     Args:
         matrices: panel title -> rows x columns values (None/NaN cells are grey and written "n/a").
@@ -109,12 +120,17 @@ def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, r
             cells above it are red and below it blue, whatever the grid's own range; panels not named keep a
             sequential scale.
 
+        seed_values: panel title -> rows x columns lists of per-seed values (optional; drawn for a one-cell grid).
+
     Returns:
-        The Figure (one Axes per matrix, each with its colour bar).
+        The Figure (one Axes per matrix, each with its colour bar; one Axes per matrix, no colour bar, for one cell).
     """
     if not matrices:
         raise ValueError("matrices must hold at least one panel.")
     shape = (len(row_labels), len(column_labels))
+    if shape == (1, 1):
+        return _single_cell(matrices, cell=f"{row_name} = {row_labels[0]}, {column_name} = {column_labels[0]}",
+                            title=title, value_format=value_format, centers=centers, seed_values=seed_values)
     figure = Figure(figsize=(4.2 * len(matrices) + 0.5, 0.6 * shape[0] + 2.4), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(matrices)))
     for ax, (name, matrix) in zip(axes, matrices.items()):
@@ -151,6 +167,47 @@ def plot_heatmaps(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, r
         ax.set_title(name)
     if title:
         figure.suptitle(title)
+    return figure
+
+
+def _single_cell(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, cell: str, title: str,
+                 value_format: str, centers: Mapping[str, float | None] | None,
+                 seed_values: Mapping[str, Sequence[Sequence[Sequence[float]]]] | None) -> Figure:
+    """One panel per metric for a grid of one cell: its value (a square; with seeds: dots and the mean's 95 %
+    interval) and the reference of ``centers`` as a dashed line."""
+    from kamim_lib.stats import mean_and_ci
+
+    figure = Figure(figsize=(3.6 * len(matrices) + 0.8, 4.0), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(matrices)))
+    for ax, (name, matrix) in zip(axes, matrices.items()):
+        value = matrix[0][0]
+        seeds = [float(v) for v in ((seed_values or {}).get(name) or [[[]]])[0][0] if not _missing(v)]
+        center = (centers or {}).get(name)
+        if seeds:
+            ax.scatter(np.linspace(-0.08, 0.08, len(seeds)), seeds, s=12, color="0.4", zorder=3, label="seeds")
+        if len(seeds) >= 2:
+            mean, low, high = mean_and_ci(seeds)
+            ax.errorbar(0, mean, yerr=[[mean - low], [high - mean]], fmt="s", capsize=8, markersize=8, color="C0",
+                        zorder=4, label=f"mean, 95 % CI ({len(seeds)} seeds)")
+        elif not _missing(value):
+            ax.plot(0, value, "s", markersize=8, color="C0", zorder=4,
+                    label="mean (no per-seed values given: no interval)")
+        if _missing(value):
+            ax.text(0.5, 0.5, "n/a", ha="center", va="center", transform=ax.transAxes)
+        else:
+            ax.annotate(value_format.format(value), (0, value), xytext=(30, 0), textcoords="offset points",
+                        va="center", fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+        if center is not None:
+            ax.axhline(center, color="C3", linestyle="--", linewidth=1,
+                       label=f"reference {value_format.format(center)}")
+        ax.set_xlim(-0.5, 0.5)
+        ax.set_xticks([0], [textwrap.fill(cell, 40)], fontsize="small")
+        ax.set_title(textwrap.fill(name, 40), fontsize="medium")
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    figure.suptitle(textwrap.fill((f"{title}: " if title else "") + "one cell of the grid, so no heatmap",
+                                  int(figure.get_figwidth() * 11)),
+                    fontsize="medium")
     return figure
 
 
@@ -204,19 +261,41 @@ def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names:
     return figure
 
 
+def _density_tick(row: dict) -> str:
+    """A density bin's tick label: its density range (or "no kp") and its patch count."""
+    from kamim_paper.evidence.weighting import bin_count
+
+    count = bin_count(row)
+    if row.get("label") == "no keypoints":
+        name = "no\nkeypoints"
+    elif "density_low" not in row or "density_high" not in row:
+        name = f"bin {row['decile']}"
+    elif row["density_low"] == row["density_high"]:
+        name = f"{row['density_low']:.2f}"
+    else:
+        name = f"{row['density_low']:.2f}–\n{row['density_high']:.2f}"
+    return name + ("" if count is None else f"\nn={count}")
+
+
 def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = "") -> Figure:
-    """Unweighted reconstruction error of masked patches per keypoint-density decile, one line per model.
+    """Unweighted reconstruction error of masked patches per keypoint-density bin, one line per model.
+
+    The bins are :func:`kamim_paper.evidence.weighting.error_by_density_decile`'s: the masked patches without
+    keypoints, then quantile bins of the rest that never split equal densities. Each tick gives the bin's density
+    range and its patch count ``n``; the bins are drawn at equal spacing (the axis is an order, not a density scale).
 
     Args:
         deciles: label -> :func:`kamim_paper.evidence.weighting.error_by_density_decile` rows (optionally with
-            ``error_low`` / ``error_high``: an interval over seeds, drawn as error bars).
+            ``error_low`` / ``error_high``: an interval over seeds, drawn as error bars). Every model's rows are the
+            same bins (the same held-out patches).
     """
     if not deciles:
         raise ValueError("deciles must hold at least one model.")
-    figure = Figure(figsize=(8.5, 3.8), layout="constrained")
+    bins = max(len(rows) for rows in deciles.values())
+    figure = Figure(figsize=(max(8.5, 0.75 * bins + 3.5), 4.4), layout="constrained")
     ax = figure.add_subplot()
     for label, rows in deciles.items():
-        x = [row["decile"] for row in rows]
+        x = np.arange(len(rows))
         y = [row["error_mean"] for row in rows]
         if all("error_low" in row for row in rows):
             ax.errorbar(x, y, yerr=[[row["error_mean"] - row["error_low"] for row in rows],
@@ -224,9 +303,22 @@ def plot_density_deciles(deciles: Mapping[str, Sequence[dict]], *, title: str = 
                         marker="o", markersize=3, capsize=3, label=label)
         else:
             ax.plot(x, y, marker="o", markersize=3, label=label)
-    ax.set_xlabel("keypoint-density decile of the masked patch (1 = fewest keypoints)")
+    longest = max(deciles.values(), key=len)
+    ax.set_xticks(np.arange(bins), [_density_tick(row) for row in longest], fontsize="x-small")
+    zero_bin = longest[0].get("label") == "no keypoints"
+    if zero_bin:
+        ax.axvline(0.5, color="0.6", linewidth=0.8, linestyle=":")
+    split_ties = "label" not in longest[0] and any(
+        row.get("density_high", -1) == following.get("density_low", -2) for row, following in zip(longest, longest[1:]))
+    if zero_bin:
+        kind = "no keypoints, then quantile bins of the rest (ties never split)"
+    elif split_ties:
+        kind = "deciles of an older record, which split equal densities across bins (recompute for tie-aware bins)"
+    else:
+        kind = "quantile bins (ties never split)"
+    ax.set_xlabel(textwrap.fill(f"keypoint density Ω of the masked patches: {kind}; n = patches per bin",
+                                int(figure.get_figwidth() * 12)))
     ax.set_ylabel("unweighted masked L1 of the patch")
-    ax.set_xticks(range(1, 1 + max(len(rows) for rows in deciles.values())))
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: covers no curve
     ax.grid(alpha=0.3)
     if title:
@@ -248,10 +340,17 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
     metrics = [metric for metric in metric_names if any(entry["metric"] == metric for entry in comparisons)]
     if not metrics:
         raise ValueError("comparisons holds no entry of the metrics named in metric_names.")
-    figure = Figure(figsize=(5 * len(metrics), 0.9 + 0.45 * max(
-        sum(entry["metric"] == metric for entry in comparisons) for metric in metrics)), layout="constrained")
-    for ax, metric in zip(np.atleast_1d(figure.subplots(1, len(metrics))), metrics):
-        entries = [entry for entry in comparisons if entry["metric"] == metric]
+    by_metric = {metric: [entry for entry in comparisons if entry["metric"] == metric] for metric in metrics}
+    names = {metric: [f"{entry['a']} − {entry['b']}" for entry in entries] for metric, entries in by_metric.items()}
+    # the same comparisons in every panel: their names once, on the left (long names left the panels no room)
+    shared = all(names[metric] == names[metrics[0]] for metric in metrics)
+    longest = max(len(name) for metric in (metrics[:1] if shared else metrics) for name in names[metric])
+    label_inches = 0.075 * longest  # "small" tick labels
+    figure = Figure(figsize=(4.2 * len(metrics) + label_inches * (1 if shared else len(metrics)) + 0.5,
+                             1.5 + 0.45 * max(len(entries) for entries in by_metric.values())), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(metrics), sharey=shared))
+    for index, (ax, metric) in enumerate(zip(axes, metrics)):
+        entries = by_metric[metric]
         for row, entry in enumerate(entries):
             if entry["ci95"] is None:
                 ax.plot(entry["mean"], row, "o", color="C0")
@@ -261,11 +360,14 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
                 ax.errorbar(entry["mean"], row, xerr=[[entry["mean"] - low], [high - entry["mean"]]], fmt="o",
                             capsize=4, color="C3" if excludes_zero else "C0")
         ax.axvline(0.0, color="black", linewidth=0.8)
-        ax.set_yticks(range(len(entries)), [f"{entry['a']} − {entry['b']}" for entry in entries], fontsize="small")
-        ax.invert_yaxis()
-        ax.set_xlabel(f"paired difference, {metric_names[metric]}")
-        ax.set_title(f"mean and 95 % CI over {seeds} seeds (red: excludes 0)", fontsize="small")
+        if shared and index:
+            ax.tick_params(axis="y", labelleft=False)
+        else:
+            ax.set_yticks(range(len(entries)), names[metric], fontsize="small")
+        if not shared or index == 0:  # shared: inverting one inverts all
+            ax.invert_yaxis()
+        ax.set_xlabel(textwrap.fill(f"paired difference, {metric_names[metric]}", 45))
         ax.grid(alpha=0.3, axis="x")
-    if title:
-        figure.suptitle(title)
+    note = f"mean and 95 % CI over {seeds} seeds (red: the interval excludes 0)"
+    figure.suptitle((textwrap.fill(title, 110) + "\n" if title else "") + note, fontsize="medium")
     return figure

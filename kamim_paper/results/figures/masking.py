@@ -2,6 +2,8 @@
 baselines."""
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -37,10 +39,17 @@ def plot_masking_evidence(evidence: dict, *, title: str = "") -> Figure:
         for position, per_seed in zip(positions, values):
             ax.scatter(np.full(len(per_seed), position), per_seed, color="k", s=8, zorder=3)
         for (key, legend), style in zip(BASELINES[metric], ("--", ":")):
-            ax.axhline(evidence["baselines"][key], color="C3", linestyle=style, linewidth=1, label=legend)
-        ax.set_xticks(positions, labels, rotation=25, ha="right", fontsize="small")
+            ax.axhline(evidence["baselines"][key], color="C3" if metric == "top1" else "C1", linestyle=style,
+                       linewidth=1, label=f"{legend} ({'top-1' if metric == 'top1' else 'masked L1'})")
+        ax.set_xticks(positions, [textwrap.fill(label, 22) for label in labels], rotation=25, ha="right",
+                      fontsize="small")
         ax.set_ylabel(name + (" (lower is better)" if metric == "val_masked_l1" else " (higher is better)"))
-        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.45), fontsize="small", frameon=False)
-    figure.suptitle(f"{title}\nbars: mean over {len(evidence['seeds'])} seeds with 95 % interval (grey: the "
-                    "random-arm reference); dots: seeds", fontsize="medium")
+    # one legend for both panels, in its own row under them: constrained layout makes room for it on the first
+    # draw (per-axes legends anchored below the axes were cut off)
+    handles = [handle for ax in axes for handle in ax.get_legend_handles_labels()[0]]
+    names = [name for ax in axes for name in ax.get_legend_handles_labels()[1]]
+    figure.legend(handles, names, loc="outside lower center", ncol=2, fontsize="small", frameon=False,
+                  title="baselines", title_fontsize="small")
+    figure.suptitle(textwrap.fill(title, 100) + f"\nbars: mean over {len(evidence['seeds'])} seeds with 95 % interval "
+                    "(grey: the random-arm reference); dots: seeds", fontsize="medium")
     return figure

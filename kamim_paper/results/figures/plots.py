@@ -201,12 +201,28 @@ def plot_pre_post_pca(result: JointPCA, title: str = "", ax=None) -> Figure:
     return figure
 
 
-def plot_image_grid(panels: Mapping[str, torch.Tensor], max_images: int = 4) -> Figure:
+def outline_segments(mask: np.ndarray) -> list[list[tuple[float, float]]]:
+    """Pixel-edge segments of the boundary of a bool (H, W) region, in ``imshow`` data coordinates."""
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)
+    segments = []
+    vertical = padded[1:-1, 1:] != padded[1:-1, :-1]  # (H, W + 1): an edge at x = j − 0.5
+    for i, j in zip(*np.nonzero(vertical)):
+        segments.append([(j - 0.5, i - 0.5), (j - 0.5, i + 0.5)])
+    horizontal = padded[1:, 1:-1] != padded[:-1, 1:-1]  # (H + 1, W): an edge at y = i − 0.5
+    for i, j in zip(*np.nonzero(horizontal)):
+        segments.append([(j - 0.5, i - 0.5), (j + 0.5, i - 0.5)])
+    return segments
+
+
+def plot_image_grid(panels: Mapping[str, torch.Tensor], max_images: int = 4, *, outline=None,
+                    outline_color: str = "yellow") -> Figure:
     """Images side by side: one column per panel (reference / masked / SimMIM / KAMIM …), one row per image.
 
     Args:
         panels: column title → float (B, 3, H, W) un-normalised pixels in [0, 1] (all with the same B).
         max_images: rows to draw at most.
+        outline: optional bool (B, H, W) region (e.g. the masked pixels) outlined on every panel of its row.
+        outline_color: the outline's colour.
 
     Returns:
         The Figure.
@@ -218,12 +234,19 @@ def plot_image_grid(panels: Mapping[str, torch.Tensor], max_images: int = 4) -> 
     if len(sizes) != 1 or any(images.ndim != 4 for images in batches.values()):
         raise ValueError("every panel must be a (B, 3, H, W) batch with the same B.")
     rows = min(sizes.pop(), max_images)
+    if outline is not None and np.asarray(outline).shape[0] < rows:
+        raise ValueError(f"outline has {np.asarray(outline).shape[0]} masks for {rows} rows.")
     figure = Figure(figsize=(2.2 * len(batches), 2.2 * rows), layout="constrained")
     axes = np.asarray(figure.subplots(rows, len(batches), squeeze=False))
     for column, (name, images) in enumerate(batches.items()):
         for row in range(rows):
             ax = axes[row, column]
             ax.imshow(np.clip(images[row].transpose(1, 2, 0), 0, 1))
+            if outline is not None:
+                from matplotlib.collections import LineCollection
+
+                ax.add_collection(LineCollection(outline_segments(np.asarray(outline)[row]), colors=outline_color,
+                                                 linewidths=0.7))
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:

@@ -42,14 +42,21 @@ def per_layer_table(summary: dict, metric: str, *, title: str, digits: int = 2) 
     body = [[layer] + [values.get(layer) for values in columns.values()] for layer in layers]
     text = f"### {title} ({summary['model']})\n\n" + markdown_table(["layer", *columns], body, digits)
     if paper:
-        text += f"\n\n_paper columns: {paper_model}, read off the paper's figures (±0.5 %)._"
-    return text + "\n\n" + provenance_line(summary.get("provenance", {})) + "\n"
+        text += f"\n_paper columns: {paper_model}, read off the paper's figures (±0.5 %)._\n"
+    return text + "\n" + provenance_line(summary.get("provenance", {})) + "\n"
+
+
+def in_paper_setting(summary: dict) -> bool:
+    """Whether a reconstructions summary was measured in the paper's setting (its model, ViT-B, at its mask ratio,
+    0.4): only then do the paper's PSNR/SSIM ranges stand beside ours."""
+    paper = summary["paper"]
+    return summary["model"] == paper["paper_model"] and summary["parameters"].get("mask_ratio") == paper["mask_ratio"]
 
 
 def _paper_range(summary: dict, metric: str) -> str | None:
     """The paper's range for a reconstruction metric, only in the paper's setting (ViT-B, its mask ratio)."""
     paper = summary["paper"]
-    if summary["model"] != paper["paper_model"] or summary["parameters"].get("mask_ratio") != paper["mask_ratio"]:
+    if not in_paper_setting(summary):
         return None
     low, high = paper["psnr_range"] if metric.startswith("psnr") else paper["ssim_range"]
     return f"{low}–{high}"

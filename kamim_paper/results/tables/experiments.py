@@ -129,6 +129,8 @@ def evidence_table(record: dict, *, title: str, baseline_names: Mapping[str, str
     rows.append([f"paired difference {difference['a']} − {difference['b']}", n, difference["mean"],
                  f"[{low:.{digits}f}, {high:.{digits}f}]", NOT_AVAILABLE])
     better = "lower is better" if lower_is_better else "higher is better"
+    # the table ends with a newline: one more makes the blank line that keeps the verdict out of the table; the
+    # blank line after the verdict keeps a provenance line appended to the text a paragraph of its own
     return (f"### {title}\n\n" + markdown_table([f"{metric} ({better})", "seeds", "mean", "95 % CI", "paper"], rows,
                                                  digits=digits)
-            + f"\n{difference_verdict(record, lower_is_better=lower_is_better)}\n")
+            + f"\n{difference_verdict(record, lower_is_better=lower_is_better)}\n\n")
