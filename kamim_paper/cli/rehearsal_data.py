@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kamim_lib.data.rehearsal import write_rehearsal_data
-from kamim_lib.engine.run_dir import check_writable_folder
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -28,6 +25,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: building `kamim`'s parser must not import torch (kamim_paper/cli/__init__.py).
+    from kamim_lib.data.rehearsal import write_rehearsal_data
+    from kamim_lib.engine.run_dir import check_writable_folder
+
     check_writable_folder(args.out_dir, "OUT_DIR")  # before any work
     written = write_rehearsal_data(args.out_dir, imagenet_train_per_class=args.imagenet_train_per_class,
                                    imagenet_val_per_class=args.imagenet_val_per_class, seed=args.seed)
