@@ -1,6 +1,5 @@
 """The papermill runner on throwaway notebooks: skip when done, failures name notebook and cell, keep logs."""
 import importlib
-import inspect
 import json
 import re
 from dataclasses import dataclass
@@ -172,17 +171,19 @@ def test_every_notebook_is_checked_against_the_schema_the_preflight_uses():
     from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
     from kamim_paper.sections.params import SECTION_PARAMS as SECTION_SCHEMAS
 
+    from kamim_paper.sections.params import section_defaults
+
     for section in SECTIONS:
         source = (notebooks_dir() / section.notebook).read_text()
         schema = SECTION_SCHEMAS[section.name]
-        if re.search(rf"\b{section.name}\.parameters\(globals\(\)\)", source):
-            # A section-module notebook: its module validates with the same schema.
-            module = importlib.import_module(f"kamim_paper.sections.{section.name}")
-            assert module.Params is schema, section.name
-            assert "notebook_parameters(namespace, Params)" in inspect.getsource(module.parameters), section.name
-        else:
-            assert re.search(rf"notebook_parameters\(globals\(\), (schemas\.)?{schema.__name__}\)", source), \
-                section.name
+        assert re.search(rf"\b{section.name}\.parameters\(globals\(\)\)", source), section.name
+        # The section module validates with the same schema the preflight uses: the defaults give a schema
+        # instance, and a name the schema does not know is refused by name.
+        module = importlib.import_module(f"kamim_paper.sections.{section.name}")
+        assert module.Params is schema, section.name
+        assert isinstance(module.parameters(section_defaults(schema)), schema), section.name
+        with pytest.raises(ValueError, match="sedds"):
+            module.parameters({**section_defaults(schema), "sedds": [0]})
 
 
 def _timed_fake_run(events, lock, fail=()):
