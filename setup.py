@@ -2,7 +2,7 @@
 
 ``params/`` and ``notebooks/`` stay at the top of the repository (where users look for them); in the wheel they
 become ``kamim_paper/_bundled/params`` and ``kamim_paper/_bundled/notebooks``, which
-``kamim_paper.runner.locations`` finds when the package is not imported from a checkout (``pip install .``,
+``kamim_paper.locations`` finds when the package is not imported from a checkout (``pip install .``,
 ``pip install git+https://...``). Everything else (metadata, dependencies, extras) is in pyproject.toml.
 """
 from setuptools import find_packages, setup

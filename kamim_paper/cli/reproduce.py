@@ -7,7 +7,7 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     from kamim_paper.runner.catalogue import SECTIONS
-    from kamim_paper.runner.locations import list_profiles
+    from kamim_paper.locations import list_profiles
 
     sections = ", ".join(section.name for section in SECTIONS)
     parser = subparsers.add_parser(

@@ -24,7 +24,7 @@ from typing import Sequence
 
 from kamim_lib.config import SECTIONS, TrainConfig, config_fields, load_config, run_dir, split_override
 from kamim_lib.config.schema import suggest
-from kamim_paper.runner.profiles import params_dir
+from kamim_paper.locations import params_dir
 
 STAGES = tuple(SECTIONS)  # "pretrain", "finetune", "linprobe"
 PROTOCOLS = ("linprobe", "finetune")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kamim_paper import locations
+
 PRETRAINED_INDEX = Path("pretrain") / "checkpoints.json"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 # Committed results: written only by `kamim reproduce` (and so by `python3 tasks.py main`), which passes the folder
 # to every notebook as its output_dir.
 COMMITTED_RESULTS = REPOSITORY_ROOT / "results"
-# Where a notebook writes when it is run by hand ("Run all" in Jupyter, nbconvert): git-ignored, so exploring never
-# changes a tracked file.
-INTERACTIVE_RESULTS = REPOSITORY_ROOT / "runs" / "notebooks"
+# Where a notebook writes when it is run by hand ("Run all" in Jupyter, nbconvert): in a checkout its git-ignored
+# runs/notebooks/, so exploring never changes a tracked file; for an installed wheel ./runs/notebooks/ under the
+# current directory (never inside site-packages).
+INTERACTIVE_RESULTS = (locations.source_root() or Path.cwd()) / "runs" / "notebooks"
 
 
 def results_root() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The notebooks/ folder: the checkout's, or the copy an installed wheel ships; re-exported here.
-from kamim_paper.runner.locations import notebooks_dir  # noqa: F401
+from kamim_paper.locations import notebooks_dir  # noqa: F401
 
 
 @dataclass(frozen=True)

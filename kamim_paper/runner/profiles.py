@@ -26,7 +26,8 @@ from kamim_lib.config import split_override
 from kamim_lib.config.coerce import describe_yaml_error
 from kamim_paper.runner.catalogue import SECTIONS
 # Where params/ is (a checkout's, or the copy an installed wheel ships); re-exported here.
-from kamim_paper.runner.locations import list_profiles, params_dir  # noqa: F401
+from kamim_paper.locations import list_profiles, params_dir  # noqa: F401
+from kamim_paper.sections.params import SECTION_PARAMS
 
 PROFILE_KEYS = ("description", "parameters", "notebooks", "jobs", "heavy")
 
@@ -146,8 +147,6 @@ def notebook_override_problems(notebooks: dict) -> list[str]:
     """What is wrong with a profile's ``notebooks:`` mapping: sections the catalogue does not have, entries that are
     not mappings, and parameters the section's notebook does not declare (its ``Params`` fields), each with the
     closest match. Every problem is listed, not only the first."""
-    from kamim_paper.sections.params import SECTION_PARAMS  # imports this module
-
     problems = []
     section_names = [section.name for section in SECTIONS]
     unknown = [name for name in notebooks if name not in section_names]

@@ -18,7 +18,7 @@ from kamim_paper.results.reproduced import compare_with_committed, describe as d
 from kamim_paper.results.run_report import write_run_report
 from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
 from kamim_paper.runner.done_marker import read_done_marker, write_done_marker
-from kamim_paper.runner.locations import default_results_root, source_root
+from kamim_paper.locations import default_results_root, source_root
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
 from kamim_paper.runner.profiles import Profile, load_profile, valid_jobs

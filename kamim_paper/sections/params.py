@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kamim_lib._validation import check_choice, check_choice_list, check_divisible, check_positive
-from kamim_paper.runner.profiles import list_profiles
+from kamim_paper.locations import list_profiles
 
 
 def default(value):

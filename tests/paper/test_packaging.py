@@ -1,5 +1,5 @@
 """An installed wheel (`pip install .`, `pip install git+...`) carries the profiles and the notebooks, and the
-runner finds them there and writes under the current directory (kamim_paper/runner/locations.py, setup.py).
+runner finds them there and writes under the current directory (kamim_paper/locations.py, setup.py).
 
 The wheel is built from a copy of the package's sources (pip, with its build isolation: a fresh setuptools from
 the index); "installed" by unpacking it (a pure-Python wheel is a zip) and put first on PYTHONPATH of a
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kamim_paper.runner.catalogue import SECTIONS
-from kamim_paper.runner.locations import list_profiles, source_root
+from kamim_paper.locations import list_profiles, source_root
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the build reads (setup.py, pyproject.toml): copied, so that the build leaves nothing in the checkout.
@@ -55,7 +55,7 @@ def test_the_wheel_carries_every_profile_notebook_and_training_configuration(whe
     for section in SECTIONS:
         assert f"{bundled}notebooks/{section.notebook}" in names
     assert f"{bundled}notebooks/setup_cell.py" in names
-    assert "kamim_paper/runner/locations.py" in names
+    assert "kamim_paper/locations.py" in names
     entry_points = zipfile.ZipFile(wheel).read(next(name for name in names if name.endswith("entry_points.txt")))
     assert b"kamim = kamim_paper.cli:main" in entry_points
 
@@ -67,7 +67,7 @@ def test_the_installed_package_finds_its_profiles_and_notebooks_and_writes_under
     work.mkdir()
     script = """
 import json
-from kamim_paper.runner import locations
+from kamim_paper import locations
 from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
 from kamim_paper.runner.profiles import list_profiles, load_profile
 from kamim_paper.experiments.training import resolve_train_config

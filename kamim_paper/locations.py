@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # In a wheel, setup.py maps params/ and notebooks/ to these folders of the package.
-BUNDLED = Path(__file__).resolve().parents[1] / "_bundled"
+BUNDLED = Path(__file__).resolve().parent / "_bundled"
 
 
 def source_root() -> Path | None:
@@ -23,7 +23,7 @@ def source_root() -> Path | None:
 
     A checkout is recognised by ``pyproject.toml``, ``params/`` and ``notebooks/`` next to the package.
     """
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[1]
     if (root / "pyproject.toml").is_file() and (root / "params").is_dir() and (root / "notebooks").is_dir():
         return root
     return None
