@@ -79,8 +79,8 @@ class AnalysisParams:
         initialises the random-init baseline. analysis_data_root: the analysis images' root when they are not
         under data_root (the paper profile: Imagenette-160, while data_root is ImageNet); None = data_root.
     analysis_transform: "eval" (this project's evaluation transform, seeded random subset) or "original" (the
-        original notebooks': timm's eval transform, Resize ⌊S/0.875⌋ bicubic + CenterCrop S, on the first images
-        of their per-class 1/64 subsample; ``kamim_paper.experiments.analysis_inputs``).
+        original notebooks': timm's eval transform, Resize ⌊S/0.875⌋ bilinear (timm's default) + CenterCrop S, on
+        the first images of their per-class 1/64 subsample; ``kamim_paper.experiments.analysis_inputs``).
     batch_size: images per forward pass. device: "auto", "cpu" or "cuda".
     output_dir: None = results/<profile>/. force: recompute even when the summary exists.
     """
