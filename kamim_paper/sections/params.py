@@ -123,17 +123,31 @@ class AnalysisParams:
         check_positive("batch_size", self.batch_size)
 
 
+def _check_positions(name: str, positions: list[int] | None, num_images: int) -> None:
+    """None, or a non-empty list of distinct positions 0 … num_images − 1 among the analysed images."""
+    if positions is None:
+        return
+    if (not positions or len(set(positions)) != len(positions)
+            or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < num_images for p in positions)):
+        raise ValueError(f"{name} must be None or distinct image positions 0 … {num_images - 1} (num_images="
+                         f"{num_images}), got {positions!r}.")
+
+
 @dataclass(frozen=True)
 class AttentionParams(AnalysisParams):
     """07_attention: mean attention distance and NMI per block; attention maps of the last block.
 
-    head: the head whose maps are drawn. query: (row, col) of the query token, None = the grid centre.
-    num_map_images: images whose maps are drawn (the first ones of the subset).
+    head: the head whose maps are drawn. query: (row, col) of the query token, None = the grid centre (the
+        original: [8, 3], its ``coord_y=8, coord_x=3``).
+    num_map_images: images whose maps are drawn (the first ones of the subset), unless map_images is given.
+    map_images: positions (0-based) among the analysed images of those whose maps are drawn; None = the first
+        num_map_images (the original: [16, 26, 36, 46, 56]).
     """
 
     head: int = 0
     query: list[int] | None = None
     num_map_images: int = 4
+    map_images: list[int] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -144,6 +158,7 @@ class AttentionParams(AnalysisParams):
         check_positive("num_map_images", self.num_map_images)
         if self.num_map_images > self.num_images:
             raise ValueError(f"num_map_images={self.num_map_images} must be <= num_images={self.num_images}.")
+        _check_positions("map_images", self.map_images, self.num_images)
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,9 @@ class TokensParams(AnalysisParams):
     pca_block: block (1 … L) for the pre/post-attention PCA, None = where the models' post-attention token
         similarity differs most (``token_analysis.most_different_block``).
     perplexity: t-SNE perplexity (SPEC: 20).
+    tsne_init: t-SNE initialisation, "pca" or "random" (the original's ``init='random'``).
+    pca_images: positions (0-based) among the analysed images of those the PCA projects; None = all (the
+        original: [8], one image).
     """
 
     num_images: int = 16  # this section's own default
@@ -166,6 +184,8 @@ class TokensParams(AnalysisParams):
     tsne_layer: int | None = None
     pca_block: int | None = None
     perplexity: float = 20.0
+    tsne_init: str = 'pca'
+    pca_images: list[int] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -174,6 +194,10 @@ class TokensParams(AnalysisParams):
             raise ValueError(f"tsne_layer must be >= 0 (0 = embedding output) or None, got {self.tsne_layer}.")
         if self.pca_block is not None and self.pca_block < 1:
             raise ValueError(f"pca_block must be a block number >= 1 or None, got {self.pca_block}.")
+        from kamim_lib.analysis.token_tsne import TSNE_INITS
+
+        check_choice("tsne_init", self.tsne_init, TSNE_INITS)
+        _check_positions("pca_images", self.pca_images, self.num_images)
 
 
 @dataclass(frozen=True)
