@@ -207,12 +207,17 @@ class ReconstructionParams(AnalysisParams):
     mask_ratio / mask_patch_size: the SimMIM masks (the same masks for every model, drawn from ``seed``); the
         paper's reconstruction numbers use mask ratio 0.4. num_figure_images: rows of the figure.
     floor_images: training images averaged into the image-blind floor's mean image.
+    reconstruction_data: "analysis" (the analysis images: ``num_images`` of dataset/split through
+        ``analysis_transform``) or "imagenet_val" (the original's: every image of the ImageNet-1K validation split
+        under ``data_root``, squashed to S × S without antialiasing, scored in batches of ``batch_size``,
+        resumable; ``kamim_paper.experiments.reconstruction_scores``).
     """
 
     mask_ratio: float = 0.4
     mask_patch_size: int = 32
     num_figure_images: int = 4
     floor_images: int = 256
+    reconstruction_data: str = 'analysis'
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -221,6 +226,9 @@ class ReconstructionParams(AnalysisParams):
         check_positive("mask_patch_size", self.mask_patch_size)
         check_positive("num_figure_images", self.num_figure_images)
         check_positive("floor_images", self.floor_images)
+        from kamim_paper.experiments.reconstruction_scores import RECONSTRUCTION_DATA
+
+        check_choice("reconstruction_data", self.reconstruction_data, RECONSTRUCTION_DATA)
         if self.num_figure_images > self.num_images:
             raise ValueError(f"num_figure_images={self.num_figure_images} must be <= num_images={self.num_images}.")
 

@@ -32,6 +32,8 @@ def test_the_paper_profiles_set_the_originals_analysis_settings(name):
     assert {key: got[key] for key in ORIGINAL_ATTENTION} == ORIGINAL_ATTENTION
     got = profile.parameters_for("tokens")
     assert {key: got[key] for key in ORIGINAL_TOKENS} == ORIGINAL_TOKENS
+    # compare_reconstructions.ipynb: all ImageNet-1K val images, squashed (test_reconstructions_imagenet_val.py)
+    assert profile.parameters_for("reconstructions")["reconstruction_data"] == "imagenet_val"
 
 
 def test_the_defaults_keep_todays_behaviour():
@@ -42,6 +44,7 @@ def test_the_defaults_keep_todays_behaviour():
     for name in ("smoke", "tiny"):
         assert "map_images" not in load_profile(name).parameters_for("attention")
         assert "pca_images" not in load_profile(name).parameters_for("tokens")
+        assert "reconstruction_data" not in load_profile(name).parameters_for("reconstructions")
 
 
 @pytest.mark.parametrize("bad", [[], [4], [1, 1], [-1], [True]])
