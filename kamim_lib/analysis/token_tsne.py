@@ -6,7 +6,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from kamim_lib._validation import check_positive
+from kamim_lib._validation import check_choice, check_positive
 from kamim_lib.analysis.tokens import patch_tokens
 
 
@@ -24,9 +24,12 @@ class TokenEmbedding(NamedTuple):
     image_index: np.ndarray
 
 
+TSNE_INITS = ("pca", "random")
+
+
 def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int = 0, *,
-               has_cls: bool | int = True) -> TokenEmbedding:
-    """Embed every patch token of every image in 2-D with t-SNE (sklearn, PCA initialisation).
+               has_cls: bool | int = True, init: str = "pca") -> TokenEmbedding:
+    """Embed every patch token of every image in 2-D with t-SNE (sklearn; PCA initialisation by default).
 
     Args:
         tokens: one layer's tokens (B, prefix + N, D), tensor or array.
@@ -34,6 +37,8 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
         perplexity: t-SNE perplexity (SPEC: 20); must be smaller than B·N.
         seed: ``random_state`` of the optimisation; the same seed and input give the same embedding.
         has_cls: True/False, or the number of leading prefix tokens to drop.
+        init: the embedding's initialisation, "pca" (stable across runs) or "random" (drawn from ``seed``; the
+            original's ``TSNE(..., init='random')``).
 
     Returns:
         A ``TokenEmbedding`` with the points, each token's label and image index, in image-then-raster order.
@@ -42,6 +47,7 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
     from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
     check_positive("perplexity", perplexity)
+    check_choice("init", init, TSNE_INITS)
     patches = patch_tokens(torch.as_tensor(tokens), has_cls, "tokens")
     batch, num_tokens, dim = patches.shape
     labels = np.asarray(labels)
@@ -51,7 +57,7 @@ def token_tsne(tokens: torch.Tensor, labels, perplexity: float = 20, seed: int =
         raise ValueError(f"perplexity={perplexity} must be smaller than the number of tokens ({batch * num_tokens}); "
                          "use more images or a smaller perplexity.")
     features = patches.detach().float().cpu().reshape(batch * num_tokens, dim).numpy()
-    reducer = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
+    reducer = TSNE(n_components=2, perplexity=perplexity, init=init, learning_rate="auto", random_state=seed)
     # One OpenMP thread: the Barnes-Hut gradient opens a parallel region per iteration (1000 of them) on a few
     # thousand points at most, so on a busy CPU (torch's own pool, other processes) every region waits for a
     # descheduled thread. Measured on 2 shared cores: 64 points 0.3 s with one thread, 1 to 27 s with two.

@@ -5,7 +5,8 @@
 * "eval" — this project's evaluation transform (shorter side resized to S bilinear, centre crop S) on a seeded
   random subset of the split;
 * "original" — what the original's analysis notebooks did (SPEC §1.6): timm's ``transforms_imagenet_eval``
-  (shorter side resized to ⌊S / 0.875⌋ bicubic — 219 px for S = 192, 256 for 224 — then centre crop S), on the
+  (shorter side resized to ⌊S / 0.875⌋ bilinear — timm's default interpolation, which the original did not
+  override; 219 px for S = 192, 256 for 224 — then centre crop S), on the
   first ⌊n_c / 64⌋ images of every class in folder order (their ``subsample(ratio=2**-6)``), of which the first
   batch is used: 64 images for the attention notebook, 16 for the Fourier/t-SNE one (Imagenette-160 validation).
   Imagenette2-160's validation subsample holds 59 images, so the original's attention batch of 64 held all 59:
@@ -48,11 +49,13 @@ class AnalysisImages:
 
 
 def original_analysis_transform(img_size: int) -> v2.Compose:
-    """timm's ``transforms_imagenet_eval(img_size)`` as the original used it: Resize(⌊S / 0.875⌋, bicubic) of the
-    shorter side, CenterCrop(S), ImageNet normalisation. PIL RGB image -> float32 (3, S, S)."""
+    """timm's ``transforms_imagenet_eval(img_size, mean, std)`` as the original called it (no ``interpolation``
+    argument, so timm's default, bilinear, in 0.5.4 and today): Resize(⌊S / 0.875⌋, bilinear) of the shorter side
+    (PIL's antialiased resize on a PIL image), CenterCrop(S), ImageNet normalisation. PIL RGB image -> float32
+    (3, S, S)."""
     from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
 
-    return v2.Compose([v2.Resize(math.floor(img_size / ORIGINAL_CROP_PCT), interpolation=InterpolationMode.BICUBIC,
+    return v2.Compose([v2.Resize(math.floor(img_size / ORIGINAL_CROP_PCT), interpolation=InterpolationMode.BILINEAR,
                                  antialias=True),
                        v2.CenterCrop(img_size), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
                        v2.Normalize(list(IMAGENET_MEAN), list(IMAGENET_STD))])

@@ -37,7 +37,8 @@ class TokenAnalysis:
 
 def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, tsne_layer: int | None = None,
                    pca_block: int | None = None, perplexity: float = 20, seed: int = 0,
-                   batch_size: int = 32, similarity: TokenSimilarity | None = None) -> TokenAnalysis:
+                   batch_size: int = 32, similarity: TokenSimilarity | None = None, tsne_init: str = "pca",
+                   pca_images: list[int] | None = None) -> TokenAnalysis:
     """Run the token analyses of SPEC §3 on one model.
 
     Args:
@@ -50,6 +51,9 @@ def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         seed: t-SNE random state.
         batch_size: images per forward pass.
         similarity: the model's ``token_similarity_per_block`` when already computed (ViT).
+        tsne_init: t-SNE initialisation, "pca" or "random" (the original's).
+        pca_images: positions (0-based) in ``images`` of the images whose tokens the PCA projects; None = all
+            (the original: ``[8]``, one image).
 
     Returns:
         ``TokenAnalysis``.
@@ -58,12 +62,25 @@ def analyse_tokens(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     block = check_block(model, -1 if pca_block is None else pca_block, "pca_block")
     prefix = model.encoder.num_prefix_tokens
     tokens = layer_tokens(model, images, layer, batch_size=batch_size)
-    embedding = token_tsne(tokens, np.asarray(labels), perplexity=perplexity, seed=seed, has_cls=prefix)
-    pair = pre_post_attention(model, images, block, batch_size=batch_size)
+    embedding = token_tsne(tokens, np.asarray(labels), perplexity=perplexity, seed=seed, has_cls=prefix,
+                           init=tsne_init)
+    pair = pre_post_attention(model, select_images(images, pca_images, "pca_images"), block, batch_size=batch_size)
     if similarity is None and hasattr(model.encoder, "blocks"):
         similarity = token_similarity_per_block(model, images, batch_size=batch_size)
     return TokenAnalysis(layer, embedding, block, pre_post_attention_pca(pair.pre, pair.post), similarity,
                          image_silhouette(tokens, has_cls=prefix))
+
+
+def select_images(images: torch.Tensor, positions: list[int] | None, name: str) -> torch.Tensor:
+    """``images[positions]`` (all of them for None), naming ``name`` when a position is not among the images
+    (e.g. the original's selection held fewer images than asked)."""
+    if positions is None:
+        return images
+    bad = [position for position in positions if not 0 <= position < images.shape[0]]
+    if bad or not positions:
+        raise ValueError(f"{name}={list(positions)} must be positions among the {images.shape[0]} analysed images "
+                         f"(0 … {images.shape[0] - 1}).")
+    return images[list(positions)]
 
 
 def most_different_block(similarities: dict[str, TokenSimilarity | None]) -> int | None:
@@ -84,19 +101,22 @@ def most_different_block(similarities: dict[str, TokenSimilarity | None]) -> int
 
 def analyse_token_models(models: dict[str, nn.Module], inputs: dict, *, tsne_layer: int | None = None,
                          pca_block: int | None = None, perplexity: float = 20, seed: int = 0,
-                         batch_size: int = 32) -> dict[str, TokenAnalysis]:
+                         batch_size: int = 32, tsne_init: str = "pca",
+                         pca_images: list[int] | None = None) -> dict[str, TokenAnalysis]:
     """``analyse_tokens`` for every model; ``pca_block`` None = ``most_different_block`` of their homogeneity
     curves (each model's last block when they cannot be compared).
 
     Args:
         models: label -> model. inputs: label -> ``AnalysisImages`` (images and labels).
+        tsne_init / pca_images: see ``analyse_tokens`` (the block choice of ``pca_block`` None uses all images).
     """
     similarities = {label: token_similarity_per_block(model, inputs[label].images, batch_size=batch_size)
                     if hasattr(model.encoder, "blocks") else None for label, model in models.items()}
     block = pca_block if pca_block is not None else most_different_block(similarities)
     return {label: analyse_tokens(model, inputs[label].images, inputs[label].labels, tsne_layer=tsne_layer,
                                   pca_block=block, perplexity=perplexity, seed=seed, batch_size=batch_size,
-                                  similarity=similarities[label]) for label, model in models.items()}
+                                  similarity=similarities[label], tsne_init=tsne_init, pca_images=pca_images)
+            for label, model in models.items()}
 
 
 def token_arrays(analyses: dict[str, TokenAnalysis]) -> dict[str, np.ndarray]:

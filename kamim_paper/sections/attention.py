@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from kamim_lib.analysis import collect
 from kamim_paper.experiments.analysis_session import (AnalysisSetup, load_models_and_images, section_files,
                                                       summary_header)
+from kamim_paper.experiments.token_analysis import select_images
 from kamim_paper.original.loader_report import checkpoint_loader_reports
 from kamim_paper.results import conclusions as sentences
 from kamim_paper.results import summaries
@@ -42,6 +43,12 @@ def query_cell(query: list[int] | None) -> tuple[int, int] | None:
     return tuple(query) if query is not None else None
 
 
+def map_image_positions(params: Params) -> list[int]:
+    """Positions (0-based) among the analysed images of those whose maps are drawn: ``map_images``, else the
+    first ``num_map_images``."""
+    return list(params.map_images) if params.map_images is not None else list(range(params.num_map_images))
+
+
 def compute(params: Params, setup: AnalysisSetup | None = None) -> SectionResult:
     """Measure the attention distance and NMI per block of every model (checkpoints loaded strictly, random init
     added) and the last block's attention maps, and write the summary and arrays.
@@ -56,13 +63,14 @@ def compute(params: Params, setup: AnalysisSetup | None = None) -> SectionResult
         statistics = {label: collect.attention_statistics(m, images[label].images, batch_size=params.batch_size)
                       for label, m in models.items()}
         query = query_cell(params.query)
-        maps = {label: collect.attention_maps(m, images[label].images[:params.num_map_images], head=params.head,
-                                              query=query, batch_size=params.batch_size)
+        positions = map_image_positions(params)
+        maps = {label: collect.attention_maps(m, select_images(images[label].images, positions, "map_images"),
+                                              head=params.head, query=query, batch_size=params.batch_size)
                 for label, m in models.items()}
         summary = summary_header(NAME, params, setup, images)
         summary.update(summaries.attention_entries(statistics))
         summary.update(summaries.attention_map_entries(maps))
-        map_images = next(iter(images.values())).images[:params.num_map_images]
+        map_images = select_images(next(iter(images.values())).images, positions, "map_images")
         summaries.write_arrays(files.arrays, summaries.attention_map_arrays(maps, map_images))
         summaries.write_summary(files.summary, summary)
     return read_result(NAME, params, setup)
@@ -104,4 +112,4 @@ def conclusions(result: SectionResult) -> Markdown:
 
 
 __all__ = ["Params", "parameters", "inputs", "loader_report", "compute", "curves_figure", "distance_table",
-           "nmi_table", "maps_figure", "conclusions", "query_cell"]
+           "nmi_table", "maps_figure", "conclusions", "query_cell", "map_image_positions"]

@@ -79,8 +79,8 @@ class AnalysisParams:
         initialises the random-init baseline. analysis_data_root: the analysis images' root when they are not
         under data_root (the paper profile: Imagenette-160, while data_root is ImageNet); None = data_root.
     analysis_transform: "eval" (this project's evaluation transform, seeded random subset) or "original" (the
-        original notebooks': timm's eval transform, Resize ⌊S/0.875⌋ bicubic + CenterCrop S, on the first images
-        of their per-class 1/64 subsample; ``kamim_paper.experiments.analysis_inputs``).
+        original notebooks': timm's eval transform, Resize ⌊S/0.875⌋ bilinear (timm's default) + CenterCrop S, on
+        the first images of their per-class 1/64 subsample; ``kamim_paper.experiments.analysis_inputs``).
     batch_size: images per forward pass. device: "auto", "cpu" or "cuda".
     output_dir: None = results/<profile>/. force: recompute even when the summary exists.
     """
@@ -123,17 +123,31 @@ class AnalysisParams:
         check_positive("batch_size", self.batch_size)
 
 
+def _check_positions(name: str, positions: list[int] | None, num_images: int) -> None:
+    """None, or a non-empty list of distinct positions 0 … num_images − 1 among the analysed images."""
+    if positions is None:
+        return
+    if (not positions or len(set(positions)) != len(positions)
+            or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < num_images for p in positions)):
+        raise ValueError(f"{name} must be None or distinct image positions 0 … {num_images - 1} (num_images="
+                         f"{num_images}), got {positions!r}.")
+
+
 @dataclass(frozen=True)
 class AttentionParams(AnalysisParams):
     """07_attention: mean attention distance and NMI per block; attention maps of the last block.
 
-    head: the head whose maps are drawn. query: (row, col) of the query token, None = the grid centre.
-    num_map_images: images whose maps are drawn (the first ones of the subset).
+    head: the head whose maps are drawn. query: (row, col) of the query token, None = the grid centre (the
+        original: [8, 3], its ``coord_y=8, coord_x=3``).
+    num_map_images: images whose maps are drawn (the first ones of the subset), unless map_images is given.
+    map_images: positions (0-based) among the analysed images of those whose maps are drawn; None = the first
+        num_map_images (the original: [16, 26, 36, 46, 56]).
     """
 
     head: int = 0
     query: list[int] | None = None
     num_map_images: int = 4
+    map_images: list[int] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -144,6 +158,7 @@ class AttentionParams(AnalysisParams):
         check_positive("num_map_images", self.num_map_images)
         if self.num_map_images > self.num_images:
             raise ValueError(f"num_map_images={self.num_map_images} must be <= num_images={self.num_images}.")
+        _check_positions("map_images", self.map_images, self.num_images)
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,9 @@ class TokensParams(AnalysisParams):
     pca_block: block (1 … L) for the pre/post-attention PCA, None = where the models' post-attention token
         similarity differs most (``token_analysis.most_different_block``).
     perplexity: t-SNE perplexity (SPEC: 20).
+    tsne_init: t-SNE initialisation, "pca" or "random" (the original's ``init='random'``).
+    pca_images: positions (0-based) among the analysed images of those the PCA projects; None = all (the
+        original: [8], one image).
     """
 
     num_images: int = 16  # this section's own default
@@ -166,6 +184,8 @@ class TokensParams(AnalysisParams):
     tsne_layer: int | None = None
     pca_block: int | None = None
     perplexity: float = 20.0
+    tsne_init: str = 'pca'
+    pca_images: list[int] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -174,6 +194,10 @@ class TokensParams(AnalysisParams):
             raise ValueError(f"tsne_layer must be >= 0 (0 = embedding output) or None, got {self.tsne_layer}.")
         if self.pca_block is not None and self.pca_block < 1:
             raise ValueError(f"pca_block must be a block number >= 1 or None, got {self.pca_block}.")
+        from kamim_lib.analysis.token_tsne import TSNE_INITS
+
+        check_choice("tsne_init", self.tsne_init, TSNE_INITS)
+        _check_positions("pca_images", self.pca_images, self.num_images)
 
 
 @dataclass(frozen=True)
@@ -183,12 +207,17 @@ class ReconstructionParams(AnalysisParams):
     mask_ratio / mask_patch_size: the SimMIM masks (the same masks for every model, drawn from ``seed``); the
         paper's reconstruction numbers use mask ratio 0.4. num_figure_images: rows of the figure.
     floor_images: training images averaged into the image-blind floor's mean image.
+    reconstruction_data: "analysis" (the analysis images: ``num_images`` of dataset/split through
+        ``analysis_transform``) or "imagenet_val" (the original's: every image of the ImageNet-1K validation split
+        under ``data_root``, squashed to S × S without antialiasing, scored in batches of ``batch_size``,
+        resumable; ``kamim_paper.experiments.reconstruction_scores``).
     """
 
     mask_ratio: float = 0.4
     mask_patch_size: int = 32
     num_figure_images: int = 4
     floor_images: int = 256
+    reconstruction_data: str = 'analysis'
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -197,6 +226,9 @@ class ReconstructionParams(AnalysisParams):
         check_positive("mask_patch_size", self.mask_patch_size)
         check_positive("num_figure_images", self.num_figure_images)
         check_positive("floor_images", self.floor_images)
+        from kamim_paper.experiments.reconstruction_scores import RECONSTRUCTION_DATA
+
+        check_choice("reconstruction_data", self.reconstruction_data, RECONSTRUCTION_DATA)
         if self.num_figure_images > self.num_images:
             raise ValueError(f"num_figure_images={self.num_figure_images} must be <= num_images={self.num_images}.")
 

@@ -41,7 +41,8 @@ def compute(params: Params, setup: AnalysisSetup | None = None) -> SectionResult
     if summaries.should_compute(files.summary, params, params.force):
         models, images = load_models_and_images(setup, params)
         analyses = analyse_token_models(models, images, tsne_layer=params.tsne_layer, pca_block=params.pca_block,
-                                        perplexity=params.perplexity, seed=params.seed, batch_size=params.batch_size)
+                                        perplexity=params.perplexity, seed=params.seed, batch_size=params.batch_size,
+                                        tsne_init=params.tsne_init, pca_images=params.pca_images)
         summary = summary_header(NAME, params, setup, images)
         summary.update(summaries.token_entries(analyses))
         summaries.write_arrays(files.arrays, token_arrays(analyses))

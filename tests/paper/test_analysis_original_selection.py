@@ -56,3 +56,67 @@ def test_the_notebook_output_and_the_summary_say_how_many(imagenette, capsys):
     header = summary_header("attention", parameters=_Parameters(), model="vit_b", checkpoints={},
                             sources={}, images=inputs, dataset="imagenette", split="val", provenance={})
     assert header["images"]["num_images"] == 59 and header["images"]["note"] == inputs.note
+
+
+def _grey_levels(images):
+    """ImageNet-normalised float (..., 3, S, S) -> [0, 255] pixel values."""
+    import torch
+
+    from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (images * std + mean) * 255
+
+
+def _timm_original(img_size):
+    """The original's call (representation_analysis.ipynb / self_attention_analysis.ipynb): no interpolation."""
+    from timm.data import transforms_factory as tff
+
+    from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+
+    return tff.transforms_imagenet_eval(img_size=img_size, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+
+
+@pytest.mark.parametrize("img_size", [192, 224])
+def test_the_original_transform_is_timms_eval_transform_on_real_photos(img_size):
+    """timm's transforms_imagenet_eval as the oracle (bilinear: timm's default, which the original did not
+    override), on every bundled photo (square, 3:2 landscape, portrait): within 1 grey level."""
+    import torch
+    from PIL import Image
+
+    from kamim_lib.sample_photos import PHOTO_NAMES, load_photo
+    from kamim_paper.experiments.analysis_inputs import original_analysis_transform
+
+    ours, oracle = original_analysis_transform(img_size), _timm_original(img_size)
+    bicubic_gap = 0.0
+    for name in PHOTO_NAMES:
+        photo = Image.fromarray(load_photo(name))
+        got, want = _grey_levels(ours(photo)), _grey_levels(oracle(photo))
+        assert got.shape == want.shape == (3, img_size, img_size)
+        assert float((got - want).abs().max()) <= 1.0, name
+        bicubic = _grey_levels(_timm_original_bicubic(img_size)(photo))
+        bicubic_gap = max(bicubic_gap, float((bicubic - want).abs().max()))
+    assert bicubic_gap > 1.0  # the test tells the two interpolations apart
+
+
+def _timm_original_bicubic(img_size):
+    from timm.data import transforms_factory as tff
+
+    from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+
+    return tff.transforms_imagenet_eval(img_size=img_size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                                        interpolation="bicubic")
+
+
+def test_the_originals_inputs_equal_timms_on_the_real_class_counts(imagenette):
+    """Each of the 59 analysis inputs equals the original's call on the same file, within 1 grey level."""
+    import torch
+    from PIL import Image
+
+    val = build_dataset("imagenette", root=imagenette, split="val")
+    inputs = load_analysis_images("imagenette", root=imagenette, num_images=64, img_size=192,
+                                  analysis_transform="original")
+    oracle = _timm_original(192)
+    want = torch.stack([oracle(Image.open(val.samples[int(index)][0]).convert("RGB")) for index in inputs.indices])
+    assert float((_grey_levels(inputs.images) - _grey_levels(want)).abs().max()) <= 1.0
