@@ -19,6 +19,7 @@ from kamim_lib.engine.preemption import StopSignals
 from kamim_lib.engine.run_dir import ENV_FILE, RunDirectory, read_json_or_none, remove_stale_temporaries
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.tracking import NullTracker, create_tracker
+from kamim_lib.provenance import git_commit
 
 
 class DataMismatchError(ValueError):
@@ -121,8 +122,6 @@ def code_change_notice(run: RunDirectory, current_commit: str | None = None) -> 
     it is compared with this checkout's (``current_commit``; default: read from git now). Nothing is said when
     either is unknown (no git, or a run from before env.json held it).
     """
-    from kamim_lib.provenance import git_commit
-
     env = read_json_or_none(run.path / ENV_FILE, "it is written again when the run is trained again")
     stored = env.get("git_commit") if isinstance(env, dict) else None
     if not isinstance(stored, str) or stored in ("", "unknown"):
