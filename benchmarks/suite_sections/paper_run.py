@@ -23,9 +23,12 @@ def section_paper_run(settings, device, root, work: Path, workers: int) -> dict:
               f"keypoints_on={'device' if device.type == 'cuda' else 'workers'}",
               f"mask_patch_size={settings['mask_patch_size']}"]
     result = {"config": str(PAPER_CONFIG.relative_to(REPO)), "overrides": common, "runs": {}}
+    # The paper's MixUp groups (mixup_group_size=1024 images share one draw) need batches that divide them; this
+    # shortened run's batches are smaller, so MixUp is drawn per micro-batch here.
+    per_batch_mixup = "mixup_group_size=null"
     for command, extra in (("pretrain", [f"compile={str(settings['paper_compile']).lower()}"]),
-                           ("linprobe", ["knn_k=5", *(f"pretrain.{item}" for item in shared)]),
-                           ("finetune", [f"pretrain.{item}" for item in shared])):
+                           ("linprobe", ["knn_k=5", per_batch_mixup, *(f"pretrain.{item}" for item in shared)]),
+                           ("finetune", [per_batch_mixup, *(f"pretrain.{item}" for item in shared)])):
         start = time.perf_counter()
         code = kamim([command, "--config", str(PAPER_CONFIG), "--set", *common, *extra])
         run = {"exit_code": code, "seconds": round(time.perf_counter() - start, 1), "extra_overrides": extra}
