@@ -24,11 +24,11 @@ from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import provenance_line
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
+from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,
+                                          parameters_of)
 from kamim_paper.sections.params import FinetuneParams as Params
 
 NAME = "finetune"
-NO_EVIDENCE = Markdown("Paired evidence needs methods simmim and kamim and at least 2 seeds.")
 
 
 # The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
@@ -49,9 +49,6 @@ def _setup(params: Params):
     return out_dir, setup, variants, scratch_variants, finetune
 
 
-def _paired(params: Params) -> bool:
-    return {"simmim", "kamim"} <= set(params.methods) and len(params.seeds) >= 2
-
 
 def plan(params: Params) -> dict:
     """What will be fine-tuned: configuration file, model, data, epochs, learning rate, augmentation, seeds, runs
@@ -61,7 +58,7 @@ def plan(params: Params) -> dict:
             "dataset": finetune.dataset, "epochs": finetune.epochs, "lr": finetune.lr, "augment": finetune.augment,
             "mixup_alpha": finetune.mixup_alpha, "cutmix_alpha": finetune.cutmix_alpha,
             "drop_path_rate": finetune.drop_path_rate, "seeds": params.seeds,
-            "runs": len(variants) + len(scratch_variants), "paired_evidence": _paired(params)}
+            "runs": len(variants) + len(scratch_variants), "paired_evidence": has_paired_evidence(params)}
 
 
 def compute(params: Params) -> SectionResult:
@@ -78,7 +75,7 @@ def compute(params: Params) -> SectionResult:
     if experiments.summary_is_stale(summary_path, params, params.force, planned):
         results = experiments.run_variants(setup, variants, NAME, pretrained=params.checkpoints)
         scratch = experiments.run_variants(setup, scratch_variants, NAME, pretrained=scratch_checkpoints)
-        evidence = finetune_evidence(results, scratch, params.seeds) if _paired(params) else None
+        evidence = finetune_evidence(results, scratch, params.seeds) if has_paired_evidence(params) else None
         summaries.write_summary(summary_path, relative_to_repo({
             "section": NAME, "parameters": dataclasses.asdict(params), "provenance": provenance(params.profile),
             "train_config": str(setup.train_config), "results": results + scratch, "evidence": evidence}))

@@ -24,11 +24,11 @@ from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import provenance_line
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
+from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,
+                                          parameters_of)
 from kamim_paper.sections.params import LinearProbeParams as Params
 
 NAME = "linprobe"
-NO_EVIDENCE = Markdown("Paired evidence needs methods simmim and kamim and at least 2 seeds.")
 
 
 # The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
@@ -45,9 +45,6 @@ def _setup(params: Params):
     return out_dir, setup, variants, probe
 
 
-def _paired(params: Params) -> bool:
-    return {"simmim", "kamim"} <= set(params.methods) and len(params.seeds) >= 2
-
 
 def plan(params: Params) -> dict:
     """What will be probed: configuration file, model, data, epochs, probed block, pooling, head, seeds, runs."""
@@ -55,7 +52,7 @@ def plan(params: Params) -> dict:
     return {"train_config": str(relative_to_repo(str(setup.train_config))), "model": probe.model,
             "dataset": probe.dataset, "epochs": probe.epochs, "probe_layer": probe.probe_layer,
             "pooling": probe.pooling, "probe_batchnorm": probe.probe_batchnorm, "knn_k": probe.knn_k,
-            "seeds": params.seeds, "runs": len(variants), "paired_evidence": _paired(params)}
+            "seeds": params.seeds, "runs": len(variants), "paired_evidence": has_paired_evidence(params)}
 
 
 def compute(params: Params) -> SectionResult:
@@ -69,7 +66,7 @@ def compute(params: Params) -> SectionResult:
     if experiments.summary_is_stale(summary_path, params, params.force, experiments.planned_runs(
             setup, variants, NAME, pretrained=params.checkpoints)):
         results = experiments.run_variants(setup, variants, NAME, pretrained=params.checkpoints)
-        evidence = linprobe_evidence(results, params.seeds, probe) if _paired(params) else None
+        evidence = linprobe_evidence(results, params.seeds, probe) if has_paired_evidence(params) else None
         summaries.write_summary(summary_path, relative_to_repo({
             "section": NAME, "parameters": dataclasses.asdict(params), "provenance": provenance(params.profile),
             "train_config": str(setup.train_config), "results": results, "evidence": evidence}))

@@ -23,6 +23,15 @@ class Markdown(str):
         return str(self)
 
 
+# What the evidence steps show when a run has no paired comparison (e.g. the paper profiles train once).
+NO_EVIDENCE = Markdown("Paired evidence needs methods simmim and kamim and at least 2 seeds.")
+
+
+def has_paired_evidence(params) -> bool:
+    """Whether a training section can compare KAMIM with SimMIM on paired seeds: both methods, at least 2 seeds."""
+    return {"simmim", "kamim"} <= set(params.methods) and len(params.seeds) >= 2
+
+
 @dataclass(frozen=True)
 class SectionResult:
     """One section's computed numbers and where its outputs go.

@@ -30,7 +30,8 @@ from kamim_paper.results.figures import analysis as analysis_figures
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import comparison_table, markdown_table, provenance_line
-from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
+from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,
+                                          parameters_of)
 from kamim_paper.sections.params import PretrainParams as Params
 from kamim_paper.sections.pretrain_views import reconstruction_arrays
 
@@ -38,7 +39,6 @@ NAME = "pretrain"
 # Held-out masked L1 / image-blind L1 at or below this: the model clearly uses the visible pixels (the smoke
 # profile's target, README); between it and 1: it beats the image-blind predictor, but by less than 20 %.
 CLEARLY_USES_PIXELS = 0.8
-NO_EVIDENCE = Markdown("Paired evidence needs methods simmim and kamim and at least 2 seeds.")
 
 
 # The notebook's parameters (its globals after the parameters cell), validated: unknown or mistyped names, wrong
@@ -55,9 +55,6 @@ def _setup(params: Params):
     return out_dir, setup, variants, reference
 
 
-def _paired(params: Params) -> bool:
-    return {"simmim", "kamim"} <= set(params.methods) and len(params.seeds) >= 2
-
 
 def plan(params: Params) -> dict:
     """What will be trained: configuration file, model, data, geometry, epochs, seeds and the number of runs."""
@@ -67,7 +64,7 @@ def plan(params: Params) -> dict:
             "token_grid": reference.img_size // 8 if reference.model == "vit_micro" else None,
             "mask_patch_size": reference.mask_patch_size, "mask_ratio": reference.mask_ratio,
             "epochs": reference.epochs, "loss_normalize": reference.loss_normalize, "seeds": params.seeds,
-            "runs": len(variants), "paired_evidence": _paired(params)}
+            "runs": len(variants), "paired_evidence": has_paired_evidence(params)}
 
 
 def _first_seed(results: list[dict], seeds: list[int]) -> list[dict]:
@@ -91,7 +88,7 @@ def compute(params: Params) -> SectionResult:
         arrays, reconstruction = reconstruction_arrays(checkpoints, reference,
                                                        num_images=params.num_reconstruction_images,
                                                        seed=params.seed, device=params.device)
-        evidence = pretrain_evidence(results, params.seeds, reference) if _paired(params) else None
+        evidence = pretrain_evidence(results, params.seeds, reference) if has_paired_evidence(params) else None
         summaries.write_arrays(arrays_path, arrays)
         summaries.write_summary(summary_path, relative_to_repo({
             "section": NAME, "parameters": dataclasses.asdict(params), "provenance": provenance(params.profile),
