@@ -3,8 +3,9 @@ import os
 import pytest
 import torch
 
-# CI has 2 cores; several torch threads per test process only add contention.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# CI has 2 cores; several torch threads per test process only add contention. Under pytest-xdist (tasks.py runs
+# one worker per core) each worker keeps to one thread.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 # XLA on the CPU (the XLA tests, and the worker processes they start, which inherit this): compiling the tests' tiny
 # graphs is most of their time, and LLVM's optimisation passes are about half of each compile (measured: 39 -> 20 CPU
