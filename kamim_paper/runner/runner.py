@@ -127,8 +127,9 @@ def _quiet_papermill_parameter_parser() -> None:
     every name against the cell with ``ast`` (:func:`declared_parameters`), so both messages would only mislead."""
     logging.getLogger("papermill.translators").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Passed unknown parameter")
-    # papermill 2.7 logs it (papermill.execute's logger) instead of warning; its other messages stay.
-    execute_logger = logging.getLogger("papermill.execute")
+    # papermill 2.7 logs it on its package logger ("papermill", papermill/log.py) instead of warning; its other
+    # messages stay.
+    execute_logger = logging.getLogger("papermill")
     if not any(isinstance(item, _UnknownParameterFilter) for item in execute_logger.filters):
         execute_logger.addFilter(_UnknownParameterFilter())
 

@@ -330,3 +330,18 @@ def _counts_line(lines: list[str]) -> str:
     assert lines[-1].startswith(("every committed number", "not compared", "no committed numbers")) or \
         " committed numbers differ" in lines[-1], lines[-1]
     return lines[-2]
+
+
+def test_papermills_misreading_of_parameters_with_an_equals_sign_is_not_shown(caplog):
+    # papermill splits the parameters cell at '=' and then calls ["pretrain.num_workers=2"] an unknown parameter; the
+    # runner checked every name itself, so that line would only mislead. Other papermill messages still show.
+    import logging
+
+    from kamim_paper.runner import runner
+
+    runner._quiet_papermill_parameter_parser()
+    with caplog.at_level(logging.INFO, logger="papermill"):
+        logging.getLogger("papermill").warning("Passed unknown parameter: train_overrides")
+        logging.getLogger("papermill").warning("Input notebook does not contain a cell with tag 'parameters'")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["Input notebook does not contain a cell with tag 'parameters'"]
