@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
-from kamim_paper.sections.masking_views import METRICS
+from kamim_paper.evidence.checkpoint_measures import METRICS
 
 # metric -> (baseline key, its legend) drawn as horizontal lines
 BASELINES = {"val_masked_l1": (("image_blind", "image-blind predictor"), ("random_init_l1", "random-init model")),
