@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from matplotlib.figure import Figure
+
 from kamim_paper.evidence.checkpoint_measures import (DIGITS, LOWER_IS_BETTER, METRICS, probe_baselines, probe_bench,
                                                       reconstruction_baselines, reconstruction_bench)
 from kamim_paper.evidence.views import (decile_summary, held_out_description, held_out_measures, probe_description,
                                         probe_measures, weight_concentration)
+from kamim_paper.results.figures import experiments as experiment_plots
 
 
 def paired_entry(a: Sequence[float], b: Sequence[float]) -> dict:
@@ -243,3 +246,23 @@ def decile_sentences(evidence: dict) -> list[str]:
                          f"{', '.join(higher) or 'none'} ({_bin_legend(rows)})")
         sentences.append(sentence + ".")
     return sentences
+
+
+def comparisons_figure(evidence: dict, *, title: str) -> Figure:
+    """Every paired difference of an ablation record (notebooks 05/06) with its 95 % interval, one panel per metric."""
+    return experiment_plots.plot_paired_comparisons(evidence["comparisons"], metric_names=METRICS,
+                                                    seeds=len(evidence["seeds"]), title=title)
+
+
+def density_figure(evidence: dict) -> Figure:
+    """Unweighted masked-patch error per keypoint-density bin of every variant (mean and 95 % CI over seeds)."""
+    return experiment_plots.plot_density_deciles(
+        evidence["error_by_density_decile"],
+        title=f"masked-patch error by {evidence['deciles_by']['detector']} keypoint density (w_ps = "
+              f"{evidence['deciles_by']['weight_patch_size']} px; mean and 95 % CI over {len(evidence['seeds'])} "
+              f"seeds)")
+
+
+def conclusion_lines(evidence: dict) -> list[str]:
+    """One generated sentence per paired comparison, then per density-bin comparison."""
+    return comparison_sentences(evidence) + decile_sentences(evidence)

@@ -18,12 +18,10 @@ from matplotlib.figure import Figure
 
 from kamim_lib.data import build_dataset
 from kamim_lib.keypoints.coverage import keypoint_coverage
-from kamim_paper.evidence.checkpoint_measures import METRICS
 from kamim_paper.experiments import runs as experiments
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import comparison_table, markdown_table, provenance, summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
-from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import provenance_line
 from kamim_paper.sections import ablation_views
@@ -168,28 +166,18 @@ def tables(result: SectionResult) -> Markdown:
 
 def comparisons_figure(result: SectionResult) -> Figure:
     """Every paired difference (each detector vs SimMIM, SIFT/ORB vs FAST) with its 95 % interval."""
-    evidence = result["evidence"]
-    figure = experiment_plots.plot_paired_comparisons(
-        evidence["comparisons"], metric_names=METRICS, seeds=len(evidence["seeds"]),
-        title=f"Keypoint detector ablation ({_where(_setup(result.params).reference_config)}): paired differences")
-    return result.save_figure(figure, "detector_ablation")
+    title = f"Keypoint detector ablation ({_where(_setup(result.params).reference_config)}): paired differences"
+    return result.save_figure(ablation_views.comparisons_figure(result["evidence"], title=title), "detector_ablation")
 
 
 def deciles_figure(result: SectionResult) -> Figure:
-    """Unweighted masked-patch error per keypoint-density decile, per variant (mean and 95 % CI over seeds)."""
-    evidence = result["evidence"]
-    figure = experiment_plots.plot_density_deciles(
-        evidence["error_by_density_decile"],
-        title=f"masked-patch error by {evidence['deciles_by']['detector']} keypoint density (w_ps = "
-              f"{evidence['deciles_by']['weight_patch_size']} px; mean and 95 % CI over "
-              f"{len(evidence['seeds'])} seeds)")
-    return result.save_figure(figure, "detector_error_by_density")
+    """Unweighted masked-patch error per keypoint-density bin, per variant (mean and 95 % CI over seeds)."""
+    return result.save_figure(ablation_views.density_figure(result["evidence"]), "detector_error_by_density")
 
 
 def conclusions(result: SectionResult) -> Markdown:
-    """One generated sentence per paired comparison and per decile comparison."""
-    evidence = result["evidence"]
-    return bullet_lines(ablation_views.comparison_sentences(evidence) + ablation_views.decile_sentences(evidence))
+    """One generated sentence per paired comparison and per density-bin comparison."""
+    return bullet_lines(ablation_views.conclusion_lines(result["evidence"]))
 
 
 __all__ = ["Params", "parameters", "plan", "compute", "coverage_table", "coverage_warning", "tables",

@@ -157,28 +157,18 @@ def tables(result: SectionResult) -> Markdown:
 
 def comparisons_figure(result: SectionResult) -> Figure:
     """Every paired difference (cells and controls vs SimMIM, controls vs KAMIM) with its 95 % interval."""
-    evidence = result["evidence"]
-    figure = experiment_plots.plot_paired_comparisons(
-        evidence["comparisons"], metric_names=METRICS, seeds=len(evidence["seeds"]),
-        title=f"w_ps x T sweep and controls ({_where(_setup(result.params).reference_config)}): paired differences")
-    return result.save_figure(figure, "sweep_comparisons")
+    title = f"w_ps x T sweep and controls ({_where(_setup(result.params).reference_config)}): paired differences"
+    return result.save_figure(ablation_views.comparisons_figure(result["evidence"], title=title), "sweep_comparisons")
 
 
 def deciles_figure(result: SectionResult) -> Figure:
-    """Unweighted masked-patch error per keypoint-density decile, per variant (mean and 95 % CI over seeds)."""
-    evidence = result["evidence"]
-    figure = experiment_plots.plot_density_deciles(
-        evidence["error_by_density_decile"],
-        title=f"masked-patch error by {evidence['deciles_by']['detector']} keypoint density (w_ps = "
-              f"{evidence['deciles_by']['weight_patch_size']} px; mean and 95 % CI over {len(evidence['seeds'])} "
-              f"seeds)")
-    return result.save_figure(figure, "sweep_error_by_density")
+    """Unweighted masked-patch error per keypoint-density bin, per variant (mean and 95 % CI over seeds)."""
+    return result.save_figure(ablation_views.density_figure(result["evidence"]), "sweep_error_by_density")
 
 
 def conclusions(result: SectionResult) -> Markdown:
-    """One generated sentence per paired comparison and per decile comparison."""
-    evidence = result["evidence"]
-    return bullet_lines(ablation_views.comparison_sentences(evidence) + ablation_views.decile_sentences(evidence))
+    """One generated sentence per paired comparison and per density-bin comparison."""
+    return bullet_lines(ablation_views.conclusion_lines(result["evidence"]))
 
 
 __all__ = ["Params", "parameters", "plan", "compute", "heatmaps_figure", "tables", "comparisons_figure",
