@@ -168,3 +168,20 @@ def write_image_tree(root: Path) -> dict[str, Path]:
     solid((5, 5, 5)).save(root / "val/cat/a_rgb.jpg", quality=95)
     solid((9, 9, 9)).save(root / "val/dog/a_rgb.png")
     return files
+
+
+# Training keys of a one-epoch run on a write_image_folder tree (tests of run identity and reliability).
+FOLDER_RUN = {"dataset": "imagefolder", "epochs": 1, "warmup_epochs": 0.5, "max_train_samples": None,
+              "effective_batch_size": None, "batch_size": 4}
+
+
+def write_image_folder(root: Path, images_per_class: int, seed: int = 0) -> Path:
+    """root/{train,val}/{a,b}/<index>.png of random 32-px images: the same names for every seed, other pixels."""
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(images_per_class):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    return root

@@ -4,10 +4,8 @@ import json
 import math
 import shutil
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from kamim_lib.config import run_dir
 from kamim_lib.data import build_dataset
@@ -18,23 +16,8 @@ from kamim_lib.engine.session import DataMismatchError
 from kamim_lib.engine.training_state import non_finite_advice
 from kamim_lib.weighting import max_weight_temperature_problem
 
+from data_fixtures import FOLDER_RUN, write_image_folder as image_folder
 from engine_fixtures import tiny_config
-
-FOLDER = {"dataset": "imagefolder", "epochs": 1, "warmup_epochs": 0.5, "max_train_samples": None,
-          "effective_batch_size": None, "batch_size": 4}
-
-
-def image_folder(root, images_per_class: int, seed: int = 0):
-    """root/{train,val}/{a,b}/*.png of random 32-px images."""
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        for name in ("a", "b"):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for index in range(images_per_class):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index}.png")
-    return root
-
 
 def test_fingerprint_covers_the_index_not_the_location(tmp_path):
     first = image_folder(tmp_path / "first", 3)
@@ -59,7 +42,7 @@ def test_fingerprint_covers_the_index_not_the_location(tmp_path):
 @pytest.mark.slow
 def test_the_same_configuration_on_other_data_is_refused_and_moved_data_is_accepted(tmp_path):
     first = image_folder(tmp_path / "first", 8)
-    config = tiny_config(tmp_path / "runs", **FOLDER, data_root=str(first))
+    config = tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(first))
     summary = fit(config)
     stored = json.loads((run_dir(config) / "data.json").read_text())
     assert stored["length"] == 16 and stored["root"] == str(first.resolve())
@@ -68,15 +51,15 @@ def test_the_same_configuration_on_other_data_is_refused_and_moved_data_is_accep
     with pytest.raises(DataMismatchError, match=r"was trained on imagefolder at .*first, 16 images.*this "
                                                 r"configuration's data is imagefolder at .*other, 18 images.*"
                                                 r"set run_name="):
-        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+        fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(other)))
     (run_dir(config) / "summary.json").unlink()  # as if it had stopped mid-way: resuming checks the data too
     with pytest.raises(DataMismatchError, match="other, 18 images"):
-        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+        fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(other)))
     summary = fit(config)
     moved = tmp_path / "moved"
     shutil.copytree(first, moved)
-    assert fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(moved))) == summary  # same data, new place
-    separate = fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other), run_name="other-data"))
+    assert fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(moved))) == summary  # same data, new place
+    separate = fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(other), run_name="other-data"))
     assert separate["status"] == "finished" and separate["run_dir"] != summary["run_dir"]
 
 

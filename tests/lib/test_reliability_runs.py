@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import kamim_lib.checkpoint
 from kamim_lib.checkpoint import CheckpointError, CheckpointTooNewError, CheckpointWriteError, load_checkpoint
@@ -25,23 +24,8 @@ from kamim_lib.engine.preemption import EXIT_PREEMPTED
 from kamim_lib.engine.run_lock import RunLock, RunLockedError
 from kamim_lib.engine.session import DataMismatchError
 
+from data_fixtures import FOLDER_RUN, write_image_folder as image_folder
 from engine_fixtures import tiny_config
-
-FOLDER = {"dataset": "imagefolder", "epochs": 1, "warmup_epochs": 0.5, "max_train_samples": None,
-          "effective_batch_size": None, "batch_size": 4}
-
-
-def image_folder(root, images_per_class: int, seed: int = 0):
-    """root/{train,val}/{a,b}/<index>.png of random 32-px images: the same names for every seed."""
-    rng = np.random.default_rng(seed)
-    for split in ("train", "val"):
-        for name in ("a", "b"):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for index in range(images_per_class):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{index}.png")
-    return root
-
 
 def fingerprint(root):
     return data_fingerprint(build_dataset("imagefolder", root, "train"), name="imagefolder", root=root, options={})
@@ -61,15 +45,15 @@ def test_fingerprint_covers_contents_so_other_pictures_under_the_same_names_diff
 @pytest.mark.slow
 def test_a_finished_run_is_not_returned_for_other_pictures_under_the_same_names(tmp_path):
     first = image_folder(tmp_path / "first", 4)
-    fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(first)))
+    fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(first)))
     other = image_folder(tmp_path / "other", 4, seed=1)
     with pytest.raises(DataMismatchError, match=r"other.*set run_name="):
-        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(other)))
+        fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(other)))
     # The same folder with its pictures replaced in place is refused too, with a message about the change.
     shutil.rmtree(first)
     shutil.copytree(other, first)
     with pytest.raises(DataMismatchError, match="the data there changed"):
-        fit(tiny_config(tmp_path / "runs", **FOLDER, data_root=str(first)))
+        fit(tiny_config(tmp_path / "runs", **FOLDER_RUN, data_root=str(first)))
 
 
 @pytest.mark.slow
