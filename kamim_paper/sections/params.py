@@ -32,12 +32,12 @@ def _check_profile(profile: str) -> None:
 class MethodParams:
     """01_method: the keypoint-weighting figure on bundled photos."""
 
-    profile: str = 'smoke'
-    photos: list[str] = default(['astronaut', 'chelsea', 'coffee', 'rocket'])
+    profile: str = "smoke"
+    photos: list[str] = default(["astronaut", "chelsea", "coffee", "rocket"])
     img_size: int = 192
-    detector: str = 'fast'
-    mode: str = 'faithful'
-    backend: str = 'opencv'
+    detector: str = "fast"
+    mode: str = "faithful"
+    backend: str = "opencv"
     weight_patch_size: int = 8
     temperature: float = 0.25
     mask_patch_size: int = 32
@@ -85,18 +85,18 @@ class AnalysisParams:
     output_dir: None = results/<profile>/. force: recompute even when the summary exists.
     """
 
-    profile: str = 'smoke'
+    profile: str = "smoke"
     model: str | None = None
     checkpoints: dict | None = None
-    dataset: str = 'digits'
+    dataset: str = "digits"
     data_root: str | None = None
     analysis_data_root: str | None = None
-    analysis_transform: str = 'eval'
-    split: str = 'val'
+    analysis_transform: str = "eval"
+    split: str = "val"
     num_images: int = 32
     batch_size: int = 32
     seed: int = 0
-    device: str = 'auto'
+    device: str = "auto"
     output_dir: str | None = None
     force: bool = False
 
@@ -184,7 +184,7 @@ class TokensParams(AnalysisParams):
     tsne_layer: int | None = None
     pca_block: int | None = None
     perplexity: float = 20.0
-    tsne_init: str = 'pca'
+    tsne_init: str = "pca"
     pca_images: list[int] | None = None
 
     def __post_init__(self) -> None:
@@ -217,7 +217,7 @@ class ReconstructionParams(AnalysisParams):
     mask_patch_size: int = 32
     num_figure_images: int = 4
     floor_images: int = 256
-    reconstruction_data: str = 'analysis'
+    reconstruction_data: str = "analysis"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -256,13 +256,13 @@ class TrainingParams:
         (training itself is never repeated: finished runs are reused by run id).
     """
 
-    profile: str = 'smoke'
-    train_config: str = 'train/smoke.yaml'
+    profile: str = "smoke"
+    train_config: str = "train/smoke.yaml"
     train_overrides: list[str] = default([])
     data_root: str | None = None
-    methods: list[str] = default(['simmim', 'kamim'])
+    methods: list[str] = default(["simmim", "kamim"])
     seeds: list[int] = default([0, 1, 2, 3, 4])
-    device: str = 'auto'
+    device: str = "auto"
     output_dir: str | None = None
     force: bool = False
 
@@ -358,7 +358,7 @@ class KamimVariantsParams(TrainingParams):
     protocol: "none" (pretrain only), "linprobe" or "finetune" (an engine run per variant and seed besides).
     """
 
-    protocol: str = 'linprobe'
+    protocol: str = "linprobe"
 
     # What the notebook varies, for the message when "kamim" is missing from methods.
     varies = "KAMIM's settings"
@@ -388,7 +388,7 @@ class DetectorAblationParams(KamimVariantsParams):
     detectors: any of "fast", "sift", "orb".
     """
 
-    detectors: list[str] = default(['fast', 'sift', 'orb'])
+    detectors: list[str] = default(["fast", "sift", "orb"])
 
     varies = "the ablation varies KAMIM's detector"
 
@@ -441,8 +441,8 @@ class MaskingParams(TrainingParams):
 
     methods: list[str] = default(["simmim"])  # this section's own default
 
-    arms: list[str] = default(['random', 'attmask high', 'density highest'])
-    targets: list[str] = default(['pixels'])
+    arms: list[str] = default(["random", "attmask high", "density highest"])
+    targets: list[str] = default(["pixels"])
 
     # pretraining, and the linear-probe configuration whose data, block and pooling the probe features use
     stages = ("pretrain", "linprobe")
@@ -478,12 +478,12 @@ class PeersParams(TrainingParams):
 
     methods: list[str] = default(["simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim"])  # own default
     seeds: list[int] = default([0])  # this section's own default
-    attmask_mode: str = 'high'
-    peer_settings: str = 'shared'
-    protocols: list[str] = default(['linprobe', 'finetune'])
-    pss_sources: list[str] = default(['simmim', 'kamim'])
-    pss_schedule: str = 'cyclic'
-    pss_scorers: list[str] = default(['l1'])
+    attmask_mode: str = "high"
+    peer_settings: str = "shared"
+    protocols: list[str] = default(["linprobe", "finetune"])
+    pss_sources: list[str] = default(["simmim", "kamim"])
+    pss_schedule: str = "cyclic"
+    pss_scorers: list[str] = default(["l1"])
     sweep_drop_ratios: list[float] = default([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
 
     @property
