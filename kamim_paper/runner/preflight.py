@@ -13,13 +13,9 @@ from kamim_paper.runner.catalogue import Section
 from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections.params import SECTION_PARAMS, section_defaults
 
-def parameter_problem(section: Section, declared: dict, parameters: dict) -> str | None:
-    """Why the notebook of ``section`` would reject ``parameters`` (None when it accepts them).
-
-    Args:
-        declared: ``declared_parameters(notebook)``.
-        parameters: what the runner passes to papermill.
-    """
+def parameter_problem(section: Section, parameters: dict) -> str | None:
+    """Why the notebook of ``section`` would reject ``parameters`` (what the runner passes to papermill; the
+    section's defaults fill the rest), or None when it accepts them."""
     schema = SECTION_PARAMS.get(section.name)
     if schema is None:
         return None

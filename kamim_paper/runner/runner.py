@@ -236,7 +236,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
         except ValueError as error:
             problems.append((section, notebook, str(error)))
             continue
-        problem = parameter_problem(section, declared_parameters(notebook), parameters)
+        problem = parameter_problem(section, parameters)
         if problem is not None:
             problems.append((section, notebook, problem))
         plans.append((section, notebook, parameters))
