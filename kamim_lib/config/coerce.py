@@ -32,6 +32,8 @@ def type_name(annotation) -> str:
     if inner is not None:
         return f"{type_name(inner)} or none"
     origin = typing.get_origin(annotation)
+    if origin is list:
+        return f"list of {type_name(typing.get_args(annotation)[0])}"
     if origin is tuple:
         args = typing.get_args(annotation)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -68,7 +70,8 @@ def coerce_value(value, annotation, *, from_text: bool = False):
 
     Args:
         value: the raw value.
-        annotation: the field's resolved type hint (int, float, str, bool, ``X | None``, ``tuple[...]``, dict).
+        annotation: the field's resolved type hint (int, float, str, bool, ``X | None``, ``tuple[...]``,
+            ``list[X]``, dict).
         from_text: the value is command-line text (``--set key=value``): parse numbers, booleans, ``none``,
             and YAML flow lists/mappings such as ``[0.9, 0.95]`` or ``{image_size: 64}``.
     """
@@ -122,6 +125,14 @@ def coerce_value(value, annotation, *, from_text: bool = False):
                 raise CoercionError(f"expected {len(item_types)} values {expected}, got {list(value)!r}")
         return tuple(coerce_value(item, item_type, from_text=from_text and isinstance(item, str))
                      for item, item_type in zip(value, item_types))
+    if origin is list:
+        if from_text and isinstance(value, str):
+            text = value.strip()
+            value = _load_yaml_text(text if text.startswith("[") else f"[{text}]", f"a {expected}")
+        if not isinstance(value, (list, tuple)):
+            raise CoercionError(f"expected a {expected}, got {value!r}")
+        item_type = typing.get_args(annotation)[0]
+        return [coerce_value(item, item_type, from_text=from_text and isinstance(item, str)) for item in value]
     if origin is dict or annotation is dict:
         if from_text and isinstance(value, str):
             value = _load_yaml_text(value, "a mapping such as {image_size: 64}") if value.strip() else {}

@@ -4,7 +4,8 @@ from __future__ import annotations
 import textwrap
 
 from kamim_lib.config.coerce import type_name
-from kamim_lib.config.schema import SECTIONS, config_fields
+from kamim_lib.config.checks import allowed_choices, config_fields
+from kamim_lib.config.schema import SECTIONS
 
 
 def _format_default(value) -> str:
@@ -31,8 +32,9 @@ def describe_config(section: str = "pretrain", *, width: int = 100) -> str:
     for key, (field, annotation) in config_fields(SECTIONS[section]).items():
         head = f"{key} ({type_name(annotation)}, default {_format_default(getattr(defaults, key))})"
         text = field.metadata.get("help", "")
-        if field.metadata.get("choices"):
-            text += f". Choices: {', '.join(map(str, field.metadata['choices']))}"
+        choices = allowed_choices(field)
+        if choices:
+            text += f". Choices: {', '.join(map(str, choices))}"
         if not field.metadata.get("identity", True):
             text += ". Not part of the run id"
         lines.append(head)

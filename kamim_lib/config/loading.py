@@ -23,7 +23,6 @@ method=simmim`` trained. Overrides reach that derived pretrain configuration whe
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,7 +30,8 @@ import yaml
 
 from kamim_lib.config.coerce import CoercionError, coerce_value, describe_yaml_error, type_name
 from kamim_lib.config.identity import run_dir
-from kamim_lib.config.schema import SCRATCH, SECTIONS, ConfigError, TrainConfig, config_fields, suggest
+from kamim_lib.config.checks import MENTIONED_KEY, ConfigError, config_fields, suggest, with_origins
+from kamim_lib.config.schema import SCRATCH, SECTIONS, TrainConfig
 from kamim_lib.plugins import check_plugins
 
 # Keys of a fine-tune/probe override that also apply to the pretrain run it derives its checkpoint from: the
@@ -40,8 +40,6 @@ SHARED_WITH_PRETRAIN = ("model", "img_size", "out_dir")
 PRETRAIN_PREFIX = "pretrain."
 # Where a value came from when it was given as ``key=value`` text (the command line, papermill lists).
 COMMAND_LINE = "--set"
-# A ``key=`` or a leading ``key:`` in a problem line: the keys that problem is about.
-_MENTIONED_KEY = re.compile(r"(?:^|[\s(,])([a-z_][a-z0-9_]*)(?==|: )")
 
 
 def _read_source(source) -> tuple[dict, str]:
@@ -177,16 +175,6 @@ def _coerce_into(values: dict, key: str, value, is_text: bool, cls: type[TrainCo
     return True
 
 
-def _with_origins(problem: str, origins: dict, known: set) -> str:
-    """``problem`` followed by where each key it names got its value (defaults are not named)."""
-    named = [key for key in dict.fromkeys(_MENTIONED_KEY.findall(problem)) if key in known and key in origins]
-    if not named:
-        return problem
-    if len(named) == 1:
-        return f"{problem} [from {origins[named[0]]}]"
-    return f"{problem} [" + "; ".join(f"{key} from {origins[key]}" for key in named) + "]"
-
-
 def _construct_problems(cls: type[TrainConfig], values: dict, origins: dict,
                         skip_keys: set = frozenset()) -> tuple[TrainConfig | None, list[str]]:
     """Build ``cls`` from ``values``; return it, or None and every type/range/invariant problem.
@@ -204,8 +192,8 @@ def _construct_problems(cls: type[TrainConfig], values: dict, origins: dict,
         config = cls(**typed)
     except ConfigError as error:
         known = set(config_fields(cls))
-        problems += [_with_origins(problem, origins, known) for problem in error.problems
-                     if not set(_MENTIONED_KEY.findall(problem)) & failed]
+        problems += [with_origins(problem, origins, known) for problem in error.problems
+                     if not set(MENTIONED_KEY.findall(problem)) & failed]
         return None, problems
     return (None if problems else config), problems
 

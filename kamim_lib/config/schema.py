@@ -14,7 +14,6 @@ first step underneath the warm-up (as timm's CosineLRScheduler without warmup_pr
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 
 # Choices owned by the modules that implement them (config reads them there: data flows config -> data -> model).
@@ -24,7 +23,7 @@ from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
 from kamim_lib.models.pss import PSS_SCHEDULES, PSS_SCORERS
 from kamim_lib.plugins.options import param
 
-from kamim_lib.config.coerce import CoercionError, coerce_value, type_name
+from kamim_lib.config.checks import ConfigError, config_fields, range_problems, suggest, type_problems
 from kamim_lib.data.registry import list_datasets
 from kamim_lib.models.registry import list_models, model_patch_size
 from kamim_lib.runtime.choices import DEVICES, PRECISIONS, SWITCHES, XLA_MODES
@@ -46,24 +45,6 @@ PLUGIN_REGISTRIES = (METHOD_REGISTRY, MASKING_REGISTRY)
 LOGGERS = ("none", "tensorboard")
 # Special value of `pretrained`: start from random initialisation (the baseline every analysis plots).
 SCRATCH = "scratch"
-
-
-class ConfigError(ValueError):
-    """Invalid configuration. ``problems`` lists one line per offending key; the message joins them."""
-
-    def __init__(self, problems: list[str], source: str | None = None):
-        self.problems = list(problems)
-        where = f" in {source}" if source else ""
-        if len(self.problems) == 1:
-            super().__init__(f"invalid configuration{where}: {self.problems[0]}")
-        else:
-            super().__init__(f"invalid configuration{where}:\n  - " + "\n  - ".join(self.problems))
-
-
-def suggest(name: str, known) -> str:
-    """' (did you mean 'x'?)' for the closest known name, or ''."""
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _known_models() -> tuple[str, ...]:
@@ -166,9 +147,9 @@ class TrainConfig:
                         identity=False)
 
     def __post_init__(self) -> None:
-        problems = _type_problems(self)
+        problems = type_problems(self)
         if not problems:
-            problems = _range_problems(self) + self._invariant_problems()
+            problems = range_problems(self) + self._invariant_problems()
         if problems:
             raise ConfigError(problems)
 
@@ -457,40 +438,3 @@ class LinprobeConfig(_ClassifierConfig):
 SECTIONS: dict[str, type[TrainConfig]] = {"pretrain": PretrainConfig, "finetune": FinetuneConfig,
                                           "linprobe": LinprobeConfig}
 _SECTION_OF = {cls: name for name, cls in SECTIONS.items()}
-
-
-def config_fields(cls: type[TrainConfig]) -> dict[str, tuple[dataclasses.Field, typing.Any]]:
-    """``{key: (field, resolved type)}`` of a configuration class, in declaration order."""
-    hints = typing.get_type_hints(cls)
-    return {field.name: (field, hints[field.name]) for field in dataclasses.fields(cls)}
-
-
-def _type_problems(config: TrainConfig) -> list[str]:
-    problems = []
-    for name, (field, annotation) in config_fields(type(config)).items():
-        value = getattr(config, name)
-        try:
-            coerced = coerce_value(value, annotation)
-        except CoercionError as error:
-            problems.append(f"{name}: {error} (type {type_name(annotation)})")
-            continue
-        if coerced != value or type(coerced) is not type(value):
-            # int -> float, list -> tuple: store the canonical form so equal configs serialise equally.
-            object.__setattr__(config, name, coerced)
-    return problems
-
-
-def _range_problems(config: TrainConfig) -> list[str]:
-    problems = []
-    for name, (field, _) in config_fields(type(config)).items():
-        value = getattr(config, name)
-        choices = field.metadata.get("choices")
-        if choices is not None and value not in choices:
-            problems.append(f"{name}={value!r} is not allowed; choose one of {', '.join(map(str, choices))}"
-                            f"{suggest(str(value), choices)}")
-        minimum = field.metadata.get("minimum")
-        if minimum is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value != value or (value <= minimum if field.metadata.get("exclusive_minimum") else value < minimum):
-                relation = ">" if field.metadata.get("exclusive_minimum") else ">="
-                problems.append(f"{name}={value!r} must be {relation} {minimum}")
-    return problems

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from kamim_lib._validation import check_choice, check_choice_list
+from kamim_lib._validation import check_choice
+from kamim_lib.masking import get_masking, list_masking_strategies
+from kamim_lib.methods import get_method, list_methods
+from kamim_lib.plugins import option_fields
 from kamim_paper.experiments.runs import Variant
 
 
 def masking_arms() -> tuple[str, ...]:
     """Every arm: ``"random"``, ``"attmask high"``, ``"attmask low"``, ..., in registry order."""
-    from kamim_lib.masking import get_masking, list_masking_strategies
-
     arms = []
     for name in list_masking_strategies():
         modes = get_masking(name).modes()
@@ -29,8 +30,6 @@ def arm_overrides(arm: str) -> tuple[str, ...]:
     Raises:
         ValueError: not an arm of :func:`masking_arms`.
     """
-    from kamim_lib.masking import get_masking
-
     check_choice("arm", arm, masking_arms())
     name, _, mode = arm.partition(" ")
     key = get_masking(name).mode_key
@@ -39,9 +38,6 @@ def arm_overrides(arm: str) -> tuple[str, ...]:
 
 def pixel_target_methods() -> tuple[str, ...]:
     """The methods with a ``target`` option (pixels | norm_pix): the weightings the grid crosses with the arms."""
-    from kamim_lib.methods import get_method, list_methods
-    from kamim_lib.plugins import option_fields
-
     return tuple(name for name in list_methods() if "target" in option_fields(get_method(name).Options))
 
 
@@ -49,14 +45,9 @@ def masking_variants(arms: Sequence[str], methods: Sequence[str], targets: Seque
     """The grid, arm-major, labelled ``"<arm> | <method> | <target>"`` with fields ``{"arm", "method", "target"}``
     (the table columns); seed it with :func:`~kamim_paper.experiments.runs.seeded_variants`.
 
-    Raises:
-        ValueError: an unknown or repeated arm, method or target, or an empty list.
+    The values are as :class:`~kamim_paper.sections.params.MaskingParams` checked them (distinct, each one of
+    :func:`masking_arms`, :func:`pixel_target_methods` and the targets).
     """
-    from kamim_lib.methods.simmim import TARGETS
-
-    for name, values, allowed in (("arms", arms, masking_arms()), ("methods", methods, pixel_target_methods()),
-                                  ("targets", targets, TARGETS)):
-        check_choice_list(name, values, allowed)
     return [Variant(f"{arm} | {method} | {target}", (f"method={method}", *arm_overrides(arm), f"target={target}"),
                     {"arm": arm, "method": method, "target": target})
             for arm in arms for method in methods for target in targets]

@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from kamim_lib._validation import check_choice, check_choice_list, check_positive, check_unique_list
-from kamim_lib.keypoints.choices import DETECTORS
-from kamim_lib.methods import list_methods
+from kamim_lib._validation import check_choice
 from kamim_paper.experiments.training import PROTOCOLS, TrainingSetup
 
 @dataclass(frozen=True)
@@ -45,22 +43,14 @@ class Variant:
 
 
 def method_variants(methods: Sequence[str]) -> list[Variant]:
-    """SimMIM and/or KAMIM with every other setting from the configuration file.
-
-    Raises:
-        ValueError: an unknown or repeated method, or an empty list.
-    """
-    check_choice_list("methods", methods, list_methods())
+    """SimMIM and/or KAMIM with every other setting from the configuration file (``methods`` as the section's
+    ``Params`` checked them)."""
     return [Variant(method, (f"method={method}",), {"method": method}) for method in methods]
 
 
 def detector_variants(detectors: Sequence[str], *, include_simmim: bool = True) -> list[Variant]:
-    """The detector ablation: KAMIM with each detector, after the SimMIM baseline (detector "none").
-
-    Raises:
-        ValueError: an unknown or repeated detector, or an empty list.
-    """
-    check_choice_list("detectors", detectors, DETECTORS)
+    """The detector ablation: KAMIM with each detector, after the SimMIM baseline (detector "none")
+    (``detectors`` as :class:`~kamim_paper.sections.params.DetectorAblationParams` checked them)."""
     variants = [Variant("simmim", ("method=simmim",), {"method": "simmim", "detector": "none"})] \
         if include_simmim else []
     variants += [Variant(f"kamim {detector}", ("method=kamim", f"detector={detector}"),
@@ -71,19 +61,10 @@ def detector_variants(detectors: Sequence[str], *, include_simmim: bool = True) 
 def sweep_variants(weight_patch_sizes: Sequence[int], temperatures: Sequence[float], *,
                    include_simmim: bool = False) -> list[Variant]:
     """The KAMIM grid w_ps x T, row-major (every temperature of the first w_ps first), optionally after the SimMIM
-    reference (its w_ps and T are None: not applicable).
-
-    Raises:
-        ValueError: an empty or repeated list, a non-positive value, a w_ps that is not an int.
+    reference (its w_ps and T are None: not applicable). The values are as
+    :class:`~kamim_paper.sections.params.SweepParams` checked them (distinct, w_ps an int >= 1, T > 0); the engine's
+    configuration checks each run again when it is built.
     """
-    check_unique_list("weight_patch_sizes", weight_patch_sizes)
-    check_unique_list("temperatures", temperatures)
-    for size in weight_patch_sizes:
-        if isinstance(size, bool) or not isinstance(size, int):
-            raise ValueError(f"weight_patch_sizes must hold integers (pixels), got {size!r}.")
-        check_positive("weight_patch_sizes", size)
-    for temperature in temperatures:
-        check_positive("temperatures", temperature)
     variants = [Variant("simmim", ("method=simmim",),
                         {"method": "simmim", "weight_patch_size": None, "temperature": None})] if include_simmim else []
     variants += [Variant(f"w_ps={size}, T={temperature:g}",
@@ -111,19 +92,6 @@ def control_variants(*, include_simmim: bool = True, include_kamim: bool = True)
     return variants + list(CONTROL_VARIANTS)
 
 
-def check_seeds(seeds: Sequence[int]) -> list[int]:
-    """``seeds`` as a list of distinct ints >= 0.
-
-    Raises:
-        ValueError: an empty or repeated list, or a value that is not an int >= 0.
-    """
-    check_unique_list("seeds", seeds)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seeds must hold ints >= 0, got {seed!r}.")
-    return [int(seed) for seed in seeds]
-
-
 def seeded_variants(variants: Sequence[Variant], seeds: Sequence[int]) -> list[Variant]:
     """Every variant once per seed, seed-major (all variants of the first seed first).
 
@@ -132,7 +100,7 @@ def seeded_variants(variants: Sequence[Variant], seeds: Sequence[int]) -> list[V
     The label stays the variant's (the seed is a field), so tables group the seeds of one variant.
     """
     return [Variant(variant.label, (*variant.overrides, f"seed={seed}"), {**variant.fields, "seed": seed})
-            for seed in check_seeds(seeds) for variant in variants]
+            for seed in seeds for variant in variants]
 
 
 def per_seed(results: Sequence[dict], value, seeds: Sequence[int]) -> dict[str, list]:

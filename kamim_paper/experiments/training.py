@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kamim_lib.config import SECTIONS, TrainConfig, config_fields, load_config, run_dir, split_override
-from kamim_lib.config.schema import suggest
+from kamim_lib.config.checks import suggest
 from kamim_paper.locations import params_dir
 
 STAGES = tuple(SECTIONS)  # "pretrain", "finetune", "linprobe"

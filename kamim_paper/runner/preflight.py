@@ -13,14 +13,16 @@ from kamim_paper.runner.catalogue import Section
 from kamim_paper.runner.parameters import notebook_parameters
 from kamim_paper.sections.params import SECTION_PARAMS, section_defaults
 
-def parameter_problem(section: Section, parameters: dict) -> str | None:
+
+def parameter_problem(section: Section, parameters: dict, origins: dict[str, str] | None = None) -> str | None:
     """Why the notebook of ``section`` would reject ``parameters`` (what the runner passes to papermill; the
-    section's defaults fill the rest), or None when it accepts them."""
+    section's defaults fill the rest), or None when it accepts them; ``origins`` (parameter -> where its value came
+    from) are named in the message."""
     schema = SECTION_PARAMS.get(section.name)
     if schema is None:
         return None
     try:
-        notebook_parameters({**section_defaults(schema), **parameters}, schema)
+        notebook_parameters({**section_defaults(schema), **parameters}, schema, origins)
     except ValueError as error:
         return str(error)
     return None

@@ -46,6 +46,9 @@ class Profile:
     jobs: int = 1
     heavy: tuple[str, ...] = ()
     path: Path | None = None
+    # The parameters given on the command line (``kamim reproduce --set``), for messages that say where a value
+    # came from.
+    from_command_line: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -58,6 +61,15 @@ class Profile:
     def parameters_for(self, section: str) -> dict:
         """Common parameters with this section's overrides on top."""
         return {**self.parameters, **self.notebooks.get(section, {})}
+
+    def origins_for(self, section: str) -> dict[str, str]:
+        """Where each parameter this profile gives ``section`` came from: ``--set``, the file's block for the
+        notebook, or its common parameters (the section's defaults are not named)."""
+        source = self.label if self.path is None or self.label != self.name else f"params/{self.name}.yaml"
+        origins = {name: f"{source}, parameters" for name in self.parameters}
+        origins.update({name: f"{source}, notebooks.{section}" for name in self.notebooks.get(section, {})})
+        origins.update({name: "kamim reproduce --set" for name in self.from_command_line})
+        return origins
 
     def with_overrides(self, assignments: list[str]) -> "Profile":
         """A copy whose common parameters are updated by ``NAME=VALUE`` strings (VALUE parsed as YAML).
@@ -83,7 +95,8 @@ class Profile:
             return self
         notebooks = {section: {**values, **{k: v for k, v in updates.items() if k in values}}
                      for section, values in self.notebooks.items()}
-        return replace(self, parameters={**self.parameters, **updates}, notebooks=notebooks)
+        return replace(self, parameters={**self.parameters, **updates}, notebooks=notebooks,
+                       from_command_line=tuple(dict.fromkeys((*self.from_command_line, *updates))))
 
 
 def load_profile(name_or_path: str | Path) -> Profile:

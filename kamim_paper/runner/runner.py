@@ -236,7 +236,7 @@ def reproduce(profile: str | Profile, *, only: list[str] | None = None, force: b
         except ValueError as error:
             problems.append((section, notebook, str(error)))
             continue
-        problem = parameter_problem(section, parameters)
+        problem = parameter_problem(section, parameters, profile.origins_for(section.name))
         if problem is not None:
             problems.append((section, notebook, problem))
         plans.append((section, notebook, parameters))

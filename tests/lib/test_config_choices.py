@@ -8,7 +8,8 @@ import pytest
 
 import kamim_lib
 from kamim_lib.config import ConfigError, load_config, schema
-from kamim_lib.config.schema import FinetuneConfig, config_fields
+from kamim_lib.config.checks import config_fields
+from kamim_lib.config.schema import FinetuneConfig
 from kamim_lib.data import classify_transforms
 from kamim_lib.engine import heads
 from kamim_lib.models import pss

@@ -3,6 +3,8 @@ import pytest
 
 from kamim_paper.experiments.runs import seeded_variants
 from kamim_paper.experiments.masking_grid import arm_overrides, masking_arms, masking_variants, pixel_target_methods
+from kamim_paper.runner.parameters import notebook_parameters
+from kamim_paper.sections.params import MaskingParams, section_defaults
 from kamim_paper.sections.masking_views import masking_rows, masking_sentences, reference_label
 
 
@@ -23,10 +25,16 @@ def test_the_grid_is_arm_major_and_seeding_pairs_every_cell():
     seeded = seeded_variants(grid, [3, 4])
     assert len(seeded) == 16 and {variant.fields["seed"] for variant in seeded} == {3, 4}
     assert reference_label(grid[-1].label, grid[-1].fields) == "random | kamim | norm_pix"
-    with pytest.raises(ValueError, match="methods"):
-        masking_variants(["random"], ["semanticmim"], ["pixels"])
-    with pytest.raises(ValueError, match="repeat|more than once"):
-        masking_variants(["random", "random"], ["simmim"], ["pixels"])
+
+
+def test_the_masking_parameters_take_only_registered_arms_weightings_and_targets():
+    defaults = {**section_defaults(MaskingParams), "seeds": [0]}
+    with pytest.raises(ValueError, match="methods: item='semanticmim' is not allowed; choose one of simmim, kamim"):
+        notebook_parameters({**defaults, "methods": ["semanticmim"]}, MaskingParams)
+    with pytest.raises(ValueError, match="arms: item='attmask medium' is not allowed.*did you mean"):
+        notebook_parameters({**defaults, "arms": ["random", "attmask medium"]}, MaskingParams)
+    with pytest.raises(ValueError, match="more than once"):
+        notebook_parameters({**defaults, "arms": ["random", "random"]}, MaskingParams)
 
 
 EVIDENCE = {

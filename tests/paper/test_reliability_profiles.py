@@ -84,5 +84,16 @@ def test_reproduce_reports_every_bad_parameter_before_running_anything(tmp_path,
     message = str(caught.value)
     assert ran == []
     assert "num_imgaes (did you mean 'num_images'?)" in message
-    for problem in ("device='gpu'", "seeds lists 0 more than once", "imagenot"):
+    for problem in ("device='gpu'", "seeds=[0, 0] lists 0 more than once", "imagenot"):
         assert problem in message
+    # Each problem says where its value came from: here the profile file's common parameters.
+    assert f"seeds=[0, 0] lists 0 more than once; give each value once [from {path}, parameters]" in message
+
+
+def test_a_bad_value_given_with_set_is_traced_to_the_command_line(tmp_path, monkeypatch):
+    ran = recording_runner(monkeypatch)
+    profile = load_profile("tiny").with_overrides(["temperature=-1"])
+    with pytest.raises(ValueError) as caught:
+        runner.reproduce(profile, only=["method"], out_dir=tmp_path / "out", log=lambda line: None)
+    assert ran == []
+    assert "temperature=-1.0 must be > 0 [from kamim reproduce --set]" in str(caught.value)

@@ -2,6 +2,7 @@
 loss curves, plots and the parameter schemas of notebooks 02-06."""
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -99,21 +100,13 @@ def test_check_training_setup_names_the_bad_variant(train_yaml):
 # --- variants ---------------------------------------------------------------------------------------------------
 
 
-def test_variants_and_their_validation():
+def test_variants():
     assert [v.overrides for v in experiments.method_variants(["kamim", "simmim"])] == [("method=kamim",),
                                                                                      ("method=simmim",)]
-    with pytest.raises(ValueError, match="methods"):
-        experiments.method_variants(["mae"])
-    with pytest.raises(ValueError, match="more than once"):
-        experiments.method_variants(["kamim", "kamim"])
-    with pytest.raises(ValueError, match="non-empty"):
-        experiments.method_variants([])
     detectors = experiments.detector_variants(["sift", "orb"])
     assert [v.label for v in detectors] == ["simmim", "kamim sift", "kamim orb"]
     assert detectors[1].overrides == ("method=kamim", "detector=sift") and detectors[0].fields["detector"] == "none"
     assert [v.label for v in experiments.detector_variants(["fast"], include_simmim=False)] == ["kamim fast"]
-    with pytest.raises(ValueError, match="detectors"):
-        experiments.detector_variants(["surf"])
 
 
 def test_sweep_grid_is_row_major_with_an_optional_simmim_reference():
@@ -123,9 +116,6 @@ def test_sweep_grid_is_row_major_with_an_optional_simmim_reference():
     assert grid[1].overrides == ("method=kamim", "weight_patch_size=8", "temperature=1.0")
     with_reference = experiments.sweep_variants([8], [0.5], include_simmim=True)
     assert with_reference[0].fields == {"method": "simmim", "weight_patch_size": None, "temperature": None}
-    for sizes, temperatures in (([8.5], [1.0]), ([8], [0.0]), ([8, 8], [1.0]), ([], [1.0])):
-        with pytest.raises(ValueError):
-            experiments.sweep_variants(sizes, temperatures)
 
 
 # --- pretrain then evaluate, with a recording fit -----------------------------------------------------------------
@@ -341,9 +331,10 @@ PEERS = {"methods": ["simmim", "kamim"], "attmask_mode": "high", "protocols": ["
     (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [0, 0]}, "more than once"),
     (PretrainParams, {"num_reconstruction_images": 2, "seed": 0, "seeds": [-1]}, "seeds"),
     # The peers' parameters check their lists with the same functions as every other notebook's.
-    (PeersParams, {**PEERS, "seeds": [0, -1]}, "seeds must hold ints >= 0, got -1"),
-    (PeersParams, {**PEERS, "protocols": ["linprobe", "linprobe"]}, "protocols lists linprobe more than once"),
-    (PeersParams, {**PEERS, "pss_scorers": ["l3"]}, "pss_scorers='l3' is not supported"),
+    (PeersParams, {**PEERS, "seeds": [0, -1]}, "seeds: item=-1 must be >= 0"),
+    (PeersParams, {**PEERS, "protocols": ["linprobe", "linprobe"]},
+     re.escape("protocols=['linprobe', 'linprobe'] lists linprobe more than once")),
+    (PeersParams, {**PEERS, "pss_scorers": ["l3"]}, "pss_scorers: item='l3' is not allowed; choose one of"),
 ])
 def test_schemas_reject_bad_parameters_naming_them(train_yaml, schema, extra, message):
     with pytest.raises(ValueError, match=message):
