@@ -26,7 +26,7 @@ def test_per_layer_rows_are_json_columns():
         per_layer_rows(torch.tensor(1.0))
 
 
-def test_paper_reference_is_spec_section_3():
+def test_published_curves_are_spec_section_3():
     assert published.ATTENTION_LAYERS == tuple(range(1, 13))
     for table in (published.ATTENTION_DISTANCE_PX, published.ATTENTION_NMI,
                   published.FOURIER_DELTA_LOG_AMPLITUDE):

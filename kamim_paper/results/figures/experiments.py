@@ -334,7 +334,7 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
 
     Args:
         comparisons: ``{"a", "b", "metric", "mean", "ci95"}`` entries
-            (:func:`kamim_paper.sections.ablation_views.paired_comparisons`).
+            (:func:`kamim_paper.evidence.ablation.paired_comparisons`).
         metric_names: metric -> axis label, in panel order (metrics without comparisons are left out).
         seeds: how many paired seeds the differences are over (for the titles).
     """
