@@ -50,15 +50,3 @@ def method_intervals(record: dict) -> dict[str, tuple[float, float, float]]:
     metric = record["paired_difference"]["metric"]
     return {method: mean_and_ci(values) for method, values in record[metric].items()}
 
-
-def difference_verdict(record: dict, *, lower_is_better: bool = False) -> str:
-    """One generated sentence: does the paired interval exclude zero, and in whose favour."""
-    difference = record["paired_difference"]
-    low, high = difference["ci95"]
-    a, b, metric = difference["a"], difference["b"], difference["metric"]
-    span = (f"{a} − {b} = {difference['mean']:+.4g} (95 % CI [{low:+.4g}, {high:+.4g}], "
-            f"{len(record['seeds'])} paired seeds)")
-    if low <= 0 <= high:
-        return f"{span}: the interval contains 0, so this run cannot tell {a} and {b} apart on {metric}."
-    better = a if (difference["mean"] < 0) == lower_is_better else b
-    return f"{span}: the interval excludes 0; {better} is better on {metric} in this setting."

@@ -25,16 +25,6 @@ PEER_METHODS = ("simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim"
 REFERENCE = "simmim"
 SCRATCH_LABEL = "random init"
 
-# Published numbers beside ours (PEERS §2.6, §3.8: the peers' README tables; their settings, not ours).
-PUBLISHED = {
-    ("attmask", "linprobe"): {"value": 75.7, "source": "AttMask README: ViT-S/16, IN-1K 100 ep, High, linear top-1"},
-    ("attmask", "knn"): {"value": 72.5, "source": "AttMask README: ViT-S/16, IN-1K 100 ep, High, k-NN top-1"},
-    ("simmim", "finetune"): {"value": 83.7, "source": "PSS README: SimMIM ViT-B fine-tune top-1 (24.6 h)"},
-    ("simmim+pss", "finetune"): {"value": 83.5, "source": "PSS README: SimMIM ViT-B + PSS fine-tune top-1 (17.0 h)"},
-    ("simmim+pss", "time_saving"): {"value": 100 * (1 - 17.0 / 24.6),
-                                    "source": "PSS README: 24.6 h -> 17.0 h on 4xA100 (abstract: -31 %)"},
-}
-
 
 # How the peers are set up (notebook 12's ``peer_settings``): "shared" puts every peer on SimMIM's footing (its
 # 32-px mask cells at ratio 0.6, pixel targets), so only the method differs; "papers" gives each peer the settings

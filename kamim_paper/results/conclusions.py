@@ -12,9 +12,11 @@ from typing import Iterable, Sequence
 
 import torch
 
-from kamim_paper.results import paper_reference
+from kamim_paper.results import published
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
-from kamim_paper.results.tables.analysis import METHOD_NAMES, in_paper_setting
+from kamim_paper.results.labels import method_label as display
+from kamim_paper.results.sentences import difference
+from kamim_paper.results.tables.analysis import in_paper_setting
 from kamim_lib.stats import paired_difference_ci
 
 PAPER_PROVENANCE = "read off the paper's figures (±0.5 %)"
@@ -22,10 +24,6 @@ PAPER_PROVENANCE = "read off the paper's figures (±0.5 %)"
 SAME_CURVE_TOLERANCE = 0.01
 # The paper's model: ViT-B/16 at 192 px.
 _PAPER_GRID, _PAPER_PATCH_PX = 12, 16
-
-
-def display(label: str) -> str:
-    return METHOD_NAMES.get(label, label)
 
 
 def _values(rows: dict) -> list[float]:
@@ -53,8 +51,9 @@ def compare_curves(name_a: str, a: Sequence[float], name_b: str, b: Sequence[flo
     if len(a) < 2:
         return sentence + "."
     mean, low, high = paired_difference_ci(a, b)
-    return (f"{sentence}; paired difference over {unit_name} {mean:+.{digits}f}{unit} "
-            f"[{low:+.{digits}f}, {high:+.{digits}f}] (95 % Student-t interval over the {len(a)} {unit_name}).")
+    paired = difference(mean, (low, high), f"+.{digits}f", unit=unit)
+    return (f"{sentence}; paired difference over {unit_name} {paired} (95 % Student-t interval over the {len(a)} "
+            f"{unit_name}).")
 
 
 def _comparison_pairs(labels: Iterable[str]) -> list[tuple[str, str]]:
@@ -104,8 +103,8 @@ def attention_conclusions(summary: dict) -> list[str]:
             sentences.append(f"{display(a)}'s distance is within {SAME_CURVE_TOLERANCE:.0%} of uniform attention of "
                              f"the random-init model's in {same} of {len(da)} blocks.")
     uniform = uniform_attention_distance(_PAPER_GRID, _PAPER_PATCH_PX)
-    for method, values in paper_reference.ATTENTION_DISTANCE_PX.items():
-        nmi = paper_reference.ATTENTION_NMI[method]
+    for method, values in published.ATTENTION_DISTANCE_PX.items():
+        nmi = published.ATTENTION_NMI[method]
         sentences.append(
             f"The paper's {display(method)} curve ({PAPER_PROVENANCE}, ViT-B): {min(values):.1f}–{max(values):.1f} px "
             f"= {min(values) / uniform:.1%}–{max(values) / uniform:.1%} of uniform attention on its "
@@ -128,7 +127,7 @@ def fourier_conclusions(summary: dict) -> list[str]:
         if len(va) == len(vb):
             sentences.append(compare_curves(display(a), va, display(b), vb, quantity="ΔLog amplitude",
                                             relation="is below", unit_name="layers"))
-    paper = paper_reference.FOURIER_DELTA_LOG_AMPLITUDE
+    paper = published.FOURIER_DELTA_LOG_AMPLITUDE
     lower = sum(k < s for k, s in zip(paper["kamim"], paper["simmim"]))
     sentences.append(f"In the paper ({PAPER_PROVENANCE}, ViT-B), KAMIM's ΔLog amplitude is below SimMIM's in "
                      f"{lower} of {len(paper['kamim'])} layers.")

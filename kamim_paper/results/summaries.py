@@ -26,7 +26,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from kamim_paper.results import paper_reference
+from kamim_paper.results import published
 from kamim_lib.analysis.collect import AttentionMaps, AttentionStatistics, FourierStatistics, Reconstruction
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
 from kamim_paper.results.rows import per_layer_rows
@@ -114,9 +114,9 @@ def attention_entries(statistics: Mapping[str, AttentionStatistics]) -> dict:
             "nmi_per_head": per_layer_rows(stats.nmi_per_head, stats.layers),
             "uniform_attention_distance_px": per_layer_rows(stats.uniform_distance_px, stats.layers),
         }
-    paper = {"attention_distance_px": _paper_curves(paper_reference.ATTENTION_DISTANCE_PX,
-                                                    paper_reference.ATTENTION_LAYERS),
-             "nmi": _paper_curves(paper_reference.ATTENTION_NMI, paper_reference.ATTENTION_LAYERS),
+    paper = {"attention_distance_px": _paper_curves(published.ATTENTION_DISTANCE_PX,
+                                                    published.ATTENTION_LAYERS),
+             "nmi": _paper_curves(published.ATTENTION_NMI, published.ATTENTION_LAYERS),
              "paper_model": "vit_b"}
     return {"models": models, "paper": paper}
 
@@ -153,8 +153,8 @@ def fourier_entries(statistics: Mapping[str, FourierStatistics]) -> dict:
             "profiles": per_layer_rows(analysis.profiles, stats.layers),
             "frequencies_pi": per_layer_rows(analysis.frequencies, stats.layers),
         }
-    paper = {"delta_log_amplitude": _paper_curves(paper_reference.FOURIER_DELTA_LOG_AMPLITUDE,
-                                                  paper_reference.FOURIER_LAYERS),
+    paper = {"delta_log_amplitude": _paper_curves(published.FOURIER_DELTA_LOG_AMPLITUDE,
+                                                  published.FOURIER_LAYERS),
              "paper_model": "vit_b"}
     return {"models": models, "paper": paper}
 
@@ -206,9 +206,9 @@ def reconstruction_entries(reconstructions: Mapping[str, Reconstruction],
         "floor": the same record for the image-blind floor (``image_floor``).
     """
     models = {label: _reconstruction_record(result) for label, result in reconstructions.items()}
-    paper = {"psnr_range": list(paper_reference.RECONSTRUCTION_PSNR_RANGE),
-             "ssim_range": list(paper_reference.RECONSTRUCTION_SSIM_RANGE),
-             "mask_ratio": paper_reference.RECONSTRUCTION_MASK_RATIO, "paper_model": "vit_b",
+    paper = {"psnr_range": list(published.RECONSTRUCTION_PSNR_RANGE),
+             "ssim_range": list(published.RECONSTRUCTION_SSIM_RANGE),
+             "mask_ratio": published.RECONSTRUCTION_MASK_RATIO, "paper_model": "vit_b",
              "note": "the original's code scores the full image in ImageNet-normalised pixels with torchmetrics' "
                      "defaults (data range inferred from the batch, one MSE over all images)"}
     entries = {"models": models, "paper": paper}

@@ -12,19 +12,23 @@ The notebook calls, in order: :func:`parameters`, :func:`plan`, :func:`compute`,
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from kamim_lib.data import build_dataset
 from kamim_lib.keypoints.coverage import keypoint_coverage
+from kamim_paper.evidence.ablation import variants_evidence
 from kamim_paper.experiments import runs as experiments
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import comparison_table, markdown_table, provenance, summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
+from kamim_paper.results.figures.experiments import ablation_comparisons_figure, ablation_density_figure
 from kamim_paper.results.tables import experiments as experiment_tables
+from kamim_paper.results.sentences import ablation_conclusions
+from kamim_paper.results.tables.ablation import ablation_tables
 from kamim_paper.results.tables.markdown import provenance_line
-from kamim_paper.sections import ablation_views
 from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import DetectorAblationParams as Params
 
@@ -47,6 +51,15 @@ class _Setup:
     probe_config: object
     labels: list
     default_label: str | None
+
+
+def detector_pairs(labels: Sequence[str], default_label: str | None) -> list[tuple[str, str]]:
+    """Every KAMIM detector variant against SimMIM, then every other detector against ``default_label`` (the
+    configured detector's variant)."""
+    pairs = [(label, "simmim") for label in labels if label != "simmim"]
+    if default_label is not None:
+        pairs += [(label, default_label) for label in labels if label not in ("simmim", default_label)]
+    return pairs
 
 
 def _setup(params: Params) -> _Setup:
@@ -91,9 +104,9 @@ def compute(params: Params) -> SectionResult:
     if experiments.summary_is_stale(summary_path, params, params.force,
                                     experiments.planned_runs(state.setup, state.variants, params.engine_protocol)):
         results = experiments.run_variants(state.setup, state.variants, params.engine_protocol)
-        evidence = ablation_views.variants_evidence(
+        evidence = variants_evidence(
             results, params.seeds, state.reference_config, state.probe_config,
-            pairs=ablation_views.detector_pairs(state.labels, state.default_label))
+            pairs=detector_pairs(state.labels, state.default_label))
         summaries.write_summary(summary_path, relative_to_repo({
             "section": NAME, "parameters": dataclasses.asdict(params), "provenance": provenance(params.profile),
             "train_config": str(state.setup.train_config), "results": results, "keypoint_coverage": coverage,
@@ -146,7 +159,7 @@ def tables(result: SectionResult) -> Markdown:
     evidence, where = result["evidence"], _where(state.reference_config)
     parts = [coverage_markdown(result["keypoint_coverage"], state.reference_config.dataset,
                                state.reference_config.img_size),
-             ablation_views.ablation_tables(
+             ablation_tables(
                  evidence, title=f"Detector ablation: held-out masked L1 and converged probe (block "
                                  f"{state.probe_config.probe_layer}), {len(evidence['seeds'])} paired seed(s) "
                                  f"({where})") + provenance_line(result["provenance"])]
@@ -167,17 +180,17 @@ def tables(result: SectionResult) -> Markdown:
 def comparisons_figure(result: SectionResult) -> Figure:
     """Every paired difference (each detector vs SimMIM, SIFT/ORB vs FAST) with its 95 % interval."""
     title = f"Keypoint detector ablation ({_where(_setup(result.params).reference_config)}): paired differences"
-    return result.save_figure(ablation_views.comparisons_figure(result["evidence"], title=title), "detector_ablation")
+    return result.save_figure(ablation_comparisons_figure(result["evidence"], title=title), "detector_ablation")
 
 
 def deciles_figure(result: SectionResult) -> Figure:
     """Unweighted masked-patch error per keypoint-density bin, per variant (mean and 95 % CI over seeds)."""
-    return result.save_figure(ablation_views.density_figure(result["evidence"]), "detector_error_by_density")
+    return result.save_figure(ablation_density_figure(result["evidence"]), "detector_error_by_density")
 
 
 def conclusions(result: SectionResult) -> Markdown:
     """One generated sentence per paired comparison and per density-bin comparison."""
-    return bullet_lines(ablation_views.conclusion_lines(result["evidence"]))
+    return bullet_lines(ablation_conclusions(result["evidence"]))
 
 
 __all__ = ["Params", "parameters", "plan", "compute", "coverage_table", "coverage_warning", "tables",

@@ -15,13 +15,14 @@ import dataclasses
 
 from matplotlib.figure import Figure
 
-from kamim_paper.evidence.records import difference_verdict, method_intervals
+from kamim_paper.evidence.records import method_intervals
 from kamim_paper.evidence.views import PROBE_BASELINES, linprobe_evidence
 from kamim_paper.experiments import runs as experiments
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import comparison_table, provenance, summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import experiments as experiment_plots
+from kamim_paper.results.sentences import difference_verdict
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import provenance_line
 from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,

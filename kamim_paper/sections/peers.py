@@ -20,11 +20,13 @@ from matplotlib.figure import Figure
 from kamim_lib.provenance import provenance
 from kamim_lib.stats import paired_difference_ci
 from kamim_paper.experiments import peers as peer_runs
-from kamim_paper.experiments.peers import PUBLISHED, REFERENCE, run_timing
+from kamim_paper.experiments.peers import REFERENCE, run_timing
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import peers as peers_plots
+from kamim_paper.results.published import PEERS_PUBLISHED, published_for
+from kamim_paper.results.sentences import a_is_better, difference, interval
 from kamim_paper.results.tables.markdown import NOT_AVAILABLE, comparison_table
 from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import PeersParams as Params
@@ -120,7 +122,7 @@ def protocols_table(result: SectionResult) -> Markdown:
         tables.append(comparison_table(f"Peers: {name} ({_where(result)}); paper = the peer's published number, "
                                        "its setting", rows, label_keys=("variant", "n", f"vs {REFERENCE}"),
                                        provenance=result["provenance"]))
-    sources = "; ".join(f"{key[0]} {key[1]}: {entry['source']}" for key, entry in PUBLISHED.items())
+    sources = "; ".join(f"{key[0]} {key[1]}: {entry['source']}" for key, entry in PEERS_PUBLISHED.items())
     return result.write_table("peers", "\n".join(tables) + f"\nPublished numbers: {sources}.\n")
 
 
@@ -251,14 +253,14 @@ def comparison_rows(values: Mapping[str, Mapping[int, float]], *, reference: str
         seeds = sorted(by_seed)
         mean = sum(by_seed.values()) / len(by_seed)
         shared = [seed for seed in seeds if seed in base]
-        difference = NOT_AVAILABLE
+        versus = NOT_AVAILABLE
         if label != reference and len(shared) >= 2:
             center, low, high = paired_difference_ci([by_seed[s] for s in shared], [base[s] for s in shared],
                                                            confidence)
-            difference = f"{center:+.2f} [{low:+.2f}, {high:+.2f}] (n={len(shared)})"
+            versus = f"{difference(center, (low, high), '+.2f')} (n={len(shared)})"
         elif label == reference:
-            difference = "reference"
-        rows.append({"variant": label, "n": str(len(seeds)), f"vs {reference}": difference, "ours": mean,
+            versus = "reference"
+        rows.append({"variant": label, "n": str(len(seeds)), f"vs {reference}": versus, "ours": mean,
                      "paper": published.get(label)})
     return rows
 
@@ -301,15 +303,10 @@ def pss_time_rows(plain: Sequence[dict], pss: Sequence[dict]) -> list[dict]:
         if before and after:
             by_label.setdefault(result["label"], []).append(100 * (1 - after / before))
     for label, savings in by_label.items():
-        reference = PUBLISHED[("simmim+pss", "time_saving")]["value"] if label.startswith("simmim") else None
+        reference = PEERS_PUBLISHED[("simmim+pss", "time_saving")]["value"] if label.startswith("simmim") else None
         rows.append({"variant": label, "n": str(len(savings)), "metric": "fine-tune time saved %",
                      "ours": sum(savings) / len(savings), "paper": reference})
     return rows
-
-
-def published_for(protocol: str, labels: Sequence[str]) -> dict[str, float | None]:
-    """The published numbers of ``labels`` under ``protocol`` (None where the peers publish none)."""
-    return {label: (PUBLISHED.get((label, protocol)) or {}).get("value") for label in labels}
 
 
 # --- conclusions, generated from the numbers ---------------------------------------------------------------------
@@ -326,16 +323,15 @@ def difference_sentence(label: str, values: Mapping[str, Mapping[int, float]], w
         return (f"{label} − {reference} ({what}) = {own[seed] - base[seed]:+.2f} points on the single seed {seed}: "
                 f"no interval and no conclusion (give at least 2 seeds).")
     mean, low, high = paired_difference_ci([own[s] for s in shared], [base[s] for s in shared], confidence)
+    better = a_is_better(mean, (low, high), lower_is_better=False)
     if low == high:
         verdict = "the same difference on every seed (no spread to estimate: no interval, no conclusion)"
-    elif low > 0:
-        verdict = f"better than {reference}"
-    elif high < 0:
-        verdict = f"worse than {reference}"
-    else:
+    elif better is None:
         verdict = f"not distinguishable from {reference} (the interval contains 0)"
+    else:
+        verdict = f"{'better' if better else 'worse'} than {reference}"
     return (f"{label} − {reference} ({what}) = {mean:+.2f} points, {int(confidence * 100)} % interval "
-            f"[{low:+.2f}, {high:+.2f}] over {len(shared)} paired seeds: {verdict}.")
+            f"{interval((low, high), '+.2f')} over {len(shared)} paired seeds: {verdict}.")
 
 
 def pss_sentences(curves: Mapping[str, Mapping[str, list[float]]], time_rows: Sequence[dict]) -> list[str]:

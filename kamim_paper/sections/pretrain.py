@@ -14,11 +14,13 @@ The notebook calls, in order: :func:`parameters`, :func:`plan`, :func:`compute`,
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+from typing import Mapping
 
+import torch
 from matplotlib.figure import Figure
 
 from kamim_lib.provenance import provenance
-from kamim_paper.evidence.records import difference_verdict
 from kamim_paper.evidence.weighting import bin_count, bin_name
 from kamim_paper.evidence.views import PRETRAIN_BASELINES, pretrain_evidence
 from kamim_paper.experiments import runs as experiments
@@ -28,12 +30,12 @@ from kamim_paper.results.artifacts import (from_repo, record_pretrained_checkpoi
                                            section_output_dir)
 from kamim_paper.results.figures import analysis as analysis_figures
 from kamim_paper.results.figures import experiments as experiment_plots
+from kamim_paper.results.sentences import difference_verdict
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import comparison_table, markdown_table, provenance_line
 from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,
                                           parameters_of)
 from kamim_paper.sections.params import PretrainParams as Params
-from kamim_paper.sections.pretrain_views import reconstruction_arrays
 
 NAME = "pretrain"
 # Held-out masked L1 / image-blind L1 at or below this: the model clearly uses the visible pixels (the smoke
@@ -259,7 +261,63 @@ def weighting_conclusion(result: SectionResult) -> Markdown:
     return Markdown(sentence or "Needs both simmim and kamim.")
 
 
+# --- reconstructions of the same masked validation images by each checkpoint ---------------------------------------
+
+def reconstruction_arrays(checkpoints: Mapping[str, str | Path], config, *, num_images: int, seed: int = 0,
+                          split: str = "val", device: str | torch.device = "cpu",
+                          batch_size: int = 32) -> tuple[dict[str, torch.Tensor], dict[str, dict]]:
+    """Reconstruct the same masked images with each pretrained checkpoint.
+
+    Args:
+        checkpoints: label -> a pretrain checkpoint of ``config.model`` (e.g. {"simmim": ..., "kamim": ...}).
+        config: a :class:`~kamim_lib.config.PretrainConfig` giving the data set, image size, final norm and the
+            masks (``mask_patch_size``, ``mask_ratio``) — the pretraining's own.
+        num_images: how many validation images (a seeded random subset, the same for every checkpoint).
+        seed: picks the images and draws the masks.
+        split: the data split the images come from.
+        device: where the models run: a torch device, or the engine's "auto", "cpu", "cuda", "xla" (a few images
+            need no TPU: "xla" runs them on the CPU).
+        batch_size: images per forward pass.
+
+    Returns:
+        ``(arrays, metrics)``: arrays uint8 (num_images, 3, H, W) named ``reference``, ``masked`` and
+        ``prediction/<label>``; metrics label -> mean ``psnr_masked``, ``psnr_full``, ``ssim_masked``,
+        ``ssim_full`` over the images (un-normalised pixels in [0, 1]).
+    """
+    from kamim_lib.analysis.collect import reconstruct
+    from kamim_paper.experiments.analysis_inputs import analysis_masks, load_analysis_images
+    from kamim_lib.analysis.pixels import masked_input, unnormalize
+    from kamim_paper.results.summaries import to_uint8_pixels
+    from kamim_lib.models import load_pretrained
+
+    if not checkpoints:
+        raise ValueError("checkpoints must name at least one pretrained checkpoint.")
+    if not isinstance(device, torch.device):
+        from kamim_paper.experiments.analysis_models import resolve_analysis_device
+
+        device = torch.device("cpu") if device == "xla" else resolve_analysis_device(device)
+    inputs = load_analysis_images(config.dataset, num_images=num_images, img_size=config.img_size,
+                                  root=config.data_root, split=split, seed=seed, **config.dataset_options)
+    arrays: dict[str, torch.Tensor] = {}
+    metrics: dict[str, dict] = {}
+    masks = None
+    for label, path in checkpoints.items():
+        model = load_pretrained(path, config.model, strict=True, img_size=config.img_size,
+                                final_norm=config.final_norm).to(device).eval()
+        if masks is None:
+            masks = analysis_masks(num_images, img_size=config.img_size, model_patch_size=model.patch_size,
+                                   mask_patch_size=config.mask_patch_size, mask_ratio=config.mask_ratio, seed=seed)
+            reference = unnormalize(inputs.images)
+            arrays["reference"] = to_uint8_pixels(reference)
+            arrays["masked"] = to_uint8_pixels(masked_input(reference, masks))
+        result = reconstruct(model, inputs.images, masks, batch_size=batch_size)
+        arrays[f"prediction/{label}"] = to_uint8_pixels(result.prediction)
+        metrics[label] = {name: float(values[torch.isfinite(values)].mean()) if torch.isfinite(values).any()
+                          else None for name, values in result.metrics.items()}
+    return arrays, metrics
+
+
 __all__ = ["Params", "parameters", "plan", "compute", "evidence_table", "evidence_figure", "conclusions",
            "hand_off_checkpoints", "loss_curves_figure", "reconstructions_figure", "losses_table", "deciles_figure",
            "weighting_table", "weighting_conclusion", "pixel_use_verdict", "conclusion_lines",
-           "density_shift_sentence"]
+           "density_shift_sentence", "reconstruction_arrays"]

@@ -12,18 +12,21 @@ The notebook calls, in order: :func:`parameters`, :func:`plan`, :func:`compute`,
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 from matplotlib.figure import Figure
 
 from kamim_paper.evidence.checkpoint_measures import METRICS
+from kamim_paper.evidence.ablation import variants_evidence
 from kamim_paper.experiments import runs as experiments
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import comparison_table, provenance, summaries
 from kamim_paper.results.artifacts import relative_to_repo, section_output_dir
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.tables import experiments as experiment_tables
+from kamim_paper.results.sentences import ablation_conclusions
+from kamim_paper.results.tables.ablation import ablation_tables
 from kamim_paper.results.tables.markdown import provenance_line
-from kamim_paper.sections import ablation_views
 from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import SweepParams as Params
 
@@ -46,6 +49,15 @@ class _Setup:
     probe_config: object
     default_label: str | None
     controls: list
+
+
+def sweep_pairs(labels: Sequence[str], default_label: str | None, controls: Sequence[str]) -> list[tuple[str, str]]:
+    """Every variant against SimMIM, then each control against ``default_label`` (KAMIM as configured): a control
+    that matches KAMIM says that what it removes does not matter."""
+    pairs = [(label, "simmim") for label in labels if label != "simmim"]
+    if default_label is not None:
+        pairs += [(label, default_label) for label in controls if label in labels]
+    return pairs
 
 
 def _setup(params: Params) -> _Setup:
@@ -88,9 +100,9 @@ def compute(params: Params) -> SectionResult:
     if experiments.summary_is_stale(summary_path, params, params.force,
                                     experiments.planned_runs(state.setup, state.variants, params.engine_protocol)):
         results = experiments.run_variants(state.setup, state.variants, params.engine_protocol)
-        pairs = ablation_views.sweep_pairs([variant.label for variant in [*state.extra, *state.grid_variants]],
+        pairs = sweep_pairs([variant.label for variant in [*state.extra, *state.grid_variants]],
                                            state.default_label, state.controls)
-        evidence = ablation_views.variants_evidence(results, params.seeds, state.reference_config,
+        evidence = variants_evidence(results, params.seeds, state.reference_config,
                                                     state.probe_config, pairs=pairs)
         summaries.write_summary(summary_path, relative_to_repo({
             "section": NAME, "parameters": dataclasses.asdict(params), "provenance": provenance(params.profile),
@@ -138,7 +150,7 @@ def tables(result: SectionResult) -> Markdown:
     digest, ``sweep_evidence.md``), the engine protocol's runs if any, and the pretraining losses."""
     params, state = result.params, _setup(result.params)
     evidence, where = result["evidence"], _where(state.reference_config)
-    parts = [ablation_views.ablation_tables(
+    parts = [ablation_tables(
         evidence, title=f"w_ps x T sweep and controls: held-out masked L1 and converged probe (block "
                         f"{state.probe_config.probe_layer}), {len(evidence['seeds'])} paired seed(s) ({where})")
              + provenance_line(result["provenance"])]
@@ -158,17 +170,18 @@ def tables(result: SectionResult) -> Markdown:
 def comparisons_figure(result: SectionResult) -> Figure:
     """Every paired difference (cells and controls vs SimMIM, controls vs KAMIM) with its 95 % interval."""
     title = f"w_ps x T sweep and controls ({_where(_setup(result.params).reference_config)}): paired differences"
-    return result.save_figure(ablation_views.comparisons_figure(result["evidence"], title=title), "sweep_comparisons")
+    return result.save_figure(experiment_plots.ablation_comparisons_figure(result["evidence"], title=title),
+                              "sweep_comparisons")
 
 
 def deciles_figure(result: SectionResult) -> Figure:
     """Unweighted masked-patch error per keypoint-density bin, per variant (mean and 95 % CI over seeds)."""
-    return result.save_figure(ablation_views.density_figure(result["evidence"]), "sweep_error_by_density")
+    return result.save_figure(experiment_plots.ablation_density_figure(result["evidence"]), "sweep_error_by_density")
 
 
 def conclusions(result: SectionResult) -> Markdown:
     """One generated sentence per paired comparison and per density-bin comparison."""
-    return bullet_lines(ablation_views.conclusion_lines(result["evidence"]))
+    return bullet_lines(ablation_conclusions(result["evidence"]))
 
 
 __all__ = ["Params", "parameters", "plan", "compute", "heatmaps_figure", "tables", "comparisons_figure",

@@ -6,7 +6,7 @@ import torch
 from matplotlib.figure import Figure
 
 from kamim_lib.analysis import FourierAnalysis, JointPCA
-from kamim_paper.results import paper_reference
+from kamim_paper.results import published
 from kamim_paper.results.rows import per_layer_rows
 from kamim_paper.results.figures import plots
 
@@ -26,31 +26,31 @@ def test_per_layer_rows_are_json_columns():
         per_layer_rows(torch.tensor(1.0))
 
 
-def test_paper_reference_is_spec_section_3():
-    assert paper_reference.ATTENTION_LAYERS == tuple(range(1, 13))
-    for table in (paper_reference.ATTENTION_DISTANCE_PX, paper_reference.ATTENTION_NMI,
-                  paper_reference.FOURIER_DELTA_LOG_AMPLITUDE):
+def test_published_curves_are_spec_section_3():
+    assert published.ATTENTION_LAYERS == tuple(range(1, 13))
+    for table in (published.ATTENTION_DISTANCE_PX, published.ATTENTION_NMI,
+                  published.FOURIER_DELTA_LOG_AMPLITUDE):
         assert set(table) == {"simmim", "kamim"}
         assert all(len(values) == 12 for values in table.values())
-    assert paper_reference.ATTENTION_DISTANCE_PX["simmim"][0] == 96.3
-    assert paper_reference.ATTENTION_DISTANCE_PX["kamim"][1] == 100.2
-    assert paper_reference.ATTENTION_NMI["simmim"][3] == 0.270
-    assert paper_reference.ATTENTION_NMI["kamim"][-1] == 0.003
-    assert paper_reference.FOURIER_LAYERS[0] == "x" and paper_reference.FOURIER_LAYERS[-1] == 11
-    assert paper_reference.FOURIER_DELTA_LOG_AMPLITUDE["simmim"][0] == -0.92
-    assert paper_reference.FOURIER_DELTA_LOG_AMPLITUDE["kamim"][-1] == -2.64
-    assert paper_reference.RECONSTRUCTION_PSNR_RANGE == (12.06, 12.09)
-    assert paper_reference.RECONSTRUCTION_SSIM_RANGE == (0.108, 0.115)
+    assert published.ATTENTION_DISTANCE_PX["simmim"][0] == 96.3
+    assert published.ATTENTION_DISTANCE_PX["kamim"][1] == 100.2
+    assert published.ATTENTION_NMI["simmim"][3] == 0.270
+    assert published.ATTENTION_NMI["kamim"][-1] == 0.003
+    assert published.FOURIER_LAYERS[0] == "x" and published.FOURIER_LAYERS[-1] == 11
+    assert published.FOURIER_DELTA_LOG_AMPLITUDE["simmim"][0] == -0.92
+    assert published.FOURIER_DELTA_LOG_AMPLITUDE["kamim"][-1] == -2.64
+    assert published.RECONSTRUCTION_PSNR_RANGE == (12.06, 12.09)
+    assert published.RECONSTRUCTION_SSIM_RANGE == (0.108, 0.115)
 
 
 def test_layer_curve_plot_draws_ours_and_the_paper(tmp_path):
     figure = plots.plot_layer_curves({"ours": torch.arange(12.0)},
-                                     reference={"simmim": paper_reference.ATTENTION_DISTANCE_PX["simmim"]},
+                                     reference={"simmim": published.ATTENTION_DISTANCE_PX["simmim"]},
                                      ylabel="px")
     assert isinstance(figure, Figure)
     lines = figure.axes[0].get_lines()
     assert len(lines) == 2 and lines[1].get_linestyle() == "--"
-    assert np.allclose(lines[1].get_ydata(), paper_reference.ATTENTION_DISTANCE_PX["simmim"])
+    assert np.allclose(lines[1].get_ydata(), published.ATTENTION_DISTANCE_PX["simmim"])
     path = plots.save_figure(figure, tmp_path / "sub" / "curve.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="same length"):
@@ -77,4 +77,4 @@ def test_other_plots_build_figures():
 
 def test_exact_uniform_distance_constant_is_consistent_with_the_paper_scale():
     # KAMIM's reported curve sits at the uniform-attention value (SPEC §3): every value within 0.5 px of it.
-    assert all(abs(v - 99.7529) < 0.5 for v in paper_reference.ATTENTION_DISTANCE_PX["kamim"])
+    assert all(abs(v - 99.7529) < 0.5 for v in published.ATTENTION_DISTANCE_PX["kamim"])

@@ -5,7 +5,8 @@ import torch
 
 from kamim_paper.evidence.probing import logistic_regression_top1, pixel_features
 from kamim_paper.evidence.reconstruction import masked_pixel_errors
-from kamim_paper.evidence.records import difference_verdict, evidence_record, method_intervals
+from kamim_paper.evidence.records import evidence_record, method_intervals
+from kamim_paper.results.sentences import difference_verdict
 from kamim_paper.evidence.weighting import error_by_density_decile, masked_patches, top_weight_share
 from kamim_paper.results.artifacts import from_repo, relative_to_repo, REPOSITORY_ROOT
 from kamim_paper.experiments.runs import Variant, per_seed, seeded_variants

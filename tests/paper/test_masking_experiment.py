@@ -3,9 +3,10 @@ import pytest
 
 from kamim_paper.experiments.runs import seeded_variants
 from kamim_paper.experiments.masking_grid import arm_overrides, masking_arms, masking_variants, pixel_target_methods
+from kamim_paper.results.labels import reference_label
 from kamim_paper.runner.parameters import notebook_parameters
+from kamim_paper.sections.masking import masking_rows, masking_sentences
 from kamim_paper.sections.params import MaskingParams, section_defaults
-from kamim_paper.sections.masking_views import masking_rows, masking_sentences, reference_label
 
 
 def test_the_arms_are_every_strategy_and_mode_of_the_registry():

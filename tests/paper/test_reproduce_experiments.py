@@ -345,7 +345,7 @@ def test_schemas_reject_bad_parameters_naming_them(train_yaml, schema, extra, me
 
 
 def test_pretrain_probe_reuse_and_reconstruct_with_the_engine(train_yaml, tmp_path):
-    from kamim_paper.sections.pretrain_views import reconstruction_arrays
+    from kamim_paper.sections.pretrain import reconstruction_arrays
 
     setup = training_setup(str(train_yaml), [], tmp_path, "cpu")
     variants = experiments.method_variants(["simmim", "kamim"])

@@ -15,11 +15,7 @@ from matplotlib.figure import Figure
 from kamim_paper.results.figures import plots
 from kamim_lib.analysis.attention_pca import JointPCA
 from kamim_lib.analysis.fourier import FourierAnalysis
-from kamim_paper.results.tables.analysis import METHOD_NAMES
-
-
-def _display(label: str) -> str:
-    return METHOD_NAMES.get(label, label)
+from kamim_paper.results.labels import method_label
 
 
 def _aligned(curves: Mapping[str, dict]) -> tuple[list, dict[str, list]]:
@@ -45,10 +41,10 @@ def layer_curves_figure(summary: dict, metric: str, *, ylabel: str, title: str,
         horizontal: (label, y) of a dotted reference line, e.g. the uniform-attention distance.
         ax: draw into this Axes.
     """
-    ours = {_display(label): entries[metric] for label, entries in summary["models"].items()}
+    ours = {method_label(label): entries[metric] for label, entries in summary["models"].items()}
     paper = summary.get("paper", {}).get(metric, {})
     paper_model = summary.get("paper", {}).get("paper_model", "vit_b")
-    reference = {f"{_display(method)} ({paper_model}, read off ±0.5 %)": rows for method, rows in paper.items()}
+    reference = {f"{method_label(method)} ({paper_model}, read off ±0.5 %)": rows for method, rows in paper.items()}
     layers, aligned = _aligned({**ours, **{f"paper {name}": rows for name, rows in reference.items()}})
     figure = plots.plot_layer_curves({name: aligned[name] for name in ours}, layers=layers,
                                      reference={name: aligned[f"paper {name}"] for name in reference},
@@ -83,7 +79,7 @@ def _uniform_distances(summary: dict) -> dict[str, float]:
     values: dict[float, list[str]] = {}
     for label, entries in summary["models"].items():
         value = round(float(entries["uniform_attention_distance_px"]["value"][-1]), 2)
-        values.setdefault(value, []).append(_display(label))
+        values.setdefault(value, []).append(method_label(label))
     return {", ".join(labels): value for value, labels in values.items()}
 
 
@@ -104,12 +100,12 @@ def attention_curves_figure(summary: dict) -> Figure:
     share = {}
     for label, entries in summary["models"].items():
         distance, uniform = entries["attention_distance_px"], entries["uniform_attention_distance_px"]
-        share[_display(label)] = {"layer": distance["layer"],
+        share[method_label(label)] = {"layer": distance["layer"],
                                   "value": [None if d is None or u is None else 100 * d / u
                                             for d, u in zip(distance["value"], uniform["value"])]}
     paper_uniform = uniform_attention_distance(12, 16)
     paper_model = summary.get("paper", {}).get("paper_model", "vit_b")
-    reference = {f"{_display(method)} ({paper_model}, read off ±0.5 %)": {"layer": rows["layer"],
+    reference = {f"{method_label(method)} ({paper_model}, read off ±0.5 %)": {"layer": rows["layer"],
                                                        "value": [100 * v / paper_uniform for v in rows["value"]]}
                  for method, rows in summary.get("paper", {}).get("attention_distance_px", {}).items()}
     layers, aligned = _aligned({**share, **{f"paper {name}": rows for name, rows in reference.items()}})
@@ -152,7 +148,7 @@ def attention_maps_figure(images: np.ndarray, maps: Mapping[str, np.ndarray],
             image = axes[row, column].imshow(values[row], cmap="viridis", vmin=0.0, vmax=top)
             axes[row, column].plot(queries[label][1], queries[label][0], "rx", markersize=8)
             if row == 0:
-                axes[row, column].set_title(_display(label), fontsize="small")
+                axes[row, column].set_title(method_label(label), fontsize="small")
         if row == 0:
             axes[row, 0].set_title("input", fontsize="small")
     for ax in axes.flat:
@@ -175,7 +171,7 @@ def fourier_figure(summary: dict) -> Figure:
         profiles = [np.asarray(values, dtype=float) for values in entries["profiles"]["value"]]
         analysis = FourierAnalysis(delta_log_amplitude=np.array([p[-1] for p in profiles]), profiles=profiles,
                                    frequencies=[np.asarray(f, dtype=float) for f in entries["frequencies_pi"]["value"]])
-        plots.plot_fourier_profiles(analysis, labels=entries["profiles"]["layer"], title=_display(label), ax=ax)
+        plots.plot_fourier_profiles(analysis, labels=entries["profiles"]["layer"], title=method_label(label), ax=ax)
     return figure
 
 
@@ -197,7 +193,7 @@ def token_similarity_figure(summary: dict) -> Figure:
             drawn = True
             rows = entries[metric]
             ax.plot(rows["layer"], np.array(rows["value"], dtype=float), style, marker="o", color=colour,
-                    label=f"{_display(label)} ({kind})")
+                    label=f"{method_label(label)} ({kind})")
     ax.set_xlabel("block")
     ax.set_ylabel("mean token cosine similarity")
     ax.set_title(f"token homogeneity ({summary['model']})")
@@ -225,7 +221,7 @@ def tsne_figure(arrays: Mapping[str, np.ndarray], labels: list[str], layer: int,
     for ax, label in zip(axes, labels):
         score = "" if not scores or scores.get(label) is None else f"\nsilhouette by image {scores[label]:+.3f}"
         plots.plot_embedding(arrays[f"tsne/{label}/points"], colour_by,
-                             title=f"{_display(label)}: layer {layer}{score}", ax=ax)
+                             title=f"{method_label(label)}: layer {layer}{score}", ax=ax)
     figure.suptitle("t-SNE of every patch token, one colour per image", fontsize="small")
     return figure
 
@@ -238,7 +234,7 @@ def pca_figure(arrays: Mapping[str, np.ndarray], labels: list[str], block: int) 
         prefix = f"pca/{label}/"
         result = JointPCA(arrays[prefix + "pre"], arrays[prefix + "post"], arrays[prefix + "explained_variance_ratio"],
                           arrays[prefix + "components"], arrays[prefix + "mean"])
-        plots.plot_pre_post_pca(result, title=f"{_display(label)}: block {block}", ax=ax)
+        plots.plot_pre_post_pca(result, title=f"{method_label(label)}: block {block}", ax=ax)
     return figure
 
 
@@ -301,7 +297,7 @@ def reconstructions_figure(arrays: Mapping[str, np.ndarray], labels: list[str], 
         prediction = np.asarray(arrays[f"prediction/{label}"])
         if paste_visible and mask is not None:
             prediction = np.where(mask[:, None], prediction, np.asarray(arrays["reference"]))
-        panels[_display(label)] = prediction
+        panels[method_label(label)] = prediction
     figure = plots.plot_image_grid({name: images.astype(np.float32) / 255 for name, images in panels.items()},
                                    max_images=max_images, outline=mask if outline and mask is not None else None)
     if mask is not None:

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kamim_paper.evidence.checkpoint_measures import METRICS
 from kamim_paper.experiments.runs import relative_curve
 
 
@@ -333,7 +334,7 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
 
     Args:
         comparisons: ``{"a", "b", "metric", "mean", "ci95"}`` entries
-            (:func:`kamim_paper.sections.ablation_views.paired_comparisons`).
+            (:func:`kamim_paper.evidence.ablation.paired_comparisons`).
         metric_names: metric -> axis label, in panel order (metrics without comparisons are left out).
         seeds: how many paired seeds the differences are over (for the titles).
     """
@@ -371,3 +372,18 @@ def plot_paired_comparisons(comparisons: Sequence[dict], *, metric_names: Mappin
     note = f"mean and 95 % CI over {seeds} seeds (red: the interval excludes 0)"
     figure.suptitle((textwrap.fill(title, 110) + "\n" if title else "") + note, fontsize="medium")
     return figure
+
+
+def ablation_comparisons_figure(evidence: dict, *, title: str) -> Figure:
+    """Every paired difference of an ablation record (notebooks 05/06) with its 95 % interval, one panel per metric."""
+    return plot_paired_comparisons(evidence["comparisons"], metric_names=METRICS,
+                                                    seeds=len(evidence["seeds"]), title=title)
+
+
+def ablation_density_figure(evidence: dict) -> Figure:
+    """Unweighted masked-patch error per keypoint-density bin of every variant (mean and 95 % CI over seeds)."""
+    return plot_density_deciles(
+        evidence["error_by_density_decile"],
+        title=f"masked-patch error by {evidence['deciles_by']['detector']} keypoint density (w_ps = "
+              f"{evidence['deciles_by']['weight_patch_size']} px; mean and 95 % CI over {len(evidence['seeds'])} "
+              f"seeds)")

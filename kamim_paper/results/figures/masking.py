@@ -19,7 +19,7 @@ def plot_masking_evidence(evidence: dict, *, title: str = "") -> Figure:
     no bar error), the seeds as dots, the baselines as dashed lines (legends outside the axes).
 
     Args:
-        evidence: :func:`kamim_paper.sections.masking_views.masking_evidence`.
+        evidence: :func:`kamim_paper.sections.masking.masking_evidence`.
     """
     from kamim_lib.stats import mean_and_ci
 

@@ -39,7 +39,7 @@ def plot_layer_curves(curves: Mapping[str, Sequence[float]], *, layers: Sequence
     Args:
         curves: name → one value per layer, measured here.
         layers: x tick labels (e.g. 1…12, or ["x", 1, …, 11] for Fourier); None numbers from 1.
-        reference: name → the paper's values on the same layers (``paper_reference``), drawn dashed as "paper: name".
+        reference: name → the paper's values on the same layers (``kamim_paper.results.published``), drawn dashed as "paper: name".
         ylabel, title: axis label and title.
         ax: draw into this Axes instead of a new figure.
 

@@ -1,9 +1,9 @@
 """Markdown tables of the analysis summaries: per-layer curves, and reconstructions beside the paper's ranges."""
 from __future__ import annotations
 
+from kamim_paper.results.labels import METHOD_NAMES, method_label
 from kamim_paper.results.tables.markdown import comparison_table, markdown_table, provenance_line
 
-METHOD_NAMES = {"simmim": "SimMIM", "kamim": "KAMIM"}
 RECONSTRUCTION_METRICS = ("psnr_masked", "psnr_full", "ssim_masked", "ssim_full")
 
 
@@ -29,12 +29,12 @@ def per_layer_table(summary: dict, metric: str, *, title: str, digits: int = 2) 
         raise ValueError(f"metric {metric!r} is not in the summary of {missing}; it has "
                          f"{sorted(next(iter(models.values())))}.")
     paper = summary.get("paper", {}).get(metric, {})
-    columns = {METHOD_NAMES.get(label, label): dict(zip(map(_layer_key, entries[metric]["layer"]),
+    columns = {method_label(label): dict(zip(map(_layer_key, entries[metric]["layer"]),
                                                         entries[metric]["value"]))
                for label, entries in models.items()}
     paper_model = summary.get("paper", {}).get("paper_model", "vit_b")
     for method, rows in paper.items():
-        columns[f"paper {METHOD_NAMES.get(method, method)} ({paper_model})"] = dict(
+        columns[f"paper {method_label(method)} ({paper_model})"] = dict(
             zip(map(_layer_key, rows["layer"]), rows["value"]))
     layers = []
     for values in columns.values():
@@ -80,7 +80,7 @@ def reconstruction_table(summary: dict) -> str:
     if "floor" in summary:
         scored[FLOOR_ROW] = summary["floor"]
     for label, entries in scored.items():
-        name = METHOD_NAMES.get(label, label)
+        name = method_label(label)
         for metric, value in entries.get("original_convention", {}).items():
             rows.append({"model": name, "metric": metric, "convention": ORIGINAL_CONVENTION, "ours": value,
                          "paper": _paper_range(summary, metric) if label in METHOD_NAMES else None})

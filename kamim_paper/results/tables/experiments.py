@@ -9,21 +9,11 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from kamim_lib._validation import check_choice
+from kamim_paper.results.labels import display_label
 
 # Evaluation metrics of a result, in table order, with their display names.
 EVALUATION_METRICS = {"top1": "top-1 %", "top5": "top-5 %", "knn_top1": "kNN top-1 %", "knn_top5": "kNN top-5 %"}
 FINAL_LOSS = "final train loss"
-
-
-def display_label(value) -> str:
-    """A table label cell: ``8`` -> "8", ``0.25`` -> "0.25", None -> "n/a" (not applicable)."""
-    from kamim_paper.results.tables.markdown import NOT_AVAILABLE
-
-    if value is None:
-        return NOT_AVAILABLE
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def _labels(values: Mapping) -> dict:
@@ -52,7 +42,7 @@ def evaluation_rows(results: Sequence[dict], *, with_paper: bool = False,
 
     Returns:
         Dicts with the result's ``fields``, ``variant``, ``model``, ``dataset``, ``protocol``, ``metric`` (display
-        name) as text (:func:`display_label`), and the numbers ``ours`` and ``paper``.
+        name) as text (:func:`~kamim_paper.results.labels.display_label`), and the numbers ``ours`` and ``paper``.
     """
     rows = []
     for result in results:
@@ -114,20 +104,20 @@ def evidence_table(record: dict, *, title: str, baseline_names: Mapping[str, str
 
     The paper column reads "n/a": the paper reports no such number for this setting.
     """
-    from kamim_paper.evidence.records import difference_verdict, method_intervals
+    from kamim_paper.evidence.records import method_intervals
+    from kamim_paper.results.sentences import difference_verdict, interval
     from kamim_paper.results import markdown_table
     from kamim_paper.results.tables.markdown import NOT_AVAILABLE
 
     metric = record["paired_difference"]["metric"]
     n = str(len(record["seeds"]))
-    rows = [[method, n, mean, f"[{low:.{digits}f}, {high:.{digits}f}]", NOT_AVAILABLE]
+    rows = [[method, n, mean, interval((low, high), f".{digits}f"), NOT_AVAILABLE]
             for method, (mean, low, high) in method_intervals(record).items()]
     rows += [[f"baseline: {baseline_names.get(name, name)}", "-", value, "-", NOT_AVAILABLE]
              for name, value in record["baselines"].items()]
     difference = record["paired_difference"]
-    low, high = difference["ci95"]
     rows.append([f"paired difference {difference['a']} − {difference['b']}", n, difference["mean"],
-                 f"[{low:.{digits}f}, {high:.{digits}f}]", NOT_AVAILABLE])
+                 interval(difference["ci95"], f".{digits}f"), NOT_AVAILABLE])
     better = "lower is better" if lower_is_better else "higher is better"
     # the table ends with a newline: one more makes the blank line that keeps the verdict out of the table; the
     # blank line after the verdict keeps a provenance line appended to the text a paragraph of its own
