@@ -97,10 +97,5 @@ def read_result(name: str, params, setup: AnalysisSetup, *, arrays: bool = True)
                          summaries.read_arrays(files.arrays) if arrays else None)
 
 
-def labels(result: SectionResult) -> list[str]:
-    """The analysed models' labels, the random init last."""
-    return list(result["models"])
-
-
 __all__ = ["inputs", "ensure_pretrained", "pretraining_parameters", "pretrain_command", "needs_pretraining_record",
-           "pretraining_record_present", "missing_checkpoints", "read_result", "labels"]
+           "pretraining_record_present", "missing_checkpoints", "read_result"]

@@ -19,7 +19,8 @@ from kamim_paper.results import summaries
 from kamim_paper.results.figures import analysis as figures
 from kamim_paper.results.tables import analysis as tables
 from kamim_paper.results.tables.analysis import in_paper_setting
-from kamim_paper.sections.analysis_views import inputs, labels, read_result
+from kamim_paper.results.labels import model_labels as labels
+from kamim_paper.sections.analysis_views import inputs, read_result
 from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import ReconstructionParams as Params
 
