@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,11 @@ LOCK = "requirements/lock.txt"
 # pins triggers a re-install.
 ENVIRONMENTS = {"main": (ROOT / ".venv", None),
                 "xla": (ROOT / ".venv-xla", "requirements/xla-pair.txt")}
+# The CUDA libraries of the XLA pair's torch, installed first in groups (the file says why).
+XLA_CUDA_GROUPS = "requirements/xla-cuda.txt"
+# Free disk an environment needs while it installs (measured on Linux x86_64: .venv 5.4 GB; .venv-xla 7.8 GB plus
+# pip's downloads of one group, at most 1.3 GB), with some room for the tests' outputs.
+NEEDED_GB = {"main": 7.0, "xla": 10.0}
 # The lock's lines that a different torch release replaces: torch's own family and the CUDA libraries it pins.
 TORCH_FAMILY = re.compile(r"^(torch|torchvision|torchaudio|torch-xla|torch_xla|triton|nvidia-[\w.-]+|cuda-[\w.-]+)==",
                           re.IGNORECASE)
@@ -50,7 +56,7 @@ def _venv_bin(venv_dir: Path, name: str) -> Path:
 
 def _environment_hash(pins: str | None) -> str:
     digest = hashlib.sha256(sys.version.encode())
-    for name in ("pyproject.toml", "setup.py", LOCK, *([pins] if pins else [])):
+    for name in ("pyproject.toml", "setup.py", LOCK, *([pins, XLA_CUDA_GROUPS] if pins else [])):
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
 
@@ -61,24 +67,64 @@ def lock_without_torch_family(lock_text: str) -> str:
     return "".join(line for line in lock_text.splitlines(keepends=True) if not TORCH_FAMILY.match(line.strip()))
 
 
+def requirement_groups(text: str) -> list[list[str]]:
+    """The requirement lines of ``text`` in groups: paragraphs separated by blank lines, comments left out."""
+    groups, current = [], []
+    for line in text.splitlines() + [""]:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            current.append(line)
+        elif current and not line:
+            groups.append(current)
+            current = []
+    return groups
+
+
 def install_commands(venv_dir: Path, python: Path, pins: str | None) -> list[list]:
     """The pip commands that install the project into ``venv_dir``, every version from the lock (see the module
-    docstring); with ``pins``, that file's torch family instead of the lock's (written as ``<venv>/constraints.txt``).
+    docstring); with ``pins``, that file's torch family instead of the lock's (written as ``<venv>/constraints.txt``),
+    after the CUDA libraries of :data:`XLA_CUDA_GROUPS`, one group per command.
     """
     # --no-compile: no .pyc for every file of every package at install (torch alone has thousands);
     # warm_bytecode_cache compiles only what the project imports (measured: 97 s install + 24 s warm-up).
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "-q"]
+    # --no-cache-dir: no second copy of every downloaded wheel in ~/.cache (gigabytes for the CUDA libraries).
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--no-cache-dir", "-q"]
     if pins is None:
         return [pip + ["-c", LOCK, "-e", ".[test]"]]
     constraints = venv_dir / "constraints.txt"
-    return [pip + ["-c", constraints, "-r", pins],
-            # the pins are passed again as a constraint so that no dependency can move torch off them
-            pip + ["-c", pins, "-c", constraints, "-e", ".[test]"]]
+    cuda = [pip + ["-c", constraints, *group]
+            for group in requirement_groups((ROOT / XLA_CUDA_GROUPS).read_text())]
+    return cuda + [pip + ["-c", constraints, "-r", pins],
+                   # the pins are passed again as a constraint so that no dependency can move torch off them
+                   pip + ["-c", pins, "-c", constraints, "-e", ".[test]"]]
+
+
+class SetupFailed(Exception):
+    """A setup step failed; the message says which and what to do (printed without a traceback)."""
+
+
+def check_free_disk(name: str, venv_dir: Path) -> None:
+    """Refuse to start an install that cannot fit: a full disk in the middle of pip leaves a broken environment.
+
+    Raises:
+        SetupFailed: less free space than :data:`NEEDED_GB` where the environment goes.
+    """
+    free_gb = shutil.disk_usage(venv_dir.parent).free / 1e9
+    if free_gb < NEEDED_GB[name]:
+        raise SetupFailed(f"{venv_dir.name} needs about {NEEDED_GB[name]:.0f} GB of free disk to install, and "
+                          f"{venv_dir.parent} has {free_gb:.1f} GB free. Free some space (for example remove old "
+                          f"virtual environments or ~/.cache/pip) and run the same command again.")
 
 
 def _run(cmd: list[str]) -> None:
+    """Run a setup step; a failure becomes :class:`SetupFailed` naming the step (its own output is above)."""
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+    status = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+    if status != 0:
+        raise SetupFailed(f"this setup step failed with exit status {status} (its output is above):\n  "
+                          + " ".join(str(c) for c in cmd) + "\nFix what it reports (\"No space left on device\": "
+                          "free disk space) and run the same command again: the environment is completed, not "
+                          "rebuilt from scratch.")
 
 
 def warm_bytecode_cache(python: Path) -> None:
@@ -114,6 +160,8 @@ def ensure_environment(name: str = "main") -> Path:
     if stamp.exists() and stamp.read_text().strip() == wanted:
         return python
     start = time.monotonic()
+    if not venv_dir.exists():  # a second try completes what is there: its files already take their space
+        check_free_disk(name, venv_dir)
     if not python.exists():
         print(f"Creating virtual environment in {venv_dir} ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
@@ -206,4 +254,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except SetupFailed as failure:
+        print(f"error: {failure}", file=sys.stderr, flush=True)
+        sys.exit(1)

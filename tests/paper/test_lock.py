@@ -92,4 +92,7 @@ def test_the_xla_environment_takes_the_lock_without_its_torch_family():
     xla = tasks.ENVIRONMENTS["xla"][1]
     commands = tasks.install_commands(Path("/venv-xla"), Path("/venv-xla/bin/python"), xla)
     assert all(str(Path("/venv-xla") / "constraints.txt") in map(str, command) for command in commands)
-    assert xla in commands[0] and xla in commands[1]
+    cuda_groups = tasks.requirement_groups((ROOT / tasks.XLA_CUDA_GROUPS).read_text())
+    assert [command[-len(group):] for command, group in zip(commands, cuda_groups)] == cuda_groups
+    assert xla in commands[-2] and xla in commands[-1]
+    assert all("--no-cache-dir" in command for command in commands)
