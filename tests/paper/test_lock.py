@@ -71,7 +71,8 @@ def test_every_install_route_uses_the_lock():
 
 def test_the_environment_hash_covers_the_lock(tmp_path, monkeypatch):
     tasks = _tasks()
-    for name in ("pyproject.toml", "setup.py", "requirements/lock.txt", "requirements/xla-pair.txt"):
+    for name in ("pyproject.toml", "setup.py", "requirements/lock.txt", "requirements/xla-pair.txt",
+                 "requirements/xla-cuda.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text((ROOT / name).read_text())
     monkeypatch.setattr(tasks, "ROOT", tmp_path)
