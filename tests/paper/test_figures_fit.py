@@ -191,13 +191,9 @@ def finetune_evidence():
 
 
 def _comparisons(section: str, name: str):
-    from kamim_paper.evidence.checkpoint_measures import METRICS
-
     summary = _summary(section)
-    evidence = summary["evidence"]
-    return experiments.plot_paired_comparisons(evidence["comparisons"], metric_names=METRICS,
-                                               seeds=len(evidence["seeds"]),
-                                               title=f"{name} ({_where(summary)}): paired differences")
+    return experiments.ablation_comparisons_figure(summary["evidence"],
+                                                   title=f"{name} ({_where(summary)}): paired differences")
 
 
 def detector_ablation():
@@ -209,10 +205,7 @@ def sweep_comparisons():
 
 
 def _section_density(section: str):
-    evidence = _summary(section)["evidence"]
-    return experiments.plot_density_deciles(
-        evidence["error_by_density_decile"],
-        title=_density_title(evidence, evidence["deciles_by"]["detector"], evidence["deciles_by"]["weight_patch_size"]))
+    return experiments.ablation_density_figure(_summary(section)["evidence"])
 
 
 def detector_error_by_density():
@@ -399,6 +392,8 @@ COVERED = {
     "experiments.plot_heatmaps": "wps_temperature_sweep", "experiments.plot_evidence": "pretrain_val_masked_l1",
     "experiments.plot_density_deciles": "pretrain_error_by_density",
     "experiments.plot_paired_comparisons": "sweep_comparisons", "masking.plot_masking_evidence": "masking_strategies",
+    "experiments.ablation_comparisons_figure": "detector_ablation",
+    "experiments.ablation_density_figure": "detector_error_by_density",
     "method.method_figure": "method_keypoint_weights", "peers.plot_seed_bars": "peers_seed_bars",
     "peers.plot_dynamic_inference": "peers_dynamic_inference",
 }
