@@ -111,11 +111,6 @@ def pretrain_reconstructions():
     return analysis.reconstructions_figure(arrays, labels, max_images=4)
 
 
-def _density_title(evidence: dict, detector: str, weight_patch_size) -> str:
-    return (f"masked-patch error by {detector} keypoint density (w_ps = {weight_patch_size} px; mean and 95 % CI "
-            f"over {len(evidence['seeds'])} seeds)")
-
-
 def pretrain_error_by_density():
     evidence = _summary("pretrain")["evidence"]
     weighting = evidence["weighting"]
