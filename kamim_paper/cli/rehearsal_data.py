@@ -24,6 +24,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def dry_run_command(imagenet_root, imagenette_root) -> str:
+    """The `kamim reproduce` command line that rehearses the paper path on the written roots."""
+    return (f"kamim reproduce --profile paper-dryrun --set data_root={imagenet_root} "
+            f"--set analysis_data_root={imagenette_root}")
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here, not at the top: building `kamim`'s parser must not import torch (kamim_paper/cli/__init__.py).
     from kamim_lib.data.rehearsal import write_rehearsal_data
@@ -35,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     for folder in (written.imagenet, written.imagenette):
         counts = ", ".join(f"{split} {count}" for split, count in folder.images.items())
         print(f"{folder.root}: {folder.classes} classes, {counts} images, {folder.bytes / 1e6:.1f} MB")
+    # One --set per assignment: `--set` takes a single NAME=VALUE (a second one would be a stray argument).
     print(f"wrote in {written.seconds:.1f} s; rehearse the paper path with\n"
-          f"  kamim reproduce --profile paper-dryrun --set data_root={written.imagenet.root} "
-          f"analysis_data_root={written.imagenette.root}")
+          f"  {dry_run_command(written.imagenet.root, written.imagenette.root)}\n"
+          "  (add --set device=cpu where there is no GPU)")
     return 0

@@ -1,11 +1,12 @@
 """`kamim rehearsal-data OUT_DIR`: writes both rehearsal roots and says how to use them; bad input is one line."""
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
 
-from kamim_paper.cli import main
+from kamim_paper.cli import build_parser, main
 from kamim_paper.cli.errors import EXIT_USAGE
 
 
@@ -17,8 +18,13 @@ def test_writes_both_roots_and_prints_the_dry_run_command(tmp_path, capsys):
     out = tmp_path / "rehearsal"
     assert main(["rehearsal-data", str(out), "--imagenet-train-per-class", "1"]) == 0
     printed = capsys.readouterr().out
-    assert f"--profile paper-dryrun --set data_root={out / 'imagenet'} " \
-           f"analysis_data_root={out / 'imagenette2-160'}" in printed
+    command = next(line.strip() for line in printed.splitlines() if "kamim reproduce" in line)
+    assert command == f"kamim reproduce --profile paper-dryrun --set data_root={out / 'imagenet'} " \
+                      f"--set analysis_data_root={out / 'imagenette2-160'}"
+    # The printed command is one `kamim` accepts, with both roots set (a single --set takes one NAME=VALUE).
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert args.profile == "paper-dryrun"
+    assert args.overrides == [f"data_root={out / 'imagenet'}", f"analysis_data_root={out / 'imagenette2-160'}"]
     assert "1000 classes, train 1000, val 1000 images" in printed and "10 classes, train 20, val 3925" in printed
     assert _count_files(out / "imagenet" / "train") == 1000 and _count_files(out / "imagenette2-160" / "val") == 3925
     assert len(list((out / "imagenet" / "val").iterdir())) == 1000

@@ -1,0 +1,114 @@
+"""The paper dry run's analysis notebooks (07–10) on the rehearsal data, through the runner (docs/paper-rehearsal.md).
+
+`kamim rehearsal-data` writes the ImageNet-1K and Imagenette2-160 layouts; `reproduce(only=the four analyses)` runs
+notebook 02 (the pretraining record the analyses read) and 07–10 with the `paper-dryrun` profile. Every analysis
+notebook gets exactly the parameters the dry run gives it (checked): ViT-B's inputs at 192 px, 64 images asked of
+the original's per-class 1/64 subsample (59 there), the query token (8, 3), maps of images 16–56, the t-SNE of
+hidden state 11, the PCA of block 12, and the reconstructions over the whole ImageNet validation folder.
+
+The one change is the architecture the pretraining runs train: ViT-Ti (``model=vit_t`` added to the profile's
+``train_overrides``, which no analysis notebook reads) instead of ViT-B. ViT-Ti has ViT-B's geometry (192 px,
+16-px patches: a 12 x 12 token grid, 12 blocks; checked), so every position above means what it means for ViT-B,
+at about a fifteenth of the arithmetic; `kamim reproduce --profile paper-dryrun` runs the same path with ViT-B.
+
+Not in CI yet: it is too slow (docs/paper-rehearsal.md, "The dry run's analyses in CI"). Measured on the 2-core
+machine beside other work: rehearsal data 12 s, notebook 02 94 s, 07 98 s, 08 36 s, 09 83 s, and 10 about 50 s per
+batch of 32 of the 1000 validation images (about 27 minutes), whatever the model: scoring each batch (SSIM in
+float64 for four predictions) costs more than the ViT-Ti forwards. Set KAMIM_DRYRUN_ANALYSES=1 to run it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from kamim_lib.data.rehearsal import write_rehearsal_data
+from kamim_lib.models.registry import model_arch
+from kamim_paper.results.run_report import REPORT_NAME
+from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
+from kamim_paper.runner.profiles import load_profile
+from kamim_paper.runner.runner import parameters_for, reproduce
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(os.environ.get("KAMIM_DRYRUN_ANALYSES") != "1",
+                                 reason="about 35 minutes on 2 cores (module docstring); KAMIM_DRYRUN_ANALYSES=1 runs it")]
+
+ANALYSES = ["attention", "fourier", "tokens", "reconstructions"]
+CI_MODEL = "vit_t"
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper_dryrun")
+    # One training image per class is enough: the dry run trains on the first 8. Validation as the command's
+    # default (1 per class: 1000 images), which the reconstructions score in full.
+    data = write_rehearsal_data(root / "data", imagenet_train_per_class=1)
+    dryrun = load_profile("paper-dryrun").with_overrides(
+        [f"data_root={data.imagenet.root}", f"analysis_data_root={data.imagenette.root}", "device=cpu"])
+    overrides = [*dryrun.parameters["train_overrides"], f"model={CI_MODEL}"]
+    ci = dryrun.with_overrides([f"train_overrides={json.dumps(overrides)}"])
+    lines: list[str] = []
+    start = time.monotonic()
+    failures = reproduce(ci, only=ANALYSES, out_dir=root / "out", log=lines.append)
+    return {"out": root / "out", "failures": failures, "log": lines, "dryrun": dryrun, "ci": ci,
+            "data": data, "seconds": time.monotonic() - start}
+
+
+def _summary(dry_run, section: str) -> dict:
+    return json.loads((dry_run["out"] / section / "summary.json").read_text())
+
+
+def test_the_ci_architecture_has_vit_bs_geometry():
+    ours, theirs = model_arch(CI_MODEL), model_arch("vit_b")
+    assert (ours.img_size, ours.patch_size, ours.depth) == (theirs.img_size, theirs.patch_size, theirs.depth)
+
+
+def test_every_analysis_notebook_gets_the_dry_runs_parameters(dry_run, tmp_path):
+    for section in (s for s in SECTIONS if s.name in ANALYSES):
+        notebook = notebooks_dir() / section.notebook
+        ours, theirs = (parameters_for(section, profile, notebook, force=False, output_dir=tmp_path)
+                        for profile in (dry_run["ci"], dry_run["dryrun"]))
+        assert ours == theirs, section.name
+        assert "train_overrides" not in ours
+
+
+def test_pretraining_and_the_four_analyses_run(dry_run):
+    assert dry_run["failures"] == [], "\n".join(dry_run["log"])
+    report = json.loads((dry_run["out"] / REPORT_NAME).read_text())
+    assert report["profile"] == "paper-dryrun"
+    assert {name: entry["outcome"] for name, entry in report["sections"].items()} == \
+        dict.fromkeys(["pretrain", *ANALYSES], "ok")
+    record = json.loads((dry_run["out"] / "pretrain" / "checkpoints.json").read_text())
+    assert record["model"] == CI_MODEL and sorted(record["checkpoints"]) == ["kamim", "simmim"]
+    for section in ANALYSES:
+        summary = _summary(dry_run, section)
+        assert summary["model"] == CI_MODEL
+        assert summary["checkpoint_sources"]["kamim"] == summary["checkpoint_sources"]["simmim"] == \
+            "pretraining record"
+    print(f"pretraining + notebooks 07-10 on the rehearsal data: {dry_run['seconds']:.0f} s")
+
+
+def test_attention_analyses_the_59_images_of_the_originals_subsample(dry_run):
+    images = _summary(dry_run, "attention")["images"]
+    assert images["dataset"] == "imagenette" and images["split"] == "val" and images["num_images"] == 59
+    assert images["note"].startswith("59 images analysed, not the 64 asked")
+    # The first images of every class's 1/64 subsample: cassette player's 357 give 5, the others 6.
+    assert images["labels"].count(2) == 5 and all(images["labels"].count(c) == 6 for c in range(10) if c != 2)
+    summary = _summary(dry_run, "attention")
+    assert summary["attention_maps"]["query"] == [8, 3]
+    assert all(len(summary["models"][label]["nmi"]["value"]) == 12 for label in summary["models"])
+
+
+def test_fourier_and_tokens_analyse_the_first_16_images(dry_run):
+    for section in ("fourier", "tokens"):
+        images = _summary(dry_run, section)["images"]
+        assert images["num_images"] == 16 and images["indices"][:7] == [0, 1, 2, 3, 4, 5, 387], section
+
+
+def test_reconstructions_score_the_whole_rehearsal_imagenet_val(dry_run):
+    summary = _summary(dry_run, "reconstructions")
+    assert summary["images"]["dataset"] == "imagenet" and summary["images"]["split"] == "val"
+    assert summary["images"]["num_images"] == dry_run["data"].imagenet.images["val"] == 1000
+    assert {"simmim", "kamim"} <= set(summary["models"])
