@@ -7,7 +7,7 @@ import torch
 
 from kamim_lib.analysis.pixels import IMAGENET_MEAN, IMAGENET_STD, unnormalize
 from kamim_lib.analysis.psnr import psnr
-from kamim_lib.analysis.ssim import ssim
+from kamim_lib.analysis.ssim import ssim_masked_and_full
 
 METRIC_NAMES = ("psnr_masked", "psnr_full", "ssim_masked", "ssim_full")
 
@@ -36,9 +36,10 @@ def reconstruction_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch
     """
     if normalized:
         pred, target = unnormalize(pred, mean, std), unnormalize(target, mean, std)
+    ssim_masked, ssim_full = ssim_masked_and_full(pred, target, mask, data_range)
     return {
         "psnr_masked": psnr(pred, target, mask, data_range, max_psnr_db),
         "psnr_full": psnr(pred, target, None, data_range, max_psnr_db),
-        "ssim_masked": ssim(pred, target, mask, data_range),
-        "ssim_full": ssim(pred, target, None, data_range),
+        "ssim_masked": ssim_masked,
+        "ssim_full": ssim_full,
     }

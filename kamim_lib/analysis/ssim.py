@@ -10,7 +10,6 @@ mask gives exactly the full-image score. An image whose mask selects no pixel in
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from kamim_lib._validation import check_positive
 from kamim_lib.analysis._images import image_pair, optional_pixel_mask
@@ -38,13 +37,25 @@ def _symmetric_pad(x: torch.Tensor, radius: int) -> torch.Tensor:
     return torch.cat((x[..., :radius].flip(-1), x, x[..., -radius:].flip(-1)), dim=-1)
 
 
+def _band(size: int, taps: torch.Tensor) -> torch.Tensor:
+    """(size + 2r, size) matrix whose column j holds the taps at rows j … j + 2r: ``padded @ band`` filters rows."""
+    band = torch.zeros(size + taps.shape[0] - 1, size, dtype=taps.dtype, device=taps.device)
+    columns = torch.arange(size, device=taps.device)
+    for offset, tap in enumerate(taps):
+        band[columns + offset, columns] = tap
+    return band
+
+
 def _gaussian_blur(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian filter of (N, H, W) maps, same size out."""
+    """Separable Gaussian filter of (N, H, W) maps, same size out.
+
+    Each pass is a product with a banded matrix: a BLAS matmul, where a float64 conv2d on the CPU has no fast
+    kernel (measured for 480 maps of 192 x 192 on 2 cores: 0.56 s against 2.07 s, equal within 4e-16).
+    """
     radius = taps.shape[0] // 2
-    padded = _symmetric_pad(x, radius).unsqueeze(1)
-    blurred = F.conv2d(padded, taps.reshape(1, 1, 1, -1))
-    blurred = F.conv2d(blurred, taps.reshape(1, 1, -1, 1))
-    return blurred.squeeze(1)
+    padded = _symmetric_pad(x, radius)
+    height, width = x.shape[-2:]
+    return _band(height, taps).T @ (padded @ _band(width, taps))
 
 
 def ssim_map(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, sigma: float = 1.5,
@@ -80,6 +91,28 @@ def ssim_map(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0, 
     return (numerator / denominator).reshape(batch, channels, height, width)
 
 
+def _mean_over(similarity: torch.Tensor, weights: torch.Tensor, radius: int) -> torch.Tensor:
+    """(B,) weighted mean of a (B, C, H, W) SSIM map over channels and pixels, a radius-wide border excluded."""
+    inner = (..., slice(radius, similarity.shape[-2] - radius), slice(radius, similarity.shape[-1] - radius))
+    similarity, weights = similarity[inner], weights[inner]
+    total = (similarity * weights).sum(dim=(1, 2, 3))
+    return total / (weights.sum(dim=(1, 2, 3)) * similarity.shape[1])
+
+
+def ssim_masked_and_full(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, data_range: float = 1.0,
+                         sigma: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ssim(pred, target, mask), ssim(pred, target))`` from one SSIM map (the map is the whole cost).
+
+    Returns:
+        two float (B,) tensors: the masked and the full-image score.
+    """
+    pred, target = image_pair(pred, target, data_range)
+    similarity = ssim_map(pred, target, data_range, sigma)
+    radius = int(TRUNCATE * sigma + 0.5)
+    return (_mean_over(similarity, optional_pixel_mask(mask, pred), radius),
+            _mean_over(similarity, optional_pixel_mask(None, pred), radius))
+
+
 def ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, data_range: float = 1.0,
          sigma: float = 1.5) -> torch.Tensor:
     """Mean SSIM of each image, over the full image or over masked pixels only.
@@ -95,9 +128,4 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = N
     """
     pred, target = image_pair(pred, target, data_range)
     similarity = ssim_map(pred, target, data_range, sigma)
-    weights = optional_pixel_mask(mask, pred)
-    radius = int(TRUNCATE * sigma + 0.5)
-    inner = (..., slice(radius, similarity.shape[-2] - radius), slice(radius, similarity.shape[-1] - radius))
-    similarity, weights = similarity[inner], weights[inner]
-    total = (similarity * weights).sum(dim=(1, 2, 3))
-    return total / (weights.sum(dim=(1, 2, 3)) * similarity.shape[1])
+    return _mean_over(similarity, optional_pixel_mask(mask, pred), int(TRUNCATE * sigma + 0.5))

@@ -7,6 +7,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from kamim_lib.analysis import (IMAGENET_MEAN, IMAGENET_STD, masked_input, paste_visible, pixel_mask, psnr,
                                 reconstruction_metrics, ssim, ssim_map, unnormalize)
+from kamim_lib.analysis.ssim import ssim_masked_and_full
 
 
 def textured(batch=2, channels=3, height=48, width=40, seed=0, dtype=torch.float64):
@@ -149,3 +150,12 @@ def test_image_metrics_reject_mismatched_inputs():
         psnr(torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8), data_range=0)
     with pytest.raises(ValueError, match="images"):
         psnr(torch.zeros(2, 3, 8, 8), torch.zeros(2, 3, 8, 8), torch.ones(3, 2, 2))
+
+
+def test_the_masked_and_full_ssim_of_one_map_equal_the_two_separate_scores():
+    generator = torch.Generator().manual_seed(3)
+    target = torch.rand(3, 3, 48, 48, generator=generator, dtype=torch.float64)
+    pred = (target + 0.2 * torch.randn(target.shape, generator=generator, dtype=torch.float64)).clamp(0, 1)
+    mask = (torch.rand(3, 3, 3, generator=generator) < 0.5).float()
+    masked, full = ssim_masked_and_full(pred, target, mask)
+    assert torch.equal(masked, ssim(pred, target, mask)) and torch.equal(full, ssim(pred, target))
