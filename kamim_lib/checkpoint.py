@@ -11,6 +11,8 @@ A checkpoint is a dict of tensors and plain containers only (so it loads without
 
 ``progress`` says where to continue: epoch ``e`` with its first ``b`` micro-batches already consumed (data order
 and augmentation are functions of seed, epoch and position, so skipping them is exact), ``s`` optimiser steps done.
+A finished run's checkpoint has ``"optimizer"``, ``"scheduler"`` and ``"scaler"`` None unless the run set
+``keep_training_state`` (:func:`kamim_lib.engine.training_state.checkpoint_state` says why).
 """
 from __future__ import annotations
 

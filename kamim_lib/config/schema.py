@@ -137,6 +137,10 @@ class TrainConfig:
     checkpoint_every_steps: int = param(0, "also save a resumable checkpoint every N optimiser steps "
                                            "(0: at the end of each epoch only)", minimum=0, identity=False)
     resume: bool = param(True, "continue from the run's last checkpoint when one exists", identity=False)
+    keep_training_state: bool = param(False, "keep the optimiser, schedule and scaler state in the checkpoint of a "
+                                             "finished run (false: weights and progress only; a finished run never "
+                                             "trains again, and AdamW's two moment buffers make a ViT-B "
+                                             "checkpoint 1.04 GB instead of 0.35 GB)", identity=False)
     log_every_steps: int = param(20, "optimiser steps between progress-bar updates and (on XLA) loss checks",
                                  minimum=1, identity=False)
     progress: bool = param(True, "show a tqdm progress bar", identity=False)

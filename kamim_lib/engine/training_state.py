@@ -37,13 +37,20 @@ class Progress:
 def checkpoint_state(*, config: TrainConfig, model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule,
                      scaler, progress: Progress, rank_states: list, derived: dict,
                      task_state: dict | None = None) -> dict:
-    """The checkpoint dict (see :mod:`kamim_lib.checkpoint`); tensors may still be on the device."""
+    """The checkpoint dict (see :mod:`kamim_lib.checkpoint`); tensors may still be on the device.
+
+    A finished run's checkpoint leaves out the optimiser, schedule and scaler (None) unless
+    ``config.keep_training_state``: ``epochs`` is part of the run id, so a finished run never trains again, and
+    only its weights are read afterwards (probing, fine-tuning, analyses).
+    """
+    slim = progress.finished and not config.keep_training_state
     return {
         "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
         "section": config.section, "run_id": run_id(config), "config_hash": config_hash(config),
         "model_name": config.model, "config": config_to_dict(config), "derived": dict(derived),
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else None,
+        "model": model.state_dict(), "optimizer": None if slim else optimizer.state_dict(),
+        "scheduler": None if slim else schedule.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None and not slim else None,
         "progress": asdict(progress), "ranks": rank_states, "task": task_state or {},
     }
 
@@ -76,11 +83,17 @@ def restore_training_state(state: dict, *, config: TrainConfig, model: torch.nn.
     load_state_strict(model, state["model"], what="resumed model")
     if task is not None:
         task.load_state_dict(state.get("task") or {})
-    optimizer.load_state_dict(state["optimizer"])
-    schedule.load_state_dict(state["scheduler"])
-    if scaler is not None and state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
     progress = Progress(**state["progress"])
+    if state.get("optimizer") is None:
+        # A finished run's slim checkpoint: nothing is left to train, only the final evaluation runs again.
+        if not progress.finished:
+            raise CheckpointError(f"{str(path)!r} holds no optimiser state but its run is not finished; it cannot "
+                                  "be resumed. Delete it to train the run again, or set run_name=<new name>.")
+    else:
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
     rank_states = state.get("ranks") or []
     if len(rank_states) == runtime.world_size:  # guaranteed by the geometry check above
         mine = rank_states[runtime.rank]

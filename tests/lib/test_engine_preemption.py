@@ -20,7 +20,8 @@ from kamim_lib.engine.preemption import EXIT_PREEMPTED
 from engine_fixtures import state_dicts_equal, tiny_config
 
 WORKER = Path(__file__).resolve().parents[1] / "engine_worker.py"
-RESUMABLE = {"deterministic": True}  # 2 epochs x 8 optimiser steps (TINY)
+# 2 epochs x 8 optimiser steps (TINY); the finished checkpoint keeps the optimiser state the tests compare.
+RESUMABLE = {"deterministic": True, "keep_training_state": True}
 
 
 def run_worker(job: dict, expected_code: int = 0, *, processes: int = 1) -> subprocess.CompletedProcess:

@@ -18,8 +18,9 @@ from kamim_lib.runtime import Runtime
 from engine_fixtures import state_dicts_equal, tiny_config
 
 WORKER = Path(__file__).resolve().parents[1] / "engine_worker.py"
-# 2 epochs x 8 optimiser steps; checkpoints every 3 steps and at epoch ends; deterministic kernels.
-RESUMABLE = {"checkpoint_every_steps": 3, "deterministic": True}
+# 2 epochs x 8 optimiser steps; checkpoints every 3 steps and at epoch ends; deterministic kernels; the finished
+# checkpoint keeps the optimiser state the test compares.
+RESUMABLE = {"checkpoint_every_steps": 3, "deterministic": True, "keep_training_state": True}
 
 
 def run_worker(job: dict, *, expect_kill: bool = False) -> subprocess.CompletedProcess:
@@ -110,3 +111,39 @@ def test_without_a_cheap_sync_a_mid_epoch_checkpoint_is_refused_after_a_non_fini
     state = load_checkpoint(run_dir(config) / "checkpoints" / "checkpoint-last.pt")
     assert state["progress"]["optimizer_steps"] == 4
     assert all(torch.isfinite(value).all() for value in state["model"].values())
+
+
+def test_a_finished_checkpoint_keeps_only_what_a_finished_run_needs(tmp_path):
+    """The last checkpoint of a finished run drops the optimiser, schedule and scaler (a finished run never trains
+    again); losing summary.json then only re-runs the final evaluation, from the slim checkpoint."""
+    config = tiny_config(tmp_path, num_workers=0)
+    summary = fit(config)
+    path = run_dir(config) / "checkpoints" / "checkpoint-last.pt"
+    state = load_checkpoint(path)
+    assert state["progress"]["finished"] and state["optimizer"] is None and state["scheduler"] is None
+    kept = tiny_config(tmp_path / "kept", num_workers=0, keep_training_state=True)
+    fit(kept)
+    kept_path = run_dir(kept) / "checkpoints" / "checkpoint-last.pt"
+    assert load_checkpoint(kept_path)["optimizer"]["state"]
+    assert path.stat().st_size < kept_path.stat().st_size
+    assert state_dicts_equal(state["model"], load_checkpoint(kept_path)["model"])
+
+    metrics = (run_dir(config) / "metrics.jsonl").read_text()
+    (run_dir(config) / "summary.json").unlink()
+    again = fit(config)
+    assert (run_dir(config) / "metrics.jsonl").read_text() == metrics      # no epoch trained again
+    assert again["status"] == "finished"
+    assert {key: again[key] for key in ("optimizer_steps", "train_loss_first_epoch", "train_loss_last_epoch")} == \
+        {key: summary[key] for key in ("optimizer_steps", "train_loss_first_epoch", "train_loss_last_epoch")}
+
+
+def test_a_checkpoint_without_optimiser_state_of_an_unfinished_run_is_refused_with_advice(tmp_path):
+    config = tiny_config(tmp_path, num_workers=0, epochs=2)
+    fit(config)
+    path = run_dir(config) / "checkpoints" / "checkpoint-last.pt"
+    state = load_checkpoint(path)
+    state["progress"] = {**state["progress"], "epoch": 1, "finished": False}
+    torch.save(state, path)
+    (run_dir(config) / "summary.json").unlink()
+    with pytest.raises(Exception, match="holds no optimiser state but its run is not finished.*run_name"):
+        fit(config)
