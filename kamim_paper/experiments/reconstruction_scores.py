@@ -95,7 +95,7 @@ def _write_state(path: Path, state: dict) -> None:
 def score_data_set(models: Mapping[str, torch.nn.Module], data, *, mean_image: torch.Tensor,
                    masks_for: Callable[[int, int], torch.Tensor], batch_size: int, state_path: str | os.PathLike,
                    fingerprint: dict, num_figure_images: int = 0, progress_every: int = 50,
-                   log: Callable[[str], None] = print) -> tuple[dict, dict, dict]:
+                   restart: bool = False, log: Callable[[str], None] = print) -> tuple[dict, dict, dict]:
     """Score every image of ``data`` with every model and the image-blind floor, batch by batch, resumably.
 
     Args:
@@ -105,7 +105,7 @@ def score_data_set(models: Mapping[str, torch.nn.Module], data, *, mean_image: t
         masks_for: (batch index, batch size) -> int64 (B, g, g) masks (the same for every model).
         batch_size: images per batch (also the SSIM's range-inference group, as in the original's loader).
         state_path: the running sums; a state written with the same ``fingerprint`` is resumed, another is
-            discarded.
+            discarded (and so is any with ``restart``: ``force`` must score again, the code may have changed).
         fingerprint: what the result depends on (parameters, checkpoints, data set size).
         num_figure_images: the first images whose reconstructions are kept for the figure.
         progress_every: batches between progress lines.
@@ -120,7 +120,9 @@ def score_data_set(models: Mapping[str, torch.nn.Module], data, *, mean_image: t
     state_path = Path(state_path)
     labels = list(models) + ["__floor__"]
     state = {}
-    if state_path.is_file():
+    if state_path.is_file() and restart:
+        log(f"{state_path}: scoring again from the first batch (force).")
+    elif state_path.is_file():
         state = json.loads(state_path.read_text())
         if state.get("fingerprint") != json.loads(json.dumps(fingerprint)) or state.get("version") != STATE_VERSION:
             log(f"{state_path}: written for other settings; starting again.")

@@ -122,7 +122,7 @@ def _compute_imagenet_val(params: Params, setup: AnalysisSetup, files, log, prog
     records, floor, figure = score_data_set(
         models, data, mean_image=mean_image, masks_for=masks_for, batch_size=params.batch_size,
         state_path=files.folder / "imagenet_val_state.json", fingerprint=fingerprint,
-        num_figure_images=params.num_figure_images, progress_every=progress_every, log=log)
+        num_figure_images=params.num_figure_images, progress_every=progress_every, restart=params.force, log=log)
     shown = figure["reference"]
     header_images = AnalysisImages(shown, torch.zeros(len(shown), dtype=torch.int64),
                                    torch.arange(len(shown), dtype=torch.int64))

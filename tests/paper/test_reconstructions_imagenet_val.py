@@ -92,6 +92,13 @@ def test_an_interrupted_scoring_resumes_at_the_next_batch_with_the_same_numbers(
     score_data_set({"m": model}, data, state_path=tmp_path / "b.json", log=again.append,
                    **{**common, "fingerprint": {"run": 2}})
     assert again[0].endswith("written for other settings; starting again.")
+    # force: a finished state of the same settings is scored again, not returned (the scoring code may have
+    # changed), with the same numbers here.
+    forced = []
+    rescored = score_data_set({"m": model}, data, state_path=tmp_path / "a.json", log=forced.append, restart=True,
+                              **common)
+    assert forced[0].endswith("scoring again from the first batch (force).")
+    assert not any(line.startswith("resuming") for line in forced) and rescored[0] == whole[0]
 
 
 @pytest.fixture(scope="module")
