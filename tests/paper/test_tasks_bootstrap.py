@@ -1,6 +1,7 @@
 """tasks.py: the bytecode-cache step (run with writing on, never a reason for the setup to fail) and `lab`."""
 import importlib.util
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,33 @@ def test_lab_as_root_allows_it(monkeypatch):
     assert "--allow-root" in cmd
     monkeypatch.setattr(tasks.os, "geteuid", lambda: 1000)
     assert "--allow-root" not in tasks.lab_command(Path("/v/bin/python"), [])[0]
+
+
+def test_a_fresh_environment_is_not_started_without_the_disk_it_needs(monkeypatch, tmp_path):
+    tasks = _tasks()
+    monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 3.2e9})())
+    with pytest.raises(tasks.SetupFailed, match=r".venv-xla needs about 10 GB of free disk .* has 3.2 GB free"):
+        tasks.check_free_disk("xla", tmp_path / ".venv-xla")
+    monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 50e9})())
+    tasks.check_free_disk("xla", tmp_path / ".venv-xla")
+
+
+def test_a_failed_setup_step_is_one_message_without_a_traceback(tmp_path):
+    """The real script in a copy of the project without .venv, with a pip step that fails: exit status 1, the step
+    named with what to do, no traceback (nothing is installed: pip, the venv builder and the disk probe are fakes)."""
+    root = Path(__file__).resolve().parents[2]
+    for name in ("tasks.py", "pyproject.toml", "setup.py", "requirements/lock.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text((root / name).read_text())
+    script = ("import runpy, shutil, subprocess, sys, venv\n"
+              "sys.argv = ['tasks.py', 'setup']\n"
+              "subprocess.run = lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1)\n"
+              "shutil.disk_usage = lambda path: type('Usage', (), {'free': 1e12})()\n"
+              "venv.EnvBuilder.create = lambda self, folder: None\n"
+              f"runpy.run_path({str(tmp_path / 'tasks.py')!r}, run_name='__main__')\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                            timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "error: this setup step failed with exit status 1" in result.stderr
+    assert "run the same command again" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / ".venv" / ".installed").exists()
