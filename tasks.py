@@ -74,7 +74,7 @@ def requirement_groups(text: str) -> list[list[str]]:
         line = line.split("#", 1)[0].strip()
         if line:
             current.append(line)
-        elif current and not line:
+        elif current:
             groups.append(current)
             current = []
     return groups

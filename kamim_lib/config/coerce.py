@@ -65,6 +65,17 @@ def _load_yaml_text(text: str, expected: str):
                             f"({describe_yaml_error(error)})") from None
 
 
+def _sequence(value, from_text: bool, described: str) -> list | tuple:
+    """``value`` as a list or tuple (command-line text parsed as a YAML flow list, brackets optional), or raise
+    :class:`CoercionError` saying ``expected <described>``."""
+    if from_text and isinstance(value, str):
+        text = value.strip()
+        value = _load_yaml_text(text if text.startswith("[") else f"[{text}]", described)
+    if not isinstance(value, (list, tuple)):
+        raise CoercionError(f"expected {described}, got {value!r}")
+    return value
+
+
 def coerce_value(value, annotation, *, from_text: bool = False):
     """Return ``value`` converted to ``annotation`` or raise :class:`CoercionError`.
 
@@ -111,11 +122,7 @@ def coerce_value(value, annotation, *, from_text: bool = False):
             return value
         raise CoercionError(f"expected a string, got {value!r}")
     if origin is tuple:
-        if from_text and isinstance(value, str):
-            text = value.strip()
-            value = _load_yaml_text(text if text.startswith("[") else f"[{text}]", f"a list {expected}")
-        if not isinstance(value, (list, tuple)):
-            raise CoercionError(f"expected a list {expected}, got {value!r}")
+        value = _sequence(value, from_text, f"a list {expected}")
         args = typing.get_args(annotation)
         if len(args) == 2 and args[1] is Ellipsis:
             item_types = [args[0]] * len(value)
@@ -126,11 +133,7 @@ def coerce_value(value, annotation, *, from_text: bool = False):
         return tuple(coerce_value(item, item_type, from_text=from_text and isinstance(item, str))
                      for item, item_type in zip(value, item_types))
     if origin is list:
-        if from_text and isinstance(value, str):
-            text = value.strip()
-            value = _load_yaml_text(text if text.startswith("[") else f"[{text}]", f"a {expected}")
-        if not isinstance(value, (list, tuple)):
-            raise CoercionError(f"expected a {expected}, got {value!r}")
+        value = _sequence(value, from_text, f"a {expected}")
         item_type = typing.get_args(annotation)[0]
         return [coerce_value(item, item_type, from_text=from_text and isinstance(item, str)) for item in value]
     if origin is dict or annotation is dict:

@@ -13,7 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from kamim_lib.config.schema import (METHOD_REGISTRY, SCRATCH, TrainConfig, config_fields, inactive_finetune_keys,
+from kamim_lib.config.checks import config_fields
+from kamim_lib.config.schema import (METHOD_REGISTRY, SCRATCH, TrainConfig, inactive_finetune_keys,
                                      inactive_option_keys)
 
 RUN_HASH_CHARS = 10

@@ -23,7 +23,7 @@ from kamim_lib.methods.registry import METHODS as METHOD_REGISTRY
 from kamim_lib.models.pss import PSS_SCHEDULES, PSS_SCORERS
 from kamim_lib.plugins.options import param
 
-from kamim_lib.config.checks import ConfigError, config_fields, range_problems, suggest, type_problems
+from kamim_lib.config.checks import ConfigError, range_problems, suggest, type_problems
 from kamim_lib.data.registry import list_datasets
 from kamim_lib.models.registry import list_models, model_patch_size
 from kamim_lib.runtime.choices import DEVICES, PRECISIONS, SWITCHES, XLA_MODES

@@ -8,10 +8,8 @@ parameter and is reported by name.
 """
 from __future__ import annotations
 
-import dataclasses
-
 from kamim_lib.config.checks import MENTIONED_KEY, config_fields, range_problem, suggest, type_problem, with_origins
-from kamim_paper.sections.params import ParamsError, joined
+from kamim_paper.sections.params import ParamsError, joined, section_defaults
 
 # Names IPython puts into every namespace.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -45,7 +43,7 @@ def notebook_parameters(namespace: dict, schema: type, origins: dict[str, str] |
             type or out of range, and every invariant the values break; one problem per line after the first.
     """
     fields = config_fields(schema)
-    defaults = _defaults(schema)
+    defaults = section_defaults(schema)
     problems = []
     unknown = sorted(_user_names(namespace) - set(fields))
     if unknown:
@@ -83,9 +81,3 @@ def notebook_parameters(namespace: dict, schema: type, origins: dict[str, str] |
         raise ValueError(joined([with_origins(problem, origins or {}, fields) for problem in problems]))
     return result
 
-
-def _defaults(schema: type) -> dict:
-    """``{field: default}`` of the schema's fields that have one."""
-    return {field.name: field.default if field.default is not dataclasses.MISSING else field.default_factory()
-            for field in dataclasses.fields(schema)
-            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING}

@@ -495,6 +495,7 @@ SECTION_PARAMS: dict[str, type] = {
 
 
 def section_defaults(schema: type) -> dict:
-    """The default of every parameter of ``schema`` (a fresh copy of lists and dicts)."""
+    """The default of every parameter of ``schema`` that has one (a fresh copy of lists and dicts)."""
     return {field.name: field.default if field.default is not dataclasses.MISSING else field.default_factory()
-            for field in dataclasses.fields(schema)}
+            for field in dataclasses.fields(schema)
+            if field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING}

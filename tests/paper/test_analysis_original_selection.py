@@ -82,7 +82,6 @@ def _timm_original(img_size):
 def test_the_original_transform_is_timms_eval_transform_on_real_photos(img_size):
     """timm's transforms_imagenet_eval as the oracle (bilinear: timm's default, which the original did not
     override), on every bundled photo (square, 3:2 landscape, portrait): within 1 grey level."""
-    import torch
     from PIL import Image
 
     from kamim_lib.sample_photos import PHOTO_NAMES, load_photo

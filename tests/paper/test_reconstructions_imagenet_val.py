@@ -101,12 +101,6 @@ def test_an_interrupted_scoring_resumes_at_the_next_batch_with_the_same_numbers(
     assert not any(line.startswith("resuming") for line in forced) and rescored[0] == whole[0]
 
 
-@pytest.fixture(scope="module")
-def imagenet(tmp_path_factory):
-    return write_imagenet_rehearsal(tmp_path_factory.mktemp("data") / "imagenet", train_per_class=1,
-                                    val_per_class=1).root
-
-
 def test_section_10_scores_every_imagenet_validation_image(imagenet, tmp_path):
     params = ReconstructionParams(dataset="imagenet", data_root=str(imagenet), reconstruction_data="imagenet_val",
                                   batch_size=500, floor_images=8, output_dir=str(tmp_path))

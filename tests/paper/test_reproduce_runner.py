@@ -247,7 +247,7 @@ def test_heavy_sections_run_one_at_a_time_with_the_others_beside_them(tmp_path, 
     profile = dataclasses.replace(load_profile("tiny"), heavy=tuple(heavy))
     lines = []
     assert runner.reproduce(profile, out_dir=tmp_path, log=lines.append, jobs=2) == []
-    running, heavy_running, light_beside_heavy = set(), 0, False
+    running, light_beside_heavy = set(), False
     for kind, name, _ in events:
         if kind == "start":
             running.add(name)
