@@ -39,6 +39,8 @@ def pytest_sessionstart(session):
 def pytest_configure(config):
     config.addinivalue_line("markers", "spmd_scenario(name): the test asserts on this scenario of the shared XLA "
                                        "SPMD worker (tests/xla_spmd_fits.py)")
+    config.addinivalue_line("markers", "long: a test file that takes minutes; collected first, so that pytest-xdist "
+                                       "starts it at once and the other worker runs the short files beside it")
 
 
 def _spmd_scenarios(items) -> list[str]:
@@ -46,9 +48,12 @@ def _spmd_scenarios(items) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """The tests that wait for the shared SPMD worker run last (otherwise in their usual order), so that the other
-    XLA tests use the second core while the worker trains."""
-    items.sort(key=lambda item: item.get_closest_marker("spmd_scenario") is not None)
+    """Order, otherwise the usual one: the files marked ``long`` first, so that pytest-xdist (whole files per
+    worker, handed out in collection order) never starts a minutes-long file last while the other worker idles;
+    and the tests that wait for the shared SPMD worker last, so that the other XLA tests use the second core while
+    the worker trains."""
+    items.sort(key=lambda item: (item.get_closest_marker("long") is None,
+                                 item.get_closest_marker("spmd_scenario") is not None))
 
 
 @pytest.fixture(scope="session")

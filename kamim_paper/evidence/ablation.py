@@ -82,11 +82,12 @@ def variants_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_co
         seeds: the paired seeds.
         pretrain_config: the section's pretraining configuration as configured (data, mask geometry; its detector
             and w_ps cut the density deciles; its T gives the weight concentration).
-        probe_config: a linear-probe configuration (data, probe_layer, pooling).
+        probe_config: a linear-probe configuration (data, probe_layer, pooling; its ``max_eval_samples`` also cuts
+            the held-out set of the reconstruction error).
         pairs: ``(a, b)`` label pairs to compare (:func:`kamim_paper.sections.detectors.detector_pairs`,
             :func:`kamim_paper.sections.sweep.sweep_pairs`).
     """
-    reconstruction = reconstruction_bench(pretrain_config)
+    reconstruction = reconstruction_bench(pretrain_config, num_images=probe_config.max_eval_samples)
     probe = probe_bench(probe_config)
     masked_l1, deciles = held_out_measures(results, seeds, reconstruction)
     top1 = probe_measures(results, seeds, probe)

@@ -54,18 +54,20 @@ class ScoreAccumulator:
 
     def update(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> None:
         """Add one batch: ``prediction`` and ``target`` ImageNet-normalised (B, 3, H, W), ``mask`` (B, g, g)."""
-        prediction, target = prediction.detach().double().cpu(), target.detach().double().cpu()
-        self.sse += float(((prediction - target) ** 2).sum())
+        prediction, target = prediction.detach().float().cpu(), target.detach().float().cpu()
+        # The sums run in float64 (50,000 images); each image's SSIM in float32, as the original's torchmetrics
+        # computed it on the model's float32 outputs (about twice as fast as float64 on a CPU:
+        # benchmarks/reconstruction_scoring.py).
+        self.sse += float(((prediction.double() - target.double()) ** 2).sum())
         self.values += target.numel()
         self.target_min = min(self.target_min, float(target.min()))
         self.target_max = max(self.target_max, float(target.max()))
         data_range = max(float(prediction.max() - prediction.min()), float(target.max() - target.min()))
         if data_range <= 0:
             raise ValueError("a batch whose predictions and targets are both constant has no SSIM data range.")
-        self.ssim_sum += float(ssim(prediction, target, None, data_range).sum())
+        self.ssim_sum += float(ssim(prediction, target, None, data_range).double().sum())
         self.images += target.shape[0]
-        for name, values in reconstruction_metrics(prediction.float(), target.float(), mask.cpu(),
-                                                   max_psnr_db=100.0).items():
+        for name, values in reconstruction_metrics(prediction, target, mask.cpu(), max_psnr_db=100.0).items():
             finite = values[torch.isfinite(values)]
             self.kamim_sum[name] = self.kamim_sum.get(name, 0.0) + float(finite.double().sum())
             self.kamim_count[name] = self.kamim_count.get(name, 0) + int(finite.numel())

@@ -113,7 +113,8 @@ def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_con
         results: :func:`~kamim_paper.experiments.runs.run_variants` results of the seeded grid (pretraining only).
         seeds: the paired seeds.
         pretrain_config: the section's base pretraining configuration (data, geometry) for the held-out set.
-        probe_config: a linear-probe configuration (data, probe_layer, pooling) for the probe features.
+        probe_config: a linear-probe configuration (data, probe_layer, pooling) for the probe features; its
+            ``max_eval_samples`` also cuts the held-out set.
 
     Returns:
         ``{"seeds", "cells": {label: {"arm", "method", "target", "val_masked_l1": [per seed], "top1": [...]}},
@@ -121,7 +122,8 @@ def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_con
         "differences": {label: {"reference", metric: {"mean", "ci95"}}}}`` (no entry for the reference cells;
         ``ci95`` None with a single seed).
     """
-    reconstruction, probe = reconstruction_bench(pretrain_config), probe_bench(probe_config)
+    reconstruction = reconstruction_bench(pretrain_config, num_images=probe_config.max_eval_samples)
+    probe = probe_bench(probe_config)
     measured = {"val_masked_l1": held_out_measures(results, seeds, reconstruction)[0],
                 "top1": probe_measures(results, seeds, probe)}
     fields = {result["label"]: result["fields"] for result in results}

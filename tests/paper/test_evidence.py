@@ -3,13 +3,23 @@ import numpy as np
 import pytest
 import torch
 
+from kamim_lib.config.loading import load_config
+from kamim_lib.data import build_dataset
+from kamim_paper.evidence import ablation
+from kamim_paper.evidence.cache import MeasurementCache
+from kamim_paper.evidence.checkpoint_measures import reconstruction_bench
 from kamim_paper.evidence.probing import logistic_regression_top1, pixel_features
 from kamim_paper.evidence.reconstruction import masked_pixel_errors
 from kamim_paper.evidence.records import evidence_record, method_intervals
-from kamim_paper.results.sentences import difference_verdict
-from kamim_paper.evidence.weighting import error_by_density_decile, masked_patches, top_weight_share
-from kamim_paper.results.artifacts import from_repo, relative_to_repo, REPOSITORY_ROOT
+from kamim_paper.evidence.weighting import (
+    error_by_density_decile,
+    masked_patches,
+    top_weight_share,
+)
 from kamim_paper.experiments.runs import Variant, per_seed, seeded_variants
+from kamim_paper.results.artifacts import REPOSITORY_ROOT, from_repo, relative_to_repo
+from kamim_paper.results.sentences import difference_verdict
+from kamim_paper.sections import masking
 
 
 def test_masked_pixel_errors_counts_masked_pixels_only():
@@ -169,3 +179,31 @@ def test_shuffled_weights_control_changes_the_kamim_loss_but_not_the_weight_valu
         shuffled_loss = shuffled.train_loss(shuffled.model, batch, 5)
         again = shuffled.train_loss(shuffled.model, batch, 5)
     assert plain_loss != shuffled_loss and shuffled_loss == again
+
+
+
+def test_the_held_out_set_is_as_large_as_the_probes_validation_set(tmp_path):
+    """The ablation and masking sections measure the reconstruction error on ``max_eval_samples`` held-out images
+    when their probe is cut (the paper dry run's 16), on the whole validation split otherwise."""
+
+    base = {"model": "vit_nano", "dataset": "digits", "img_size": 64, "mask_patch_size": 16,
+            "out_dir": str(tmp_path)}
+    pretrain = load_config(base, section="pretrain")
+    seen = []
+
+    def bench(config, cache=None, *, num_images=None):
+        seen.append(num_images)
+        raise StopIteration  # what the bench is built with is all this test needs
+    for cap, expected in ((["max_eval_samples=16"], 16), ([], None)):
+        probe = load_config(base, cap, section="linprobe")
+        for module, evidence in ((ablation, lambda: ablation.variants_evidence([], [0], pretrain, probe, pairs=[])),
+                                 (masking, lambda: masking.masking_evidence([], [0], pretrain, probe))):
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(module, "reconstruction_bench", bench)
+                with pytest.raises(StopIteration):
+                    evidence()
+            assert seen.pop() == expected, module.__name__
+    whole = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"))
+    assert len(whole.held_out.images) == len(build_dataset("digits", split="val")) > 16
+    capped = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"), num_images=16)
+    assert capped.held_out.images.shape == (16, 3, 64, 64) and capped.density.shape[0] == 16

@@ -36,6 +36,7 @@ def test_unknown_parameter_fails_naming_it(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_every_section_runs_with_tiny_parameters(tmp_path):
     lines = []
     profile = load_profile("tiny")

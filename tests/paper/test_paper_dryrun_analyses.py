@@ -11,32 +11,48 @@ The one change is the architecture the pretraining runs train: ViT-Ti (``model=v
 16-px patches: a 12 x 12 token grid, 12 blocks; checked), so every position above means what it means for ViT-B,
 at about a fifteenth of the arithmetic; `kamim reproduce --profile paper-dryrun` runs the same path with ViT-B.
 
-Not in CI yet: it is too slow (docs/paper-rehearsal.md, "The dry run's analyses in CI"). Measured on the 2-core
-machine beside other work: rehearsal data 12 s, notebook 02 94 s, 07 98 s, 08 36 s, 09 83 s, and 10 about 50 s per
-batch of 32 of the 1000 validation images (about 27 minutes), whatever the model: scoring each batch (SSIM in
-float64 for four predictions) costs more than the ViT-Ti forwards. Set KAMIM_DRYRUN_ANALYSES=1 to run it.
+It is the analysis notebooks' end-to-end test at the paper's sizes: besides the dry run's own choices (the 59
+images, the query, the blocks, the whole validation folder), it checks what every analysis notebook writes (finite
+per-block numbers for SimMIM, KAMIM and the random-init baseline, figures, tables, the generated conclusions).
+``test_analysis_notebooks.py`` keeps what only tiny parameters reach (the reconstructions of the analysis images,
+MoCo v3 beside the runs, reuse of a summary). Marked ``long``: collected first, so pytest-xdist overlaps it with
+the short files on the other worker (measured times: docs/paper-rehearsal.md).
 """
 from __future__ import annotations
 
 import json
-import os
+import math
 import time
 
 import pytest
 
 from kamim_lib.data.rehearsal import write_rehearsal_data
 from kamim_lib.models.registry import model_arch
+from kamim_paper.experiments.analysis_models import RANDOM_INIT
 from kamim_paper.results.run_report import REPORT_NAME
 from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
 from kamim_paper.runner.profiles import load_profile
 from kamim_paper.runner.runner import parameters_for, reproduce
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(os.environ.get("KAMIM_DRYRUN_ANALYSES") != "1",
-                                 reason="about 35 minutes on 2 cores (module docstring); KAMIM_DRYRUN_ANALYSES=1 runs it")]
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 ANALYSES = ["attention", "fourier", "tokens", "reconstructions"]
 CI_MODEL = "vit_t"
+LABELS = ["simmim", "kamim", RANDOM_INIT]
+BLOCKS = 12
+FIGURES = {
+    "attention": ["attention_distance_nmi.png", "attention_maps.png"],
+    "fourier": ["fourier_delta_log_amplitude.png"],
+    "tokens": ["tokens_tsne.png", "tokens_pre_post_attention_pca.png", "tokens_homogeneity.png"],
+    "reconstructions": ["reconstructions.png"],
+}
+PER_BLOCK = {  # metric -> rows: one per block, Fourier's also the input ("x")
+    "attention": {"attention_distance_px": BLOCKS, "nmi": BLOCKS, "attention_distance_px_per_head": BLOCKS,
+                  "nmi_per_head": BLOCKS},
+    "fourier": {"delta_log_amplitude": BLOCKS + 1, "profiles": BLOCKS + 1},
+    "tokens": {"token_cosine_similarity_pre_attention": BLOCKS, "token_cosine_similarity_post_attention": BLOCKS},
+    "reconstructions": {},
+}
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +128,63 @@ def test_reconstructions_score_the_whole_rehearsal_imagenet_val(dry_run):
     assert summary["images"]["dataset"] == "imagenet" and summary["images"]["split"] == "val"
     assert summary["images"]["num_images"] == dry_run["data"].imagenet.images["val"] == 1000
     assert {"simmim", "kamim"} <= set(summary["models"])
+
+
+def _finite(values) -> bool:
+    flat = [v for item in values for v in (item if isinstance(item, list) else [item])]
+    return bool(flat) and all(isinstance(v, float) and math.isfinite(v) for v in flat)
+
+
+@pytest.mark.parametrize("section", ANALYSES)
+def test_every_analysis_writes_finite_per_block_numbers_figures_and_its_conclusions(dry_run, section):
+    summary = _summary(dry_run, section)
+    assert list(summary["models"]) == LABELS and summary["checkpoints"][RANDOM_INIT] is None
+    for label in LABELS:
+        for metric, rows in PER_BLOCK[section].items():
+            entry = summary["models"][label][metric]
+            assert len(entry["layer"]) == len(entry["value"]) == rows, (label, metric)
+            assert _finite(entry["value"]), (label, metric)
+    for name in FIGURES[section]:
+        assert (dry_run["out"] / "figures" / name).stat().st_size > 1000, name
+    notebook = next(s for s in SECTIONS if s.name == section).notebook
+    cells = json.loads((dry_run["out"] / "notebooks" / notebook).read_text())["cells"]
+    outputs = json.dumps([cell.get("outputs", []) for cell in cells])
+    assert "IProgress" not in outputs and "TqdmWarning" not in outputs and '"error"' not in outputs
+    assert "".join(cells[-2]["source"]).startswith("## Conclusion")
+    # One call into the section module per step; its generated conclusions display as a Markdown list.
+    assert "".join(cells[-1]["source"]) == f"{section}.conclusions(result)"
+    assert "".join(cells[-1]["outputs"][0]["data"]["text/markdown"]).startswith("- ")
+
+
+def test_the_originals_loader_would_have_loaded_nothing_of_our_checkpoints(dry_run):
+    """Our checkpoints are kamim-format: the original's (strict=False) load would have set no tensor, leaving its
+    random init; our strict load takes them whole. An untrained ViT attends almost uniformly."""
+    reports = json.loads((dry_run["out"] / "attention" / "original_loader.json").read_text())
+    for method in ("simmim", "kamim"):
+        outcome = reports[method]["outcomes"][0]
+        assert outcome["tensors_set"] == 0 and outcome["identical_to_random_init"] and reports[method]["strict_ok"]
+    random_init = _summary(dry_run, "attention")["models"][RANDOM_INIT]
+    assert abs(random_init["attention_distance_px"]["value"][0]
+               - random_init["uniform_attention_distance_px"]["value"][0]) < 0.5
+    table = (dry_run["out"] / "tables" / "attention_attention_distance_px.md").read_text()
+    last_block = next(line for line in table.splitlines() if line.startswith("| 12 |"))
+    assert last_block.endswith("| 68.0 | 99.8 |") and "n/a" not in last_block   # ours beside the paper's
+
+
+def test_fourier_starts_at_the_input_and_tokens_use_the_originals_layers(dry_run):
+    fourier = _summary(dry_run, "fourier")
+    assert fourier["models"]["kamim"]["delta_log_amplitude"]["layer"][0] == "x"
+    assert fourier["paper"]["delta_log_amplitude"]["simmim"]["value"][0] == -0.92
+    tokens = _summary(dry_run, "tokens")
+    assert tokens["tokens"] == {"tsne_layer": 11, "pca_block": 12, "num_tokens": 16 * 144}
+    for label in LABELS:
+        assert len(tokens["models"][label]["pca_explained_variance_ratio"]) == 2
+        assert -1 <= tokens["models"][label]["tsne_image_silhouette"] <= 1
+
+
+def test_reconstructions_keep_both_conventions_and_the_floor(dry_run):
+    summary = _summary(dry_run, "reconstructions")
+    for label in LABELS:
+        assert set(summary["models"][label]["original_convention"]) == {"psnr_full", "ssim_full"}
+        assert _finite(list(summary["models"][label]["mean"].values()))
+    assert _finite(list(summary["floor"]["mean"].values()))
