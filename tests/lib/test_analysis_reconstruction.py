@@ -3,11 +3,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import gaussian_filter
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from kamim_lib.analysis import (IMAGENET_MEAN, IMAGENET_STD, masked_input, paste_visible, pixel_mask, psnr,
                                 reconstruction_metrics, ssim, ssim_map, unnormalize)
-from kamim_lib.analysis.ssim import ssim_masked_and_full
+from kamim_lib.analysis.ssim import _gaussian_blur, gaussian_window, ssim_masked_and_full
 
 
 def textured(batch=2, channels=3, height=48, width=40, seed=0, dtype=torch.float64):
@@ -159,3 +160,14 @@ def test_the_masked_and_full_ssim_of_one_map_equal_the_two_separate_scores():
     mask = (torch.rand(3, 3, 3, generator=generator) < 0.5).float()
     masked, full = ssim_masked_and_full(pred, target, mask)
     assert torch.equal(masked, ssim(pred, target, mask)) and torch.equal(full, ssim(pred, target))
+
+
+@pytest.mark.parametrize("height, width", [(11, 11), (11, 23), (40, 17)])
+def test_the_blur_is_scipys_reflect_gaussian_filter_at_every_size_the_window_fits(height, width):
+    """The padding is folded into the filter matrices; at the smallest size (the 11-tap window) every output reads
+    mirrored pixels on both sides, so a misplaced fold shows there first."""
+    maps = torch.rand(3, height, width, dtype=torch.float64, generator=torch.Generator().manual_seed(height + width))
+    expected = np.stack([gaussian_filter(m.numpy(), sigma=1.5, mode="reflect", truncate=3.5) for m in maps])
+    blurred = _gaussian_blur(maps, gaussian_window(1.5, torch.float64))
+    assert blurred.shape == maps.shape
+    assert np.abs(blurred.numpy() - expected).max() < 1e-12
