@@ -229,7 +229,8 @@ def parallel_workers() -> list[str]:
     6 minutes (notebook kernels and single-threaded torch leave a core idle otherwise). The XLA half stays in one
     process: its tests share one SPMD worker."""
     workers = max(1, min(4, os.cpu_count() or 1))
-    return ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+    # --no-loadscope-reorder: hand files out in the order tests/conftest.py gives them (the minutes-long ones first)
+    return ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"] if workers > 1 else []
 
 
 def main(argv: list[str]) -> int:

@@ -48,12 +48,19 @@ def _spmd_scenarios(items) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Order, otherwise the usual one: the files marked ``long`` first, so that pytest-xdist (whole files per
-    worker, handed out in collection order) never starts a minutes-long file last while the other worker idles;
-    and the tests that wait for the shared SPMD worker last, so that the other XLA tests use the second core while
-    the worker trains."""
-    items.sort(key=lambda item: (item.get_closest_marker("long") is None,
-                                 item.get_closest_marker("spmd_scenario") is not None))
+    """The order pytest-xdist hands out whole files in (tasks.py runs it with ``--dist loadfile
+    --no-loadscope-reorder``, so this order is kept): the files marked ``long`` first, so that no minutes-long file
+    starts last while the other worker idles; then the files with more tests first (xdist's own reordering, which
+    would otherwise put the long files wherever their test count falls); each file's tests in their usual order.
+    In the XLA half (one process) the tests that wait for the shared SPMD worker run last, so that the other XLA
+    tests use the second core while the worker trains."""
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    rank = {path: (not any(item.get_closest_marker("long") for item in tests), -len(tests), position)
+            for position, (path, tests) in enumerate(files.items())}
+    items.sort(key=lambda item: (item.get_closest_marker("spmd_scenario") is not None,
+                                 rank[item.nodeid.split("::")[0]]))
 
 
 @pytest.fixture(scope="session")
