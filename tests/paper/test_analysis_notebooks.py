@@ -1,16 +1,14 @@
-"""The analysis notebooks under papermill on a fake pretraining record of vit_nano checkpoints, with tiny parameters
-(6 digits images at vit_nano's 64 px: a 4 x 4 token grid, 8 blocks), for what only such parameters reach: the
-reconstructions of the analysis images (`reconstruction_data="analysis"`), a MoCo v3 checkpoint beside the runs, and
-the reuse of a finished summary. Every analysis notebook at the paper's sizes, on trained checkpoints, with its
-per-block numbers, figures, tables and conclusions: test_paper_dryrun_analyses.py."""
+"""The four analysis notebooks (07–10) run end to end under papermill on a fake pretraining record of vit_nano
+checkpoints, and write finite per-layer numbers for SimMIM, KAMIM and the random-init baseline, their figures and
+tables. Tiny parameters: 6 digits images at vit_nano's 64 px (a 4 x 4 token grid, 8 blocks)."""
 import json
 import math
 
 import pytest
 import torch
 
-from kamim_lib.models import create_model
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
+from kamim_lib.models import create_model
 from kamim_paper.results.artifacts import record_pretrained_checkpoints
 from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
 from kamim_paper.runner.runner import run_notebook
@@ -22,9 +20,23 @@ COMMON = {"num_images": 6, "batch_size": 4, "device": "cpu", "seed": 0}
 TINY = {
     "attention": {**COMMON, "num_map_images": 2, "head": 1, "query": [1, 2]},
     "fourier": dict(COMMON),
+    "tokens": {**COMMON, "perplexity": 10.0, "tsne_layer": 4, "pca_block": 3},
     "reconstructions": {**COMMON, "num_figure_images": 2, "mask_ratio": 0.4, "mask_patch_size": 32,
                         "floor_images": 16},
 }
+FIGURES = {
+    "attention": ["attention_distance_nmi.png", "attention_maps.png"],
+    "fourier": ["fourier_delta_log_amplitude.png"],
+    "tokens": ["tokens_tsne.png", "tokens_pre_post_attention_pca.png", "tokens_homogeneity.png"],
+    "reconstructions": ["reconstructions.png"],
+}
+PER_LAYER = {
+    "attention": {"attention_distance_px": 8, "nmi": 8, "attention_distance_px_per_head": 8, "nmi_per_head": 8},
+    "fourier": {"delta_log_amplitude": 9, "profiles": 9},
+    "tokens": {"token_cosine_similarity_pre_attention": 8, "token_cosine_similarity_post_attention": 8},
+}
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """An output folder holding a pretraining record of two vit_nano checkpoints, and a throwaway profile."""
@@ -57,7 +69,13 @@ def check_outputs(section, run_dir):
     assert list(summary["models"]) == LABELS
     assert summary["model"] == "vit_nano" and summary["checkpoints"][RANDOM_INIT] is None
     assert summary["checkpoint_sources"]["kamim"] == "pretraining record"
-    assert (run_dir / "figures" / f"{section}.png").stat().st_size > 1000
+    for label in LABELS:
+        for metric, layers in PER_LAYER.get(section, {}).items():
+            rows = summary["models"][label][metric]
+            assert len(rows["layer"]) == len(rows["value"]) == layers, (section, label, metric)
+            assert finite(rows["value"]), (section, label, metric)
+    for name in FIGURES[section]:
+        assert (run_dir / "figures" / name).stat().st_size > 1000
     notebook = next(s for s in SECTIONS if s.name == section).notebook
     executed = json.loads((run_dir / "notebooks" / notebook).read_text())
     outputs = json.dumps([cell.get("outputs", []) for cell in executed["cells"]])
@@ -69,19 +87,38 @@ def check_outputs(section, run_dir):
     return summary
 
 
-def test_the_reconstructions_of_the_analysis_images(run_dir):
-    section = "reconstructions"
+@pytest.mark.parametrize("section", list(TINY))
+def test_analysis_notebook_writes_per_layer_numbers_figures_and_tables(section, run_dir):
     assert run(section, run_dir) == "ran"
     summary = check_outputs(section, run_dir)
-    for label in LABELS:
-        means = summary["models"][label]["mean"]
-        assert set(means) == {"psnr_masked", "psnr_full", "ssim_masked", "ssim_full"} and finite(list(means.values()))
-        assert len(summary["models"][label]["per_image"]["ssim_masked"]) == 6
-        assert set(summary["models"][label]["original_convention"]) == {"psnr_full", "ssim_full"}
-    assert finite(list(summary["floor"]["mean"].values()))
-    table = (run_dir / "tables" / "reconstructions.md").read_text()
-    assert "| random init | psnr_masked | kamim: per image, [0, 1] pixels |" in table and "n/a" in table
-    assert "| image-blind floor (training-set mean image) | psnr_full | original:" in table
+    if section == "attention":
+        assert summary["attention_maps"] == {"block": 8, "head": 1, "query": [1, 2], "num_images": 2,
+                                             "queries": {label: [1, 2] for label in LABELS}}
+        reports = json.loads((run_dir / "attention" / "original_loader.json").read_text())
+        # The fake record's checkpoints are kamim-format: the original's notebooks would have loaded nothing.
+        assert reports["kamim"]["outcomes"][0]["tensors_set"] == 0
+        assert reports["kamim"]["outcomes"][0]["identical_to_random_init"] and reports["kamim"]["strict_ok"]
+        uniform = summary["models"][RANDOM_INIT]["uniform_attention_distance_px"]["value"][0]
+        assert abs(summary["models"][RANDOM_INIT]["attention_distance_px"]["value"][0] - uniform) < 0.5
+        assert "| 12 | n/a | n/a | n/a | 68.0 | 99.8 |" in (run_dir / "tables" /
+                                                           "attention_attention_distance_px.md").read_text()
+    if section == "fourier":
+        assert summary["models"]["kamim"]["delta_log_amplitude"]["layer"][0] == "x"
+        assert summary["paper"]["delta_log_amplitude"]["simmim"]["value"][0] == -0.92
+    if section == "tokens":
+        assert summary["tokens"] == {"tsne_layer": 4, "pca_block": 3, "num_tokens": 6 * 16}
+        assert all(len(summary["models"][label]["pca_explained_variance_ratio"]) == 2 for label in LABELS)
+        assert all(-1 <= summary["models"][label]["tsne_image_silhouette"] <= 1 for label in LABELS)
+    if section == "reconstructions":
+        for label in LABELS:
+            means = summary["models"][label]["mean"]
+            assert set(means) == {"psnr_masked", "psnr_full", "ssim_masked", "ssim_full"} and finite(list(means.values()))
+            assert len(summary["models"][label]["per_image"]["ssim_masked"]) == 6
+            assert set(summary["models"][label]["original_convention"]) == {"psnr_full", "ssim_full"}
+        assert finite(list(summary["floor"]["mean"].values()))
+        table = (run_dir / "tables" / "reconstructions.md").read_text()
+        assert "| random init | psnr_masked | kamim: per image, [0, 1] pixels |" in table and "n/a" in table
+        assert "| image-blind floor (training-set mean image) | psnr_full | original:" in table
 
 
 def test_a_rerun_with_the_same_results_parameters_reuses_the_summary(run_dir):
