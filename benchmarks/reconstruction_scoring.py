@@ -10,21 +10,12 @@ section 10 calls ``update`` four times (SimMIM, KAMIM, random init, the image-bl
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from kamim_lib.analysis.ssim import ssim
 from kamim_paper.experiments.reconstruction_scores import ScoreAccumulator
-
-
-def best_time(function, *args, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = function(*args)
-        times.append(time.perf_counter() - start)
-    return min(times), out
+from ssim_blur import best_time  # this folder's benchmark: run as a script, benchmarks/ is on sys.path
 
 
 def main() -> None:

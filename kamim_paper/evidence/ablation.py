@@ -87,7 +87,7 @@ def variants_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_co
         pairs: ``(a, b)`` label pairs to compare (:func:`kamim_paper.sections.detectors.detector_pairs`,
             :func:`kamim_paper.sections.sweep.sweep_pairs`).
     """
-    reconstruction = reconstruction_bench(pretrain_config, num_images=probe_config.max_eval_samples)
+    reconstruction = reconstruction_bench(pretrain_config, max_images=probe_config.max_eval_samples)
     probe = probe_bench(probe_config)
     masked_l1, deciles = held_out_measures(results, seeds, reconstruction)
     top1 = probe_measures(results, seeds, probe)

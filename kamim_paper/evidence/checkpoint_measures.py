@@ -80,16 +80,16 @@ class ReconstructionBench:
 
 
 def reconstruction_bench(config, cache: MeasurementCache | None = None, *,
-                         num_images: int | None = None) -> ReconstructionBench:
+                         max_images: int | None = None) -> ReconstructionBench:
     """Build the bench of pretraining ``config`` (cache: :func:`~kamim_paper.evidence.cache.config_cache` by default).
 
-    ``num_images``: held-out images (a seeded subset of the validation split); None = all of it. The sections pass
-    their probe's ``max_eval_samples``, so a run whose evaluation is cut (the ``paper-dryrun`` rehearsal: 16 images)
-    is not measured by ViT-B forwards of the whole validation folder.
+    ``max_images``: at most this many held-out images (a seeded subset of the validation split); None = all of it.
+    The sections pass their probe's ``max_eval_samples``, so a run whose evaluation is cut (the ``paper-dryrun``
+    rehearsal: 16 images) is not measured by ViT-B forwards of the whole validation folder.
     """
     from kamim_paper.evidence import reconstruction, weighting
 
-    held_out = reconstruction.held_out_set(config, num_images=num_images)
+    held_out = reconstruction.held_out_set(config, max_images=max_images)
     density = held_out_density(held_out, config)
     masked = weighting.masked_patches(held_out.masks, held_out.patch_size, config.weight_patch_size)
     digest = tensor_digest(held_out.images, held_out.masks, density, masked,

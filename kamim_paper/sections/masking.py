@@ -122,7 +122,7 @@ def masking_evidence(results: Sequence[dict], seeds: Sequence[int], pretrain_con
         "differences": {label: {"reference", metric: {"mean", "ci95"}}}}`` (no entry for the reference cells;
         ``ci95`` None with a single seed).
     """
-    reconstruction = reconstruction_bench(pretrain_config, num_images=probe_config.max_eval_samples)
+    reconstruction = reconstruction_bench(pretrain_config, max_images=probe_config.max_eval_samples)
     probe = probe_bench(probe_config)
     measured = {"val_masked_l1": held_out_measures(results, seeds, reconstruction)[0],
                 "top1": probe_measures(results, seeds, probe)}

@@ -191,8 +191,8 @@ def test_the_held_out_set_is_as_large_as_the_probes_validation_set(tmp_path):
     pretrain = load_config(base, section="pretrain")
     seen = []
 
-    def bench(config, cache=None, *, num_images=None):
-        seen.append(num_images)
+    def bench(config, cache=None, *, max_images=None):
+        seen.append(max_images)
         raise StopIteration  # what the bench is built with is all this test needs
     for cap, expected in ((["max_eval_samples=16"], 16), ([], None)):
         probe = load_config(base, cap, section="linprobe")
@@ -205,5 +205,8 @@ def test_the_held_out_set_is_as_large_as_the_probes_validation_set(tmp_path):
             assert seen.pop() == expected, module.__name__
     whole = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"))
     assert len(whole.held_out.images) == len(build_dataset("digits", split="val")) > 16
-    capped = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"), num_images=16)
+    capped = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"), max_images=16)
     assert capped.held_out.images.shape == (16, 3, 64, 64) and capped.density.shape[0] == 16
+    # a cut beyond the split's size leaves the whole split (as the probe's Subset does), not an error
+    beyond = reconstruction_bench(pretrain, MeasurementCache(tmp_path / "cache"), max_images=10 ** 6)
+    assert len(beyond.held_out.images) == len(whole.held_out.images)
