@@ -15,15 +15,15 @@ Besides the dry run's own choices (the 59 images, the query, the blocks, the who
 what every analysis notebook writes at the paper's sizes (finite per-block numbers for SimMIM, KAMIM and the
 random-init baseline, figures, tables, the generated conclusions, the original loader's verdict).
 
-Not in CI yet (opt-in: KAMIM_DRYRUN_ANALYSES=1): it costs about 5-6 CPU minutes, which would bring CI to about
-19-20 of its 20 minutes, a margin too thin to risk unmeasured (docs/paper-rehearsal.md). Marked ``long``: when it
-runs, tests/conftest.py collects it first, so pytest-xdist overlaps it with the short files on the other worker.
+It costs about 6 CPU minutes (quiet, 2 cores: 223 s alone, section 10's 1000 images 130 s of it). Marked ``long``:
+tests/conftest.py collects it first, so pytest-xdist runs it on one worker while the other takes the short files
+(docs/paper-rehearsal.md: what it adds to CI). At toy sizes the same notebooks run in test_analysis_notebooks.py only
+where that covers what this does not (the per-image reconstruction convention, the rerun, MoCo v3).
 """
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
 
 import pytest
@@ -36,10 +36,7 @@ from kamim_paper.runner.catalogue import SECTIONS, notebooks_dir
 from kamim_paper.runner.profiles import load_profile
 from kamim_paper.runner.runner import parameters_for, reproduce
 
-pytestmark = [pytest.mark.slow, pytest.mark.long,
-              pytest.mark.skipif(os.environ.get("KAMIM_DRYRUN_ANALYSES") != "1",
-                                 reason="5-6 CPU minutes, too close to CI's 20 (module docstring); "
-                                        "KAMIM_DRYRUN_ANALYSES=1 runs it")]
+pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 ANALYSES = ["attention", "fourier", "tokens", "reconstructions"]
 CI_MODEL = "vit_t"
