@@ -39,7 +39,8 @@ from kamim_lib.analysis.token_similarity import mean_token_cosine_similarity
 from kamim_lib.analysis.tokens import grid_side
 
 
-def _model_device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (the first one's: a model is on one device here)."""
     return next(model.parameters()).device
 
 
@@ -60,7 +61,7 @@ def _batches(model: nn.Module, images: torch.Tensor, mask: torch.Tensor | None,
              batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
     """Consecutive slices of ``images`` (and ``mask``) of at most ``batch_size``, on the model's device."""
     _check_inputs(model, images, mask, batch_size)
-    device = _model_device(model)
+    device = model_device(model)
     for start in range(0, images.shape[0], batch_size):
         chunk = images[start:start + batch_size].to(device=device, dtype=torch.float32)
         yield chunk, None if mask is None else mask[start:start + batch_size].to(device)

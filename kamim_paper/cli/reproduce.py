@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# Both are light (no torch): the parser lists the sections and profiles. The runner is imported when it runs.
+from kamim_paper.locations import list_profiles
+from kamim_paper.runner.catalogue import SECTIONS
+
 
 def register(subparsers) -> None:
-    from kamim_paper.runner.catalogue import SECTIONS
-    from kamim_paper.locations import list_profiles
-
     sections = ", ".join(section.name for section in SECTIONS)
     parser = subparsers.add_parser(
         "reproduce", help="run the paper's notebooks for a params profile (papermill)",

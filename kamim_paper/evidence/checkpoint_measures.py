@@ -19,7 +19,17 @@ from typing import Sequence
 
 import torch
 
+from kamim_lib.analysis.pixels import unnormalize
+from kamim_lib.data.fingerprint import index_digest
+from kamim_lib.engine.pretrained import load_backbone
+from kamim_lib.engine.tasks import build_split
+from kamim_lib.keypoints import keypoint_map
+from kamim_lib.models import load_pretrained
+from kamim_lib.weighting import keypoint_density
+from kamim_paper.evidence import probing, reconstruction, weighting
 from kamim_paper.evidence.cache import MeasurementCache, config_cache, file_digest, tensor_digest
+from kamim_paper.results.artifacts import from_repo
+from kamim_paper.results.summaries import to_uint8_pixels
 
 #: What a checkpoint is measured by (summary key -> words), which direction is better, and the digits shown.
 METRICS = {"val_masked_l1": "held-out masked L1", "top1": "probe top-1 %"}
@@ -29,8 +39,6 @@ DIGITS = {"val_masked_l1": 4, "top1": 2}
 
 def checkpoint_of(result: dict) -> str:
     """The pretrained checkpoint a result stands for: its own pretraining's, or the one it was given."""
-    from kamim_paper.results.artifacts import from_repo
-
     path = (result.get("pretrain") or {}).get("checkpoint") or (result.get("evaluation") or {}).get("pretrained")
     return str(from_repo(path))
 
@@ -43,8 +51,6 @@ def _model_settings(config) -> dict:
 
 def load_pretrained_model(checkpoint: str, config) -> torch.nn.Module:
     """The whole pretrained model (encoder and decoder), strictly loaded, in eval mode."""
-    from kamim_lib.models import load_pretrained
-
     return load_pretrained(checkpoint, config.model, strict=True, img_size=config.img_size,
                            final_norm=config.final_norm).eval()
 
@@ -52,8 +58,6 @@ def load_pretrained_model(checkpoint: str, config) -> torch.nn.Module:
 def probe_encoder(checkpoint: str, config) -> torch.nn.Module:
     """The frozen encoder exactly as the engine's probe loads it (``load_backbone``: strict, the checkpoint's own
     final-norm setting)."""
-    from kamim_lib.engine.pretrained import load_backbone
-
     encoder, _ = load_backbone(dataclasses.replace(config, pretrained=checkpoint))
     return encoder.eval()
 
@@ -87,8 +91,6 @@ def reconstruction_bench(config, cache: MeasurementCache | None = None, *,
     The sections pass their probe's ``max_eval_samples``, so a run whose evaluation is cut (the ``paper-dryrun``
     rehearsal: 16 images) is not measured by ViT-B forwards of the whole validation folder.
     """
-    from kamim_paper.evidence import reconstruction, weighting
-
     held_out = reconstruction.held_out_set(config, max_images=max_images)
     density = held_out_density(held_out, config)
     masked = weighting.masked_patches(held_out.masks, held_out.patch_size, config.weight_patch_size)
@@ -99,11 +101,6 @@ def reconstruction_bench(config, cache: MeasurementCache | None = None, *,
 
 def held_out_density(held_out, config) -> torch.Tensor:
     """Keypoint density Ω (N, H/w_ps, W/w_ps) of the held-out images, with the configuration's detector and mode."""
-    from kamim_lib.analysis.pixels import unnormalize
-    from kamim_paper.results.summaries import to_uint8_pixels
-    from kamim_lib.keypoints import keypoint_map
-    from kamim_lib.weighting import keypoint_density
-
     pixels = to_uint8_pixels(unnormalize(held_out.images))
     return keypoint_density(keypoint_map(pixels, detector=config.detector, mode=config.keypoint_mode).float(),
                             config.weight_patch_size)
@@ -111,8 +108,6 @@ def held_out_density(held_out, config) -> torch.Tensor:
 
 def held_out_errors(checkpoint: str, bench: ReconstructionBench) -> dict:
     """``{"val_masked_l1": float, "deciles": [per-decile dict]}`` of one checkpoint on the bench (cached)."""
-    from kamim_paper.evidence import reconstruction, weighting
-
     def measure() -> dict:
         held_out, config = bench.held_out, bench.config
         prediction = reconstruction.model_predictions(load_pretrained_model(checkpoint, config), held_out.images,
@@ -129,10 +124,6 @@ def held_out_errors(checkpoint: str, bench: ReconstructionBench) -> dict:
 def reconstruction_baselines(bench: ReconstructionBench, seeds: Sequence[int], *, image_blind_passes: int = 2
                              ) -> dict[str, float]:
     """``{"image_blind", "random_init"}`` held-out masked L1 of the bench (each cached)."""
-    from kamim_lib.data.fingerprint import index_digest
-    from kamim_lib.engine.tasks import build_split
-    from kamim_paper.evidence import reconstruction
-
     config = bench.config
     training = build_split(config, "train", None)  # cut to max_train_samples, as the median is
     blind_key = {"bench": bench.digest, "training_data": [index_digest(training)[0], len(training)], "passes": image_blind_passes,
@@ -166,8 +157,6 @@ class ProbeBench:
 
 def probe_bench(config, cache: MeasurementCache | None = None) -> ProbeBench:
     """Build the bench of linear-probe ``config``."""
-    from kamim_paper.evidence import probing
-
     train, val = probing.labelled_split(config, "train"), probing.labelled_split(config, "val")
     digest = tensor_digest(train.images, train.labels, val.images, val.labels)
     digest = f"{digest}:block{config.probe_layer}:{config.pooling}"
@@ -176,8 +165,6 @@ def probe_bench(config, cache: MeasurementCache | None = None) -> ProbeBench:
 
 def probe_top1(checkpoint: str, bench: ProbeBench) -> float:
     """Converged logistic-regression top-1 % on the frozen features of one checkpoint (cached)."""
-    from kamim_paper.evidence import probing
-
     config = bench.config
     key = {"checkpoint": file_digest(checkpoint), "bench": bench.digest, **_model_settings(config)}
     return bench.cache.value("probe_top1", key, lambda: probing.encoder_top1(
@@ -186,8 +173,6 @@ def probe_top1(checkpoint: str, bench: ProbeBench) -> float:
 
 def probe_baselines(bench: ProbeBench, seeds: Sequence[int]) -> dict[str, float]:
     """``{"raw_pixels", "random_init"}`` probe top-1 % on the bench (each cached)."""
-    from kamim_paper.evidence import probing
-
     config = bench.config
     random_key = {"bench": bench.digest, "seeds": [int(seed) for seed in seeds], **_model_settings(config)}
     return {"raw_pixels": bench.cache.value("raw_pixel_top1", {"bench": bench.digest},

@@ -11,10 +11,13 @@ import os
 
 import torch
 
+from kamim_lib._validation import check_choice, check_positive
 from kamim_lib.analysis.collect import Reconstruction
 from kamim_lib.analysis.original_metrics import original_reconstruction_metrics
 from kamim_lib.analysis.pixels import unnormalize
 from kamim_lib.analysis.reconstruction import reconstruction_metrics
+from kamim_lib.data import build_dataset, build_eval_transform
+from kamim_paper.experiments.analysis_inputs import ANALYSIS_TRANSFORMS, original_analysis_transform
 
 IMAGE_BLIND_FLOOR = "image-blind floor"
 
@@ -33,10 +36,6 @@ def training_mean_image(dataset: str, *, img_size: int, root: str | os.PathLike 
     Returns:
         float32 (3, S, S).
     """
-    from kamim_lib._validation import check_choice, check_positive
-    from kamim_paper.experiments.analysis_inputs import ANALYSIS_TRANSFORMS, original_analysis_transform
-    from kamim_lib.data import build_dataset, build_eval_transform
-
     check_choice("analysis_transform", analysis_transform, ANALYSIS_TRANSFORMS)
     check_positive("num_images", num_images)
     transform = original_analysis_transform(img_size) if analysis_transform == "original" else \

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from kamim_lib.data import build_eval_transform
+from kamim_lib.engine.heads import LinearProbe
+from kamim_lib.engine.tasks import build_split
+from kamim_lib.models import create_model
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,6 @@ class LabelledImages:
 def labelled_split(config, split: str) -> LabelledImages:
     """Every image of ``split`` of the configured data set (cut to ``max_train_samples`` for "train", as the
     engine's runs are), through the evaluation transform."""
-    from kamim_lib.data import build_eval_transform
-    from kamim_lib.engine.tasks import build_split
-
     dataset = build_split(config, split, build_eval_transform(config.img_size))
     images, labels = zip(*(dataset[index] for index in range(len(dataset))))
     return LabelledImages(torch.stack(images).float(), torch.as_tensor(labels, dtype=torch.int64))
@@ -43,8 +44,6 @@ def encoder_features(encoder: torch.nn.Module, images: torch.Tensor, *, layer: i
     Returns:
         float32 (N, D).
     """
-    from kamim_lib.engine.heads import LinearProbe
-
     probe = LinearProbe(encoder, num_classes=1, layer=layer, pooling=pooling).eval()
     return torch.cat([probe.features(images[start:start + batch_size]).float()
                       for start in range(0, len(images), batch_size)]).numpy()
@@ -93,8 +92,6 @@ def raw_pixel_top1(train: LabelledImages, val: LabelledImages, pixel_pool: int =
 
 def random_init_top1(config, train: LabelledImages, val: LabelledImages, seeds) -> float:
     """Mean over ``seeds`` of the probe top-1 of freshly initialised encoders (``torch.manual_seed(seed)``)."""
-    from kamim_lib.models import create_model
-
     values = []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):

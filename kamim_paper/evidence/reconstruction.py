@@ -13,6 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from kamim_lib.data import PretrainTransform, build_dataset, normalize_on_device
+from kamim_lib.engine.tasks import build_split
+from kamim_lib.models import create_model
+from kamim_lib.models.registry import model_arch
+from kamim_paper.experiments.analysis_inputs import analysis_masks, load_analysis_images
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,6 @@ def held_out_set(config, *, num_images: int | None = None, max_images: int | Non
         seed: picks the images and draws the masks.
         split: "val" (held out) or "train".
     """
-    from kamim_paper.experiments.analysis_inputs import analysis_masks, load_analysis_images
-    from kamim_lib.data import build_dataset
-    from kamim_lib.models.registry import model_arch
-
     if num_images is None:
         num_images = len(build_dataset(config.dataset, root=config.data_root, split=split, **config.dataset_options))
         num_images = num_images if max_images is None else min(num_images, max_images)
@@ -103,9 +104,6 @@ def image_blind_prediction(config, *, passes: int = 2, seed: int = 0) -> torch.T
     Returns:
         float (3, H, W): the same "reconstruction" for every input.
     """
-    from kamim_lib.data import PretrainTransform, normalize_on_device
-    from kamim_lib.engine.tasks import build_split
-
     transform = PretrainTransform(img_size=config.img_size)
     dataset = build_split(config, "train", None)
     crops = []
@@ -125,8 +123,6 @@ def image_blind_masked_l1(config, held_out: HeldOutSet, *, passes: int = 2) -> f
 
 def random_init_masked_l1(config, held_out: HeldOutSet, seeds, batch_size: int = 64) -> float:
     """Mean held-out masked L1 of freshly initialised models (one per seed, ``torch.manual_seed(seed)``)."""
-    from kamim_lib.models import create_model
-
     values = []
     for seed in seeds:
         with torch.random.fork_rng(devices=[]):

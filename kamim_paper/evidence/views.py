@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from kamim_paper.evidence.records import evidence_record
+from kamim_lib.stats import mean_and_ci
+from kamim_lib.weighting import density_to_weights
+from kamim_paper.evidence import weighting
 from kamim_paper.evidence.checkpoint_measures import (checkpoint_of, held_out_errors, probe_baselines, probe_bench,
                                                       probe_top1, reconstruction_baselines, reconstruction_bench)
+from kamim_paper.evidence.records import evidence_record
 from kamim_paper.experiments.runs import per_seed
 
 PRETRAIN_BASELINES = {"image_blind": "image-blind (per-pixel median of augmented training crops)",
@@ -33,8 +36,6 @@ def decile_summary(per_seed_deciles: Sequence[Sequence[dict]]) -> list[dict]:
         (= ``patches``), and ``error_mean``, ``error_low``,
         ``error_high`` over seeds (no ``error_low`` / ``error_high`` with a single seed).
     """
-    from kamim_lib.stats import mean_and_ci
-
     rows = []
     for index, first in enumerate(per_seed_deciles[0]):
         row = {key: first[key] for key in ("decile", "label", "density_low", "density_high", "density_mean", "count",
@@ -51,9 +52,6 @@ def decile_summary(per_seed_deciles: Sequence[Sequence[dict]]) -> list[dict]:
 
 def weight_concentration(bench) -> dict:
     """How concentrated KAMIM's weights are on the bench's held-out images (its config's w_ps and T)."""
-    from kamim_paper.evidence import weighting
-    from kamim_lib.weighting import density_to_weights
-
     config = bench.config
     weights = density_to_weights(bench.density, config.temperature)
     return {"weight_patch_size": config.weight_patch_size, "temperature": config.temperature,

@@ -21,6 +21,10 @@ from typing import Callable, Mapping
 
 import torch
 from torchvision.transforms import InterpolationMode, v2
+from kamim_lib._validation import check_choice
+from kamim_lib.data import build_dataset, build_eval_transform
+from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
+from kamim_lib.masking import random_cell_masks
 
 ANALYSIS_TRANSFORMS = ("eval", "original")
 # timm's transforms_imagenet_eval default: resize the shorter side to img_size / crop_pct, then centre-crop.
@@ -53,8 +57,6 @@ def original_analysis_transform(img_size: int) -> v2.Compose:
     argument, so timm's default, bilinear, in 0.5.4 and today): Resize(⌊S / 0.875⌋, bilinear) of the shorter side
     (PIL's antialiased resize on a PIL image), CenterCrop(S), ImageNet normalisation. PIL RGB image -> float32
     (3, S, S)."""
-    from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD
-
     return v2.Compose([v2.Resize(math.floor(img_size / ORIGINAL_CROP_PCT), interpolation=InterpolationMode.BILINEAR,
                                  antialias=True),
                        v2.CenterCrop(img_size), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
@@ -104,9 +106,6 @@ def load_analysis_images(dataset: str, *, num_images: int, img_size: int, root: 
         ``AnalysisImages`` of B = min(num_images, selection size) images ("original"; ``note`` says when B is
         smaller) or ``num_images`` images ("eval").
     """
-    from kamim_lib._validation import check_choice
-    from kamim_lib.data import build_dataset, build_eval_transform
-
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images <= 0:
         raise ValueError(f"num_images must be a positive int, got {num_images!r}.")
     check_choice("analysis_transform", analysis_transform, ANALYSIS_TRANSFORMS)
@@ -148,8 +147,6 @@ def analysis_masks(num_images: int, *, img_size: int, model_patch_size: int, mas
     Returns:
         int64 (B, H/p, H/p), 1 = masked.
     """
-    from kamim_lib.masking import random_cell_masks
-
     generator = torch.Generator().manual_seed(seed)
     return random_cell_masks(num_images, input_size=img_size, mask_patch_size=mask_patch_size,
                              model_patch_size=model_patch_size, mask_ratio=mask_ratio, generator=generator)

@@ -15,6 +15,11 @@ from typing import Mapping
 
 import torch
 
+from kamim_lib._validation import check_choice
+from kamim_lib.models import create_model, load_pretrained, model_arch
+from kamim_lib.runtime.factory import resolve_device_type
+from kamim_paper.original.loader_report import is_moco_checkpoint, moco_image_size
+from kamim_paper.original.moco_v3 import load_moco_v3_state_dict, moco_v3_model
 from kamim_paper.results.artifacts import pretrained_checkpoints
 
 RANDOM_INIT = "random init"
@@ -28,9 +33,6 @@ def resolve_analysis_device(device: str) -> torch.device:
     Raises:
         ValueError: another value, or "cuda" without a GPU.
     """
-    from kamim_lib._validation import check_choice
-    from kamim_lib.runtime.factory import resolve_device_type
-
     check_choice("device", device, ANALYSIS_DEVICES)
     return torch.device(resolve_device_type(device, allow_xla=False))
 
@@ -40,8 +42,6 @@ def random_init_model(name: str, seed: int, **overrides):
 
     The same name, seed and overrides give bit-identical weights on every call.
     """
-    from kamim_lib.models import create_model
-
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}.")
     with torch.random.fork_rng(devices=[]):
@@ -60,10 +60,6 @@ def load_analysis_checkpoint(path: str | os.PathLike, name: str, **overrides):
     Raises:
         ValueError: the checkpoint does not match ``name`` (missing/unexpected/mis-shaped keys, listed).
     """
-    from kamim_paper.original.moco_v3 import load_moco_v3_state_dict, moco_v3_model
-    from kamim_paper.original.loader_report import is_moco_checkpoint, moco_image_size
-    from kamim_lib.models import load_pretrained, model_arch
-
     path = Path(path)
     if path.is_file() and path.suffix != ".safetensors":
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)

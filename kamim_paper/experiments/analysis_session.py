@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Dict
 
 from kamim_lib.provenance import provenance
-
 from kamim_paper.experiments.analysis_inputs import AnalysisImages, images_for_models, load_analysis_images
 from kamim_paper.experiments.analysis_models import analysis_models, resolve_checkpoints
+from kamim_paper.original.moco_v3 import is_moco_v3_model
 from kamim_paper.results import summaries
 
 
@@ -94,7 +94,5 @@ def _load_images(params, num_images: int, img_size: int) -> AnalysisImages:
 
 def reconstructing_models(models: dict) -> tuple[dict, list[str]]:
     """The models that reconstruct (MoCo v3 has no SimMIM decoder), and the labels left out."""
-    from kamim_paper.original.moco_v3 import is_moco_v3_model
-
     kept = {label: model for label, model in models.items() if not is_moco_v3_model(model)}
     return kept, [label for label in models if label not in kept]

@@ -18,7 +18,11 @@ from dataclasses import replace
 from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
+from kamim_lib.config import run_id
+from kamim_lib.engine.pss_sweep import sweep_finetune_run
+from kamim_lib.models import model_arch
 from kamim_paper.experiments.runs import Variant, run_variant
+from kamim_paper.experiments.training import training_setup
 
 PEER_METHODS = ("simmim", "kamim", "attmask", "semanticmim", "kamim+semanticmim")
 # The reference every paired difference is taken against.
@@ -54,8 +58,6 @@ def model_patch_size(train_config, overrides, device: str = "auto") -> int:
     """The patch size of the model the pretraining configuration builds (per-token masks need it)."""
     from pathlib import Path
 
-    from kamim_lib.models import model_arch
-    from kamim_paper.experiments.training import training_setup
 
     return model_arch(training_setup(train_config, overrides, Path.cwd(), device).pretrain_config().model).patch_size
 
@@ -141,8 +143,6 @@ def run_peers(setup, jobs: Sequence[tuple[str, Variant, str, str | None]], *, fi
 def planned_run_ids(setup, jobs: Sequence[tuple[str, Variant, str, str | None]]) -> list[str]:
     """The evaluation run ids of ``jobs`` (each covers its pretrain run through ``pretrained``), sorted, without
     training: a summary whose runs differ was made from another configuration."""
-    from kamim_lib.config import run_id
-
     return sorted(run_id(setup.classifier_config(protocol, variant.overrides, pretrained=pretrained))
                   for _, variant, protocol, pretrained in jobs)
 
@@ -170,8 +170,6 @@ def run_sweeps(results: Mapping[str, Sequence[dict]], pss_sources: Sequence[str]
         ``[{"label", "seed", "rows": sweep_finetune_run(...)}]`` in the order of ``results["peers"]`` then
         ``results["pss"]``.
     """
-    from kamim_lib.engine.pss_sweep import sweep_finetune_run
-
     sweep_sources = [result for result in results["peers"] + results["pss"] if result["protocol"] == "finetune"
                      and result["label"].removesuffix("+pss") in pss_sources]
     return [{"label": result["label"], "seed": result["fields"]["seed"],

@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from kamim_lib.analysis.collect import model_device
 from kamim_lib.analysis.model_layout import evaluation_mode
 from kamim_lib.analysis.reconstruction import reconstruction_metrics
 from kamim_lib.analysis.ssim import ssim
@@ -117,8 +118,6 @@ def score_data_set(models: Mapping[str, torch.nn.Module], data, *, mean_image: t
         (records: label -> record, floor record, figure tensors of the first batch: ``reference``, ``masks``,
         ``prediction/<label>`` normalised, the first ``num_figure_images``).
     """
-    from kamim_lib.analysis.collect import _model_device
-
     state_path = Path(state_path)
     labels = list(models) + ["__floor__"]
     state = {}
@@ -144,7 +143,7 @@ def score_data_set(models: Mapping[str, torch.nn.Module], data, *, mean_image: t
         masks = masks_for(index, images.shape[0])
         predictions = {}
         for label, model in models.items():
-            device = _model_device(model)
+            device = model_device(model)
             with evaluation_mode(model), torch.no_grad():
                 predictions[label] = model(images.to(device), masks.to(device)).float().cpu()
         predictions["__floor__"] = mean_image.to(images).expand_as(images).contiguous()

@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
+from kamim_lib.config import run_id
+from kamim_lib.engine import fit
+from kamim_lib.engine.run_dir import METRICS_FILE
 from kamim_paper.experiments.training import PROTOCOLS, TrainingSetup
+from kamim_paper.results.summaries import should_compute
 
 @dataclass(frozen=True)
 class Variant:
@@ -136,8 +140,6 @@ def _evaluation_entry(config, summary: dict) -> dict:
 
 
 def _engine_fit(config) -> dict:
-    from kamim_lib.engine import fit
-
     return fit(config)
 
 
@@ -202,8 +204,6 @@ def planned_runs(setup: TrainingSetup, variants: Sequence[Variant], protocol: st
                  pretrained: Mapping[str, str] | None = None) -> list[dict]:
     """The run ids :func:`run_variants` would use, without training: ``[{"label", "pretrain", "evaluation"}]``
     (None where a stage does not run)."""
-    from kamim_lib.config import run_id
-
     pretrained = dict(pretrained or {})
     planned = []
     for variant in variants:
@@ -228,8 +228,6 @@ def summary_is_stale(summary_path: str | Path, parameters, force: bool, planned:
     (``kamim_paper.results.summaries.should_compute``), or when its runs are not the ones ``planned`` now (the
     configuration file was edited: same path, other run ids).
     """
-    from kamim_paper.results.summaries import should_compute
-
     if should_compute(summary_path, parameters, force):
         return True
     results = json.loads(Path(summary_path).read_text()).get("results", [])
@@ -246,8 +244,6 @@ def read_loss_curve(run_dir: str | Path) -> dict[str, list]:
     Raises:
         FileNotFoundError: the run has no metrics yet.
     """
-    from kamim_lib.engine.run_dir import METRICS_FILE
-
     path = Path(run_dir) / METRICS_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: the run has not finished an epoch yet.")

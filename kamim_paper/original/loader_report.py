@@ -30,6 +30,8 @@ import torch
 from torch import nn
 
 from kamim_lib.checkpoint import LAST_CHECKPOINT, describe_load_failure
+from kamim_lib.models import (create_model, detect_checkpoint_format, load_pretrained, load_state_dict_into, model_arch,
+                              unwrap_state_dict)
 from kamim_paper.original.moco_format import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
 from kamim_paper.original.moco_v3 import load_moco_v3, load_moco_v3_state_dict, moco_v3_model
 
@@ -126,7 +128,6 @@ def _vit_config(model: str):
     """The ``transformers.ViTConfig`` the original's notebooks build, at ``model``'s size."""
     import transformers
 
-    from kamim_lib.models import model_arch
 
     arch = model_arch(model)
     if arch.family != "vit":
@@ -195,7 +196,6 @@ def moco_vit(model: str, checkpoint=None) -> nn.Module:
     """
     from timm.models.vision_transformer import VisionTransformer
 
-    from kamim_lib.models import model_arch
 
     arch = model_arch(model)
     return VisionTransformer(img_size=moco_image_size(checkpoint, arch.patch_size), patch_size=arch.patch_size, embed_dim=arch.embed_dim,
@@ -326,8 +326,6 @@ def describe_checkpoint_layout(checkpoint) -> str:
         return (f"MoCo v3 checkpoint: top-level keys {sorted(map(str, checkpoint))}, "
                 f"{len(checkpoint[MOCO_STATE_DICT_KEY])} tensors under 'state_dict'")
     if len(tensors) == len(checkpoint):
-        from kamim_lib.models import detect_checkpoint_format
-
         return f"plain state dict of {len(tensors)} tensors ({detect_checkpoint_format(dict(checkpoint))} key names)"
     nested = [key for key, value in checkpoint.items() if isinstance(value, Mapping)]
     return (f"training checkpoint dict: top-level keys {sorted(map(str, checkpoint))[:_LISTED]} "
@@ -336,8 +334,6 @@ def describe_checkpoint_layout(checkpoint) -> str:
 
 def _strict_verdict(path: Path, model: str, checkpoint) -> tuple[str, bool]:
     """What this project's strict loader says about the file."""
-    from kamim_lib.models import load_pretrained, model_arch
-
     try:
         if is_moco_checkpoint(checkpoint):
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)
@@ -351,8 +347,6 @@ def _strict_verdict(path: Path, model: str, checkpoint) -> tuple[str, bool]:
 
 def _strict_verdict_of_object(model: str, checkpoint) -> tuple[str, bool]:
     """The strict loaders on an already unpickled checkpoint (``trust_pickle``)."""
-    from kamim_lib.models import create_model, load_state_dict_into, model_arch, unwrap_state_dict
-
     try:
         if is_moco_checkpoint(checkpoint):
             img_size = moco_image_size(checkpoint, model_arch(model).patch_size)

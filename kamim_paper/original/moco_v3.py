@@ -23,6 +23,7 @@ from typing import Dict, Union
 import torch
 from torch import nn
 
+from kamim_lib.models import StateDictMismatchError, create_model
 from kamim_paper.original.moco_format import MOCO_ENCODER_PREFIX, MOCO_HEAD_PREFIX, MOCO_STATE_DICT_KEY
 
 MOCO_IMG_SIZE = 224
@@ -80,8 +81,6 @@ def moco_v3_encoder_state_dict(checkpoint) -> Dict[str, torch.Tensor]:
 def moco_v3_model(name: str = "vit_b", img_size: int = MOCO_IMG_SIZE):
     """An untrained ``MaskedImageModel`` shaped like MoCo v3's encoder: ``name``'s width/depth/heads at
     ``img_size`` px, LayerNorm eps 1e-6, the sin-cos position embedding (frozen), flagged as MoCo v3."""
-    from kamim_lib.models import create_model
-
     model = create_model(name, img_size=img_size)
     if model.family != "vit":
         raise ValueError(f"MoCo v3 is a ViT; name={name!r} is a {model.family} model (use e.g. 'vit_b').")
@@ -106,8 +105,6 @@ def load_moco_v3_state_dict(model: nn.Module, checkpoint) -> None:
     Raises:
         ValueError: missing, unexpected or mis-shaped encoder keys, listed.
     """
-    from kamim_lib.models import StateDictMismatchError
-
     converted = moco_v3_encoder_state_dict(checkpoint)
     expected = {key: value for key, value in model.state_dict().items()
                 if key not in _NOT_IN_MOCO and not key.startswith(_NOT_IN_MOCO_PREFIXES)}

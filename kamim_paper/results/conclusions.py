@@ -12,12 +12,13 @@ from typing import Iterable, Sequence
 
 import torch
 
-from kamim_paper.results import published
+from kamim_lib.analysis.attention_distance import token_distance_matrix
+from kamim_lib.stats import paired_difference_ci
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
+from kamim_paper.results import published
 from kamim_paper.results.labels import method_label as display
 from kamim_paper.results.sentences import difference
 from kamim_paper.results.tables.analysis import in_paper_setting
-from kamim_lib.stats import paired_difference_ci
 
 PAPER_PROVENANCE = "read off the paper's figures (±0.5 %)"
 # Two curves are "on top of each other" at a block when they differ by less than this share of the uniform distance.
@@ -65,8 +66,6 @@ def _comparison_pairs(labels: Iterable[str]) -> list[tuple[str, str]]:
 
 def uniform_attention_distance(grid: int, patch_px: float) -> float:
     """Mean attention distance of uniform attention on a g × g grid of p-px tokens (99.75 px for 12 × 12 × 16)."""
-    from kamim_lib.analysis.attention_distance import token_distance_matrix
-
     return float(token_distance_matrix(grid, patch_px, dtype=torch.float64).mean())
 
 

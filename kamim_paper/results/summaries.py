@@ -26,11 +26,12 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from kamim_paper.results import published
 from kamim_lib.analysis.collect import AttentionMaps, AttentionStatistics, FourierStatistics, Reconstruction
+from kamim_lib.analysis.pixels import unnormalize
 from kamim_paper.experiments.analysis_models import RANDOM_INIT
-from kamim_paper.results.rows import per_layer_rows
 from kamim_paper.experiments.token_analysis import TokenAnalysis
+from kamim_paper.results import published
+from kamim_paper.results.rows import per_layer_rows
 
 SUMMARY_NAME = "summary.json"
 ARRAYS_NAME = "arrays.npz"
@@ -133,8 +134,6 @@ def attention_map_entries(maps: Mapping[str, AttentionMaps]) -> dict:
 def attention_map_arrays(maps: Mapping[str, AttentionMaps], images: torch.Tensor) -> dict[str, torch.Tensor]:
     """Arrays for ``figures.attention_maps_figure``: ``images`` (uint8 pixels of the normalised ``images``) and
     ``maps/<label>`` (n, g, g)."""
-    from kamim_lib.analysis.pixels import unnormalize
-
     return {"images": to_uint8_pixels(unnormalize(images)), **{f"maps/{label}": m.maps for label, m in maps.items()}}
 
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from kamim_lib.engine.run_dir import check_writable_folder
 from kamim_lib.engine.run_lock import RunLock
+from kamim_paper.evidence.cache import REMEASURE_ENV
+from kamim_paper.locations import default_results_root, source_root
 from kamim_paper.results.artifacts import make_section_outputs_portable, relative_to_repo
 from kamim_paper.results.digest import is_digest_source, write_readme_digest
-from kamim_paper.results.reproduced import compare_with_committed, describe as describe_comparison
+from kamim_paper.results.reproduced import compare_with_committed
+from kamim_paper.results.reproduced import describe as describe_comparison
 from kamim_paper.results.run_report import write_run_report
-from kamim_paper.runner.catalogue import Section, notebooks_dir, resolve_sections
+from kamim_paper.runner.catalogue import SECTIONS, Section, notebooks_dir, resolve_sections
 from kamim_paper.runner.done_marker import read_done_marker, write_done_marker
-from kamim_paper.locations import default_results_root, source_root
 from kamim_paper.runner.kernel_control import KernelControl, interrupt_running_kernels
 from kamim_paper.runner.preflight import describe_problems, parameter_problem
 from kamim_paper.runner.profiles import Profile, load_profile, valid_jobs
@@ -99,8 +101,6 @@ def check_common_parameters(profile: Profile) -> None:
     Raises:
         ValueError: naming the parameters no notebook declares (a typo would otherwise be silently ignored).
     """
-    from kamim_paper.runner.catalogue import SECTIONS
-
     declared: set[str] = set()
     for section in SECTIONS:
         notebook = notebooks_dir() / section.notebook
@@ -174,8 +174,6 @@ def run_notebook(section: Section, notebook: Path, parameters: dict, out_dir: Pa
     start = time.monotonic()
     env = {}
     if force:
-        from kamim_paper.evidence.cache import REMEASURE_ENV
-
         env[REMEASURE_ENV] = repr(time.time() if remeasure_since is None else remeasure_since)
     kernel = KernelControl(executed.with_suffix(".kernel.log"), env=env)
     try:

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from kamim_lib.models import model_arch
 from kamim_lib.provenance import provenance
 from kamim_lib.stats import paired_difference_ci
 from kamim_paper.experiments import peers as peer_runs
@@ -44,7 +45,6 @@ parameters = parameters_of(Params)
 def _setup(params: Params):
     out_dir = section_output_dir(params.output_dir, params.profile)
     setup = training_setup(params.train_config, params.overrides, out_dir, params.device)
-    from kamim_lib.models import model_arch
 
     patch_size = model_arch(setup.pretrain_config().model).patch_size  # per-token masks (peer_settings=papers)
     jobs = peer_runs.peer_jobs(methods=params.methods, protocols=params.protocols, seeds=params.seeds,

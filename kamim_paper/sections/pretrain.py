@@ -20,17 +20,22 @@ from typing import Mapping
 import torch
 from matplotlib.figure import Figure
 
+from kamim_lib.analysis.collect import reconstruct
+from kamim_lib.analysis.pixels import masked_input, unnormalize
+from kamim_lib.models import load_pretrained
 from kamim_lib.provenance import provenance
-from kamim_paper.evidence.weighting import bin_count, bin_name
 from kamim_paper.evidence.views import PRETRAIN_BASELINES, pretrain_evidence
+from kamim_paper.evidence.weighting import bin_count, bin_name
 from kamim_paper.experiments import runs as experiments
+from kamim_paper.experiments.analysis_inputs import analysis_masks, load_analysis_images
+from kamim_paper.experiments.analysis_models import resolve_analysis_device
 from kamim_paper.experiments.training import training_setup
 from kamim_paper.results import summaries
-from kamim_paper.results.artifacts import (from_repo, record_pretrained_checkpoints, relative_to_repo,
-                                           section_output_dir)
+from kamim_paper.results.artifacts import from_repo, record_pretrained_checkpoints, relative_to_repo, section_output_dir
 from kamim_paper.results.figures import analysis as analysis_figures
 from kamim_paper.results.figures import experiments as experiment_plots
 from kamim_paper.results.sentences import difference_verdict
+from kamim_paper.results.summaries import to_uint8_pixels
 from kamim_paper.results.tables import experiments as experiment_tables
 from kamim_paper.results.tables.markdown import comparison_table, markdown_table, provenance_line
 from kamim_paper.sections.outputs import (NO_EVIDENCE, Markdown, SectionResult, bullet_lines, has_paired_evidence,
@@ -55,7 +60,6 @@ def _setup(params: Params):
     variants = experiments.seeded_variants(methods, params.seeds)
     reference = setup.pretrain_config(variants[0].overrides)
     return out_dir, setup, variants, reference
-
 
 
 def plan(params: Params) -> dict:
@@ -284,17 +288,9 @@ def reconstruction_arrays(checkpoints: Mapping[str, str | Path], config, *, num_
         ``prediction/<label>``; metrics label -> mean ``psnr_masked``, ``psnr_full``, ``ssim_masked``,
         ``ssim_full`` over the images (un-normalised pixels in [0, 1]).
     """
-    from kamim_lib.analysis.collect import reconstruct
-    from kamim_paper.experiments.analysis_inputs import analysis_masks, load_analysis_images
-    from kamim_lib.analysis.pixels import masked_input, unnormalize
-    from kamim_paper.results.summaries import to_uint8_pixels
-    from kamim_lib.models import load_pretrained
-
     if not checkpoints:
         raise ValueError("checkpoints must name at least one pretrained checkpoint.")
     if not isinstance(device, torch.device):
-        from kamim_paper.experiments.analysis_models import resolve_analysis_device
-
         device = torch.device("cpu") if device == "xla" else resolve_analysis_device(device)
     inputs = load_analysis_images(config.dataset, num_images=num_images, img_size=config.img_size,
                                   root=config.data_root, split=split, seed=seed, **config.dataset_options)

@@ -10,16 +10,19 @@ from matplotlib.figure import Figure
 
 from kamim_lib.analysis import collect
 from kamim_lib.analysis.pixels import masked_input, unnormalize
+from kamim_lib.data import build_dataset, build_eval_transform
 from kamim_paper.evidence.image_floor import IMAGE_BLIND_FLOOR, image_blind_reconstruction, training_mean_image
-from kamim_paper.experiments.analysis_inputs import analysis_masks
+from kamim_paper.experiments.analysis_inputs import AnalysisImages, analysis_masks
+from kamim_paper.experiments.analysis_models import analysis_models
 from kamim_paper.experiments.analysis_session import (AnalysisSetup, load_models_and_images, reconstructing_models,
                                                       section_files, summary_header)
+from kamim_paper.experiments.reconstruction_scores import batch_mask_seed, score_data_set
 from kamim_paper.results import conclusions as sentences
 from kamim_paper.results import summaries
 from kamim_paper.results.figures import analysis as figures
+from kamim_paper.results.labels import model_labels as labels
 from kamim_paper.results.tables import analysis as tables
 from kamim_paper.results.tables.analysis import in_paper_setting
-from kamim_paper.results.labels import model_labels as labels
 from kamim_paper.sections.analysis_views import inputs, read_result
 from kamim_paper.sections.outputs import Markdown, SectionResult, bullet_lines, parameters_of
 from kamim_paper.sections.params import ReconstructionParams as Params
@@ -90,10 +93,6 @@ def _compute_imagenet_val(params: Params, setup: AnalysisSetup, files, log, prog
 
     import torch
 
-    from kamim_lib.data import build_dataset, build_eval_transform
-    from kamim_paper.experiments.analysis_inputs import AnalysisImages
-    from kamim_paper.experiments.analysis_models import analysis_models
-    from kamim_paper.experiments.reconstruction_scores import batch_mask_seed, score_data_set
 
     if params.data_root is None:
         raise ValueError("reconstruction_data='imagenet_val' reads the ImageNet-1K validation split under data_root; "

@@ -12,9 +12,10 @@ from typing import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
-from kamim_paper.results.figures import plots
 from kamim_lib.analysis.attention_pca import JointPCA
 from kamim_lib.analysis.fourier import FourierAnalysis
+from kamim_paper.results.conclusions import PAPER_PROVENANCE, uniform_attention_distance
+from kamim_paper.results.figures import plots
 from kamim_paper.results.labels import method_label
 
 
@@ -86,8 +87,6 @@ def _uniform_distances(summary: dict) -> dict[str, float]:
 def attention_curves_figure(summary: dict) -> Figure:
     """Mean attention distance (per-head range shaded, each grid's uniform-attention distance dotted), the same as a
     share of uniform attention on each model's own grid, and NMI, per block; the paper's curves dashed."""
-    from kamim_paper.results.conclusions import PAPER_PROVENANCE, uniform_attention_distance
-
     figure = Figure(figsize=(16, 4.2), layout="constrained")
     left, middle, right = figure.subplots(1, 3)
     layer_curves_figure(summary, "attention_distance_px", ylabel="mean attention distance (px)",

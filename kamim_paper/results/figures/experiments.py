@@ -13,7 +13,10 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kamim_lib.stats import mean_and_ci
 from kamim_paper.evidence.checkpoint_measures import METRICS
+from kamim_paper.evidence.records import method_intervals
+from kamim_paper.evidence.weighting import bin_count
 from kamim_paper.experiments.runs import relative_curve
 
 
@@ -176,8 +179,6 @@ def _single_cell(matrices: Mapping[str, Sequence[Sequence[float | None]]], *, ce
                  seed_values: Mapping[str, Sequence[Sequence[Sequence[float]]]] | None) -> Figure:
     """One panel per metric for a grid of one cell: its value (a square; with seeds: dots and the mean's 95 %
     interval) and the reference of ``centers`` as a dashed line."""
-    from kamim_lib.stats import mean_and_ci
-
     figure = Figure(figsize=(3.6 * len(matrices) + 0.8, 4.0), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(matrices)))
     for ax, (name, matrix) in zip(axes, matrices.items()):
@@ -226,8 +227,6 @@ def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names:
     Returns:
         The Figure (two Axes).
     """
-    from kamim_paper.evidence.records import method_intervals
-
     names = dict(baseline_names or {})
     metric = record["paired_difference"]["metric"]
     intervals = method_intervals(record)
@@ -264,8 +263,6 @@ def plot_evidence(record: dict, *, ylabel: str, title: str = "", baseline_names:
 
 def _density_tick(row: dict) -> str:
     """A density bin's tick label: its density range (or "no kp") and its patch count."""
-    from kamim_paper.evidence.weighting import bin_count
-
     count = bin_count(row)
     if row.get("label") == "no keypoints":
         name = "no\nkeypoints"

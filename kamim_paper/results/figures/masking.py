@@ -7,6 +7,7 @@ import textwrap
 import numpy as np
 from matplotlib.figure import Figure
 
+from kamim_lib.stats import mean_and_ci
 from kamim_paper.evidence.checkpoint_measures import METRICS
 
 # metric -> (baseline key, its legend) drawn as horizontal lines
@@ -21,8 +22,6 @@ def plot_masking_evidence(evidence: dict, *, title: str = "") -> Figure:
     Args:
         evidence: :func:`kamim_paper.sections.masking.masking_evidence`.
     """
-    from kamim_lib.stats import mean_and_ci
-
     labels = list(evidence["cells"])
     if not labels:
         raise ValueError("evidence holds no cell to plot.")

@@ -9,7 +9,11 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from kamim_lib._validation import check_choice
+from kamim_paper.evidence.records import method_intervals
+from kamim_paper.results import markdown_table, paper_value
 from kamim_paper.results.labels import display_label
+from kamim_paper.results.sentences import difference_verdict, interval
+from kamim_paper.results.tables.markdown import NOT_AVAILABLE
 
 # Evaluation metrics of a result, in table order, with their display names.
 EVALUATION_METRICS = {"top1": "top-1 %", "top5": "top-5 %", "knn_top1": "kNN top-1 %", "knn_top5": "kNN top-5 %"}
@@ -21,8 +25,6 @@ def _labels(values: Mapping) -> dict:
 
 
 def _paper(result: dict, metric: str, with_paper: bool) -> float | None:
-    from kamim_paper.results import paper_value
-
     evaluation = result["evaluation"]
     method = result["fields"].get("method")
     if not with_paper or metric != "top1" or method is None:
@@ -104,11 +106,6 @@ def evidence_table(record: dict, *, title: str, baseline_names: Mapping[str, str
 
     The paper column reads "n/a": the paper reports no such number for this setting.
     """
-    from kamim_paper.evidence.records import method_intervals
-    from kamim_paper.results.sentences import difference_verdict, interval
-    from kamim_paper.results import markdown_table
-    from kamim_paper.results.tables.markdown import NOT_AVAILABLE
-
     metric = record["paired_difference"]["metric"]
     n = str(len(record["seeds"]))
     rows = [[method, n, mean, interval((low, high), f".{digits}f"), NOT_AVAILABLE]
