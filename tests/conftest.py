@@ -4,8 +4,14 @@ import pytest
 import torch
 
 # CI has 2 cores; several torch threads per test process only add contention. Under pytest-xdist (tasks.py runs
-# one worker per core) each worker keeps to one thread.
-torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
+# one worker per core) each worker keeps to one thread, and so do the processes its tests start (notebook kernels,
+# training processes), which read OMP_NUM_THREADS: with torch's default of a thread per core, a kernel beside the
+# other worker took the paper dry run's analyses 566 s instead of 330 s single-threaded alone (2-core VM).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+else:
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 # XLA on the CPU (the XLA tests, and the worker processes they start, which inherit this): compiling the tests' tiny
 # graphs is most of their time, and LLVM's optimisation passes are about half of each compile (measured: 39 -> 20 CPU
