@@ -35,20 +35,19 @@ class HeldOutSet:
     patch_size: int
 
 
-def held_out_set(config, *, num_images: int | None = None, max_images: int | None = None, seed: int = 0,
-                 split: str = "val") -> HeldOutSet:
+def held_out_set(config, *, max_images: int | None = None, seed: int = 0, split: str = "val") -> HeldOutSet:
     """The held-out images of a pretraining configuration, masked with its own geometry.
 
     Args:
         config: a :class:`~kamim_lib.config.PretrainConfig` (data set, img_size, model, mask_patch_size, mask_ratio).
-        num_images: how many images (a seeded subset); None = the whole split, or ``max_images`` of it when the
-            split holds more (as the engine's ``max_eval_samples`` cuts its validation set).
+        max_images: at most this many images (a seeded subset, as the engine's ``max_eval_samples`` cuts its
+            validation set); None = the whole split.
         seed: picks the images and draws the masks.
         split: "val" (held out) or "train".
     """
-    if num_images is None:
-        num_images = len(build_dataset(config.dataset, root=config.data_root, split=split, **config.dataset_options))
-        num_images = num_images if max_images is None else min(num_images, max_images)
+    num_images = len(build_dataset(config.dataset, root=config.data_root, split=split, **config.dataset_options))
+    if max_images is not None:
+        num_images = min(num_images, max_images)
     inputs = load_analysis_images(config.dataset, num_images=num_images, img_size=config.img_size,
                                   root=config.data_root, split=split, seed=seed, **config.dataset_options)
     patch_size = model_arch(config.model, img_size=config.img_size).patch_size
