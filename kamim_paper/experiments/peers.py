@@ -14,7 +14,9 @@ and turns into tables, figures and generated conclusions.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
@@ -56,9 +58,6 @@ PEER_PAPER_SETTINGS = {
 
 def model_patch_size(train_config, overrides, device: str = "auto") -> int:
     """The patch size of the model the pretraining configuration builds (per-token masks need it)."""
-    from pathlib import Path
-
-
     return model_arch(training_setup(train_config, overrides, Path.cwd(), device).pretrain_config().model).patch_size
 
 
@@ -155,9 +154,6 @@ def recorded_run_ids(results: Mapping[str, Sequence[dict]]) -> list[str]:
 
 def run_timing(run_dir: str) -> dict:
     """Wall time and images/s of a finished run's training session (from its summary.json)."""
-    import json
-    from pathlib import Path
-
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     return {"wall_time_s": summary.get("session_wall_time_s"), "images_per_s": summary.get("session_images_per_s")}
 

@@ -128,7 +128,6 @@ def _vit_config(model: str):
     """The ``transformers.ViTConfig`` the original's notebooks build, at ``model``'s size."""
     import transformers
 
-
     arch = model_arch(model)
     if arch.family != "vit":
         raise ValueError(f"model={model!r} is a {arch.family} model; the original's analysis notebooks built a ViT "
@@ -195,7 +194,6 @@ def moco_vit(model: str, checkpoint=None) -> nn.Module:
     at the checkpoint's input size (224 px for MoCo v3's releases).
     """
     from timm.models.vision_transformer import VisionTransformer
-
 
     arch = model_arch(model)
     return VisionTransformer(img_size=moco_image_size(checkpoint, arch.patch_size), patch_size=arch.patch_size, embed_dim=arch.embed_dim,

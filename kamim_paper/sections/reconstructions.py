@@ -6,6 +6,9 @@ The notebook calls, in order: :func:`parameters`, :func:`inputs`, :func:`compute
 """
 from __future__ import annotations
 
+import dataclasses
+
+import torch
 from matplotlib.figure import Figure
 
 from kamim_lib.analysis import collect
@@ -89,11 +92,6 @@ def compute(params: Params, setup: AnalysisSetup | None = None, *, log=print, pr
 def _compute_imagenet_val(params: Params, setup: AnalysisSetup, files, log, progress_every: int) -> None:
     """``reconstruction_data="imagenet_val"``: every ImageNet-1K validation image through the squash, scored in
     batches with progress, resumable (``reconstruction_scores``); the figure shows the first images."""
-    import dataclasses
-
-    import torch
-
-
     if params.data_root is None:
         raise ValueError("reconstruction_data='imagenet_val' reads the ImageNet-1K validation split under data_root; "
                          "set data_root.")

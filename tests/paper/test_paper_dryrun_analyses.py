@@ -17,8 +17,9 @@ random-init baseline, figures, tables, the generated conclusions, the original l
 
 It costs about 5.5 CPU minutes (2-core VM, one torch thread as under pytest-xdist: 330 s, section 10's 1000 images
 204 s of it). Marked ``long``: tests/conftest.py collects it first, so pytest-xdist runs it on one worker while the
-other takes the short files (docs/paper-rehearsal.md: what it adds to CI). At toy sizes the same notebooks run in test_analysis_notebooks.py only
-where that covers what this does not (the per-image reconstruction convention, the rerun, MoCo v3).
+other takes the short files (docs/paper-rehearsal.md: what it adds to CI). At toy sizes the same notebooks run in
+test_analysis_notebooks.py only where that covers what this does not (the per-image reconstruction convention, the
+rerun, MoCo v3).
 """
 from __future__ import annotations
 
