@@ -111,9 +111,19 @@ def check_free_disk(name: str, venv_dir: Path) -> None:
     """
     free_gb = shutil.disk_usage(venv_dir.parent).free / 1e9
     if free_gb < NEEDED_GB[name]:
+        others = [(other, _folder_gb(other)) for other, _ in ENVIRONMENTS.values()
+                  if other != venv_dir and other.is_dir()]
+        rebuilt = "".join(f" This project's `{other.name}` takes {size:.1f} GB (`rm -rf {other}` frees it; the next "
+                          f"command that needs it rebuilds it)." for other, size in others)
         raise SetupFailed(f"{venv_dir.name} needs about {NEEDED_GB[name]:.0f} GB of free disk to install, and "
-                          f"{venv_dir.parent} has {free_gb:.1f} GB free. Free some space (for example remove old "
-                          f"virtual environments or ~/.cache/pip) and run the same command again.")
+                          f"{venv_dir.parent} has {free_gb:.1f} GB free.{rebuilt} Free some space (for example "
+                          f"remove old virtual environments, ~/.cache/pip or old outputs in /tmp) and run the same "
+                          f"command again.")
+
+
+def _folder_gb(folder: Path) -> float:
+    """The size of the files under ``folder`` in GB (links not followed)."""
+    return sum(path.lstat().st_size for path in folder.rglob("*") if not path.is_symlink() and path.is_file()) / 1e9
 
 
 def _run(cmd: list[str]) -> None:

@@ -90,6 +90,19 @@ def test_a_fresh_environment_is_not_started_without_the_disk_it_needs(monkeypatc
     tasks.check_free_disk("xla", tmp_path / ".venv-xla")
 
 
+def test_short_disk_names_the_other_environment_that_would_make_room(monkeypatch, tmp_path):
+    """Both environments hold a CUDA build of torch; where the disk holds only one, removing the other is the fix."""
+    tasks = _tasks()
+    main_venv = tmp_path / ".venv"
+    (main_venv / "lib").mkdir(parents=True)
+    (main_venv / "lib" / "torch.so").write_bytes(b"x" * 2_500_000)
+    monkeypatch.setattr(tasks, "ENVIRONMENTS", {"main": (main_venv, None), "xla": (tmp_path / ".venv-xla", "p")})
+    monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4.1e9})())
+    with pytest.raises(tasks.SetupFailed, match=r"has 4.1 GB free\. This project's `.venv` takes 0.0 GB \(`rm -rf .*\.venv` frees it"):
+        tasks.check_free_disk("xla", tmp_path / ".venv-xla")
+    assert tasks._folder_gb(main_venv) == pytest.approx(0.0025)
+
+
 def test_a_failed_setup_step_is_one_message_without_a_traceback(tmp_path):
     """The real script in a copy of the project without .venv, with a pip step that fails: exit status 1, the step
     named with what to do, no traceback (nothing is installed: pip, the venv builder and the disk probe are fakes)."""
