@@ -2,7 +2,8 @@
 """One entry point that sets everything up on a fresh machine with only Python 3.10+.
 
     python3 tasks.py main      # the project's main job (see README)
-    python3 tasks.py test      # the whole test suite (the XLA tests included, in their own environment)
+    python3 tasks.py test      # the whole test suite (the XLA tests included, in their own environment, set up
+                               # in the background while the main tests run)
 
     python3 tasks.py lab       # JupyterLab on the project's environment, in notebooks/ (kernel python3 of .venv)
 
@@ -27,9 +28,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import venv
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent
 # The one lock (pip constraints) every environment installs from; README, docs/install.md and environment.yml too.
@@ -126,10 +130,17 @@ def _folder_gb(folder: Path) -> float:
     return sum(path.lstat().st_size for path in folder.rglob("*") if not path.is_symlink() and path.is_file()) / 1e9
 
 
-def _run(cmd: list[str]) -> None:
-    """Run a setup step; a failure becomes :class:`SetupFailed` naming the step (its own output is above)."""
-    print("+", " ".join(str(c) for c in cmd), flush=True)
-    status = subprocess.run([str(c) for c in cmd], cwd=ROOT).returncode
+def _child_output(out: TextIO) -> TextIO | None:
+    """What a child process writes to: ``out``, or (for this process's own stdout) the inherited descriptor."""
+    return None if out is sys.stdout else out
+
+
+def _run(cmd: list[str], out: TextIO) -> None:
+    """Run a setup step, its output to ``out``; a failure becomes :class:`SetupFailed` naming the step (its own
+    output is above)."""
+    print("+", " ".join(str(c) for c in cmd), file=out, flush=True)
+    status = subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=_child_output(out),
+                            stderr=subprocess.STDOUT if out is not sys.stdout else None).returncode
     if status != 0:
         raise SetupFailed(f"this setup step failed with exit status {status} (its output is above):\n  "
                           + " ".join(str(c) for c in cmd) + "\nFix what it reports (\"No space left on device\": "
@@ -137,30 +148,44 @@ def _run(cmd: list[str]) -> None:
                           "rebuilt from scratch.")
 
 
-def warm_bytecode_cache(python: Path) -> None:
+def warm_bytecode_cache(python: Path, out: TextIO | None = None) -> None:
     """Write the .pyc files of everything the project imports, once (kamim_paper/runner/bytecode_warmup.py says why).
 
     Run with bytecode writing on even where PYTHONDONTWRITEBYTECODE is set: the files go into this project's own
     environment and source tree only. A failure only costs speed, so it is reported and the setup goes on.
     """
+    out = out or sys.stdout
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     cmd = [str(python), "-m", "kamim_paper.runner.bytecode_warmup"]
-    print("+", " ".join(cmd), flush=True)
+    print("+", " ".join(cmd), file=out, flush=True)
     try:
-        status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600).returncode
+        status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600, stdout=_child_output(out),
+                                stderr=subprocess.STDOUT if out is not sys.stdout else None).returncode
     except subprocess.TimeoutExpired:
         status = "a timeout (600 s)"
     if status != 0:
         print(f"warning: filling the bytecode cache ended with {status}; imports will compile on each start "
-              "(slower, same results).", flush=True)
+              "(slower, same results).", file=out, flush=True)
 
 
-def ensure_environment(name: str = "main") -> Path:
+def is_up_to_date(name: str) -> bool:
+    """Whether the named environment is installed from the current pyproject, lock and pins."""
+    venv_dir, pins = ENVIRONMENTS[name]
+    stamp = venv_dir / ".installed"
+    return stamp.exists() and stamp.read_text().strip() == _environment_hash(pins)
+
+
+def ensure_environment(name: str = "main", out: TextIO | None = None) -> Path:
     """Create the named virtual environment and install the project into it unless it is up to date.
+
+    Args:
+        name: a key of :data:`ENVIRONMENTS`.
+        out: where the setup's lines (and its pip/warm-up output) go; this process's stdout by default.
 
     Returns:
         The environment's python executable.
     """
+    out = out or sys.stdout
     if sys.version_info < (3, 10):
         sys.exit(f"kamim needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
     venv_dir, pins = ENVIRONMENTS[name]
@@ -173,17 +198,65 @@ def ensure_environment(name: str = "main") -> Path:
     if not venv_dir.exists():  # a second try completes what is there: its files already take their space
         check_free_disk(name, venv_dir)
     if not python.exists():
-        print(f"Creating virtual environment in {venv_dir} ...", flush=True)
+        print(f"Creating virtual environment in {venv_dir} ...", file=out, flush=True)
         venv.EnvBuilder(with_pip=True).create(venv_dir)
     if pins is not None:
         (venv_dir / "constraints.txt").write_text(lock_without_torch_family((ROOT / LOCK).read_text()))
     for command in install_commands(venv_dir, python, pins):
-        _run(command)
-    _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"])
-    warm_bytecode_cache(python)
+        _run(command, out)
+    _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], out)
+    warm_bytecode_cache(python, out)
     stamp.write_text(wanted + "\n")
-    print(f"Environment {venv_dir.name} ready in {time.monotonic() - start:.0f} s.", flush=True)
+    print(f"Environment {venv_dir.name} ready in {time.monotonic() - start:.0f} s.", file=out, flush=True)
     return python
+
+
+class BackgroundSetup:
+    """:func:`ensure_environment` in a thread, its output held back until :meth:`result` prints it in one piece
+    (so that it does not mix with what runs meanwhile).
+
+    ``python3 tasks.py test`` sets up .venv-xla this way while .venv is set up and the main half runs: pip mostly
+    unpacks on one core, and on the 2-core CI machine the two setups took about 130 s and 185 s one after the other.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self._log = tempfile.TemporaryFile("w+", encoding="utf-8")
+        self._python: Path | None = None
+        self._failure: BaseException | None = None
+        # daemon: Ctrl-C in the main thread ends the program (pip, in the same process group, gets the SIGINT too)
+        self._thread = threading.Thread(target=self._work, name=f"setup-{name}", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            self._python = ensure_environment(self.name, self._log)
+        except BaseException as failure:  # re-raised in the main thread by result()
+            self._failure = failure
+
+    def result(self) -> Path:
+        """Wait for the setup, print its output, and return the environment's python (or raise its failure)."""
+        self._thread.join()
+        self._log.seek(0)
+        sys.stdout.write(self._log.read())
+        sys.stdout.flush()
+        self._log.close()
+        if self._failure is not None:
+            raise self._failure
+        return self._python
+
+
+def set_up_beside(names: tuple[str, ...]) -> BackgroundSetup | None:
+    """Start setting up the environments ``names`` need besides the main one in the background, if any is out of
+    date and the disk holds the fresh ones' installs at once; otherwise None (they are set up one after the other,
+    each checking the disk itself)."""
+    pending = [name for name in names if not is_up_to_date(name)]
+    if len(pending) != 1:
+        return None
+    fresh = [name for name in ("main", *pending) if not ENVIRONMENTS[name][0].exists()]
+    if shutil.disk_usage(ROOT).free / 1e9 < sum(NEEDED_GB[name] for name in fresh):
+        return None
+    return BackgroundSetup(pending[0])
 
 
 def _call(cmd: list, env: dict | None = None) -> int:
@@ -191,9 +264,10 @@ def _call(cmd: list, env: dict | None = None) -> int:
     return subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env).returncode
 
 
-def run_xla_tests(extra: list[str]) -> int:
-    """The tests marked `xla`, in .venv-xla, with torch_xla on the CPU and 4 virtual devices."""
-    python = ensure_environment("xla")
+def run_xla_tests(extra: list[str], setup: BackgroundSetup | None = None) -> int:
+    """The tests marked `xla`, in .venv-xla (set up by ``setup`` when given), with torch_xla on the CPU and 4
+    virtual devices."""
+    python = setup.result() if setup is not None else ensure_environment("xla")
     env = {**os.environ, "PJRT_DEVICE": "CPU", "CPU_NUM_DEVICES": "4"}
     return _call([python, "-m", "pytest", "-m", "xla", "-p", "no:cacheprovider", *extra], env)
 
@@ -253,6 +327,7 @@ def main(argv: list[str]) -> int:
         return run_xla_tests(extra)
     if command == "lab":
         return run_lab(extra)
+    xla_setup = set_up_beside(("xla",)) if command == "test" else None
     python = ensure_environment("main")
     if command == "setup":
         return 0
@@ -260,7 +335,9 @@ def main(argv: list[str]) -> int:
         return _call([_venv_bin(python.parent.parent, "kamim"), *(extra or MAIN_JOB)])
     status = _call([python, "-m", "pytest", "-m", "not xla", *parallel_workers(), *extra])
     if command == "test" and status == 0:
-        status = run_xla_tests(extra)
+        status = run_xla_tests(extra, xla_setup)
+    elif xla_setup is not None:
+        xla_setup.result()  # finish what was started: the next run finds it installed
     return status
 
 

@@ -19,7 +19,7 @@ def test_the_cache_is_filled_with_bytecode_writing_on_and_a_failure_only_warns(m
     tasks = _tasks()
     calls = []
 
-    def fake_run(cmd, *, cwd, env, timeout):
+    def fake_run(cmd, *, cwd, env, timeout, stdout=None, stderr=None):
         calls.append((cmd, env))
         if outcome == "hangs":
             raise subprocess.TimeoutExpired(cmd, timeout)
@@ -122,3 +122,69 @@ def test_a_failed_setup_step_is_one_message_without_a_traceback(tmp_path):
     assert "error: this setup step failed with exit status 1" in result.stderr
     assert "run the same command again" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / ".venv" / ".installed").exists()
+
+
+def test_a_background_setup_prints_its_output_in_one_piece_when_waited_for(monkeypatch, capsys):
+    """`tasks.py test` sets .venv-xla up while the main half runs: its lines must not mix with the tests' output."""
+    tasks = _tasks()
+    started = tasks.threading.Event()
+
+    def fake_setup(name, out=None):
+        print(f"+ pip install into {name}", file=out, flush=True)
+        started.set()
+        return Path(f"/{name}/bin/python")
+
+    monkeypatch.setattr(tasks, "ensure_environment", fake_setup)
+    setup = tasks.BackgroundSetup("xla")
+    assert started.wait(10)
+    print("main half output")
+    assert capsys.readouterr().out == "main half output\n"
+    assert setup.result() == Path("/xla/bin/python")
+    assert capsys.readouterr().out == "+ pip install into xla\n"
+
+
+def test_a_background_setups_failure_is_raised_where_it_is_waited_for(monkeypatch):
+    tasks = _tasks()
+
+    def failing_setup(name, out=None):
+        raise tasks.SetupFailed("this setup step failed with exit status 1")
+
+    monkeypatch.setattr(tasks, "ensure_environment", failing_setup)
+    with pytest.raises(tasks.SetupFailed, match="exit status 1"):
+        tasks.BackgroundSetup("xla").result()
+
+
+def test_the_xla_environment_is_set_up_beside_only_when_out_of_date_and_the_disk_holds_both(monkeypatch, tmp_path):
+    tasks = _tasks()
+    monkeypatch.setattr(tasks, "ENVIRONMENTS", {"main": (tmp_path / ".venv", None),
+                                                "xla": (tmp_path / ".venv-xla", "p")})
+    monkeypatch.setattr(tasks, "BackgroundSetup", lambda name: ("started", name))
+    up_to_date = {"main": False, "xla": False}
+    monkeypatch.setattr(tasks, "is_up_to_date", lambda name: up_to_date[name])
+    free = {"bytes": 16e9}
+    monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": free["bytes"]})())
+    assert tasks.set_up_beside(("xla",)) is None  # both fresh: 7 + 10 GB wanted at once
+    (tmp_path / ".venv").mkdir()
+    assert tasks.set_up_beside(("xla",)) == ("started", "xla")  # .venv is there already: 10 GB is enough
+    free["bytes"] = 9e9
+    assert tasks.set_up_beside(("xla",)) is None  # one after the other, each checking the disk itself
+    up_to_date["xla"] = True
+    free["bytes"] = 1e12
+    assert tasks.set_up_beside(("xla",)) is None
+
+
+def test_the_test_command_runs_the_xla_half_on_the_environment_set_up_beside(monkeypatch):
+    tasks = _tasks()
+    events = []
+
+    class FakeSetup:
+        def result(self):
+            events.append("xla setup waited for")
+            return Path("/xla/bin/python")
+
+    monkeypatch.setattr(tasks, "set_up_beside", lambda names: events.append(f"setup beside {names}") or FakeSetup())
+    monkeypatch.setattr(tasks, "ensure_environment", lambda name="main", out=None: events.append(name) or
+                        Path(f"/{name}/bin/python"))
+    monkeypatch.setattr(tasks, "_call", lambda cmd, env=None: events.append(str(cmd[0])) or 0)
+    assert tasks.main(["test"]) == 0
+    assert events == ["setup beside ('xla',)", "main", "/main/bin/python", "xla setup waited for", "/xla/bin/python"]
