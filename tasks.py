@@ -226,6 +226,8 @@ class BackgroundSetup:
         self._failure: BaseException | None = None
         # daemon: Ctrl-C in the main thread ends the program (pip, in the same process group, gets the SIGINT too)
         self._thread = threading.Thread(target=self._work, name=f"setup-{name}", daemon=True)
+        print(f"Setting up {ENVIRONMENTS[name][0].name} in the background (its output follows when it is needed).",
+              flush=True)
         self._thread.start()
 
     def _work(self) -> None:

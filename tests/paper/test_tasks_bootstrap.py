@@ -138,7 +138,8 @@ def test_a_background_setup_prints_its_output_in_one_piece_when_waited_for(monke
     setup = tasks.BackgroundSetup("xla")
     assert started.wait(10)
     print("main half output")
-    assert capsys.readouterr().out == "main half output\n"
+    assert capsys.readouterr().out == ("Setting up .venv-xla in the background (its output follows when it is "
+                                       "needed).\nmain half output\n")
     assert setup.result() == Path("/xla/bin/python")
     assert capsys.readouterr().out == "+ pip install into xla\n"
 
