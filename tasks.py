@@ -248,17 +248,16 @@ class BackgroundSetup:
         return self._python
 
 
-def set_up_beside(names: tuple[str, ...]) -> BackgroundSetup | None:
-    """Start setting up the environments ``names`` need besides the main one in the background, if any is out of
-    date and the disk holds the fresh ones' installs at once; otherwise None (they are set up one after the other,
-    each checking the disk itself)."""
-    pending = [name for name in names if not is_up_to_date(name)]
-    if len(pending) != 1:
+def set_up_beside(name: str) -> BackgroundSetup | None:
+    """Start setting up environment ``name`` in the background while the main one is set up and used, if it is out
+    of date and the disk holds the fresh environments' installs at once; otherwise None (it is set up later, when
+    needed, checking the disk itself)."""
+    if is_up_to_date(name):
         return None
-    fresh = [name for name in ("main", *pending) if not ENVIRONMENTS[name][0].exists()]
-    if shutil.disk_usage(ROOT).free / 1e9 < sum(NEEDED_GB[name] for name in fresh):
+    fresh = [each for each in ("main", name) if not ENVIRONMENTS[each][0].exists()]
+    if shutil.disk_usage(ROOT).free / 1e9 < sum(NEEDED_GB[each] for each in fresh):
         return None
-    return BackgroundSetup(pending[0])
+    return BackgroundSetup(name)
 
 
 def _call(cmd: list, env: dict | None = None) -> int:
@@ -329,7 +328,7 @@ def main(argv: list[str]) -> int:
         return run_xla_tests(extra)
     if command == "lab":
         return run_lab(extra)
-    xla_setup = set_up_beside(("xla",)) if command == "test" else None
+    xla_setup = set_up_beside("xla") if command == "test" else None
     python = ensure_environment("main")
     if command == "setup":
         return 0

@@ -164,14 +164,14 @@ def test_the_xla_environment_is_set_up_beside_only_when_out_of_date_and_the_disk
     monkeypatch.setattr(tasks, "is_up_to_date", lambda name: up_to_date[name])
     free = {"bytes": 16e9}
     monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": free["bytes"]})())
-    assert tasks.set_up_beside(("xla",)) is None  # both fresh: 7 + 10 GB wanted at once
+    assert tasks.set_up_beside("xla") is None  # both fresh: 7 + 10 GB wanted at once
     (tmp_path / ".venv").mkdir()
-    assert tasks.set_up_beside(("xla",)) == ("started", "xla")  # .venv is there already: 10 GB is enough
+    assert tasks.set_up_beside("xla") == ("started", "xla")  # .venv is there already: 10 GB is enough
     free["bytes"] = 9e9
-    assert tasks.set_up_beside(("xla",)) is None  # one after the other, each checking the disk itself
+    assert tasks.set_up_beside("xla") is None  # one after the other, each checking the disk itself
     up_to_date["xla"] = True
     free["bytes"] = 1e12
-    assert tasks.set_up_beside(("xla",)) is None
+    assert tasks.set_up_beside("xla") is None
 
 
 def test_the_test_command_runs_the_xla_half_on_the_environment_set_up_beside(monkeypatch):
@@ -183,9 +183,9 @@ def test_the_test_command_runs_the_xla_half_on_the_environment_set_up_beside(mon
             events.append("xla setup waited for")
             return Path("/xla/bin/python")
 
-    monkeypatch.setattr(tasks, "set_up_beside", lambda names: events.append(f"setup beside {names}") or FakeSetup())
+    monkeypatch.setattr(tasks, "set_up_beside", lambda name: events.append(f"setup beside {name}") or FakeSetup())
     monkeypatch.setattr(tasks, "ensure_environment", lambda name="main", out=None: events.append(name) or
                         Path(f"/{name}/bin/python"))
     monkeypatch.setattr(tasks, "_call", lambda cmd, env=None: events.append(str(cmd[0])) or 0)
     assert tasks.main(["test"]) == 0
-    assert events == ["setup beside ('xla',)", "main", "/main/bin/python", "xla setup waited for", "/xla/bin/python"]
+    assert events == ["setup beside xla", "main", "/main/bin/python", "xla setup waited for", "/xla/bin/python"]
