@@ -98,7 +98,8 @@ def test_short_disk_names_the_other_environment_that_would_make_room(monkeypatch
     (main_venv / "lib" / "torch.so").write_bytes(b"x" * 2_500_000)
     monkeypatch.setattr(tasks, "ENVIRONMENTS", {"main": (main_venv, None), "xla": (tmp_path / ".venv-xla", "p")})
     monkeypatch.setattr(tasks.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 4.1e9})())
-    with pytest.raises(tasks.SetupFailed, match=r"has 4.1 GB free\. This project's `.venv` takes 0.0 GB \(`rm -rf .*\.venv` frees it"):
+    expected = r"has 4.1 GB free\. This project's `.venv` takes 0.0 GB \(`rm -rf .*\.venv` frees it"
+    with pytest.raises(tasks.SetupFailed, match=expected):
         tasks.check_free_disk("xla", tmp_path / ".venv-xla")
     assert tasks._folder_gb(main_venv) == pytest.approx(0.0025)
 
