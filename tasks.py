@@ -130,17 +130,17 @@ def _folder_gb(folder: Path) -> float:
     return sum(path.lstat().st_size for path in folder.rglob("*") if not path.is_symlink() and path.is_file()) / 1e9
 
 
-def _child_output(out: TextIO) -> TextIO | None:
-    """What a child process writes to: ``out``, or (for this process's own stdout) the inherited descriptor."""
-    return None if out is sys.stdout else out
+def _child_streams(out: TextIO) -> dict:
+    """``subprocess.run`` arguments that send a child's stdout and stderr to ``out`` (nothing to pass when ``out``
+    is this process's own stdout: the child inherits it, and its stderr stays apart as usual)."""
+    return {} if out is sys.stdout else {"stdout": out, "stderr": subprocess.STDOUT}
 
 
 def _run(cmd: list[str], out: TextIO) -> None:
     """Run a setup step, its output to ``out``; a failure becomes :class:`SetupFailed` naming the step (its own
     output is above)."""
     print("+", " ".join(str(c) for c in cmd), file=out, flush=True)
-    status = subprocess.run([str(c) for c in cmd], cwd=ROOT, stdout=_child_output(out),
-                            stderr=subprocess.STDOUT if out is not sys.stdout else None).returncode
+    status = subprocess.run([str(c) for c in cmd], cwd=ROOT, **_child_streams(out)).returncode
     if status != 0:
         raise SetupFailed(f"this setup step failed with exit status {status} (its output is above):\n  "
                           + " ".join(str(c) for c in cmd) + "\nFix what it reports (\"No space left on device\": "
@@ -159,8 +159,7 @@ def warm_bytecode_cache(python: Path, out: TextIO | None = None) -> None:
     cmd = [str(python), "-m", "kamim_paper.runner.bytecode_warmup"]
     print("+", " ".join(cmd), file=out, flush=True)
     try:
-        status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600, stdout=_child_output(out),
-                                stderr=subprocess.STDOUT if out is not sys.stdout else None).returncode
+        status = subprocess.run(cmd, cwd=ROOT, env=env, timeout=600, **_child_streams(out)).returncode
     except subprocess.TimeoutExpired:
         status = "a timeout (600 s)"
     if status != 0:

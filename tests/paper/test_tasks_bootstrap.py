@@ -190,3 +190,16 @@ def test_the_test_command_runs_the_xla_half_on_the_environment_set_up_beside(mon
     monkeypatch.setattr(tasks, "_call", lambda cmd, env=None: events.append(str(cmd[0])) or 0)
     assert tasks.main(["test"]) == 0
     assert events == ["setup beside xla", "main", "/main/bin/python", "xla setup waited for", "/xla/bin/python"]
+
+
+def test_a_setup_step_for_a_background_setup_writes_its_command_and_both_streams_to_its_log(tmp_path):
+    tasks = _tasks()
+    child = "import sys; print('unpacked', flush=True); print('warned', file=sys.stderr, flush=True)"
+    with open(tmp_path / "log", "w+", encoding="utf-8") as log:
+        tasks._run([sys.executable, "-c", child], log)
+        with pytest.raises(tasks.SetupFailed, match="exit status 3"):
+            tasks._run([sys.executable, "-c", "raise SystemExit(3)"], log)
+        log.seek(0)
+        lines = log.read().splitlines()
+    assert lines == [f"+ {sys.executable} -c {child}", "unpacked", "warned",
+                     f"+ {sys.executable} -c raise SystemExit(3)"]
