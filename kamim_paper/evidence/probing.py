@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from kamim_lib.data import build_eval_transform
 from kamim_lib.engine.heads import LinearProbe
 from kamim_lib.engine.tasks import build_split

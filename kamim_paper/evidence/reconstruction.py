@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from kamim_lib.data import PretrainTransform, build_dataset, normalize_on_device
 from kamim_lib.engine.tasks import build_split
 from kamim_lib.models import create_model

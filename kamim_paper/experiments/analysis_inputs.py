@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 
 import torch
 from torchvision.transforms import InterpolationMode, v2
+
 from kamim_lib._validation import check_choice
 from kamim_lib.data import build_dataset, build_eval_transform
 from kamim_lib.data.normalization import IMAGENET_MEAN, IMAGENET_STD

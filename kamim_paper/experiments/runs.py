@@ -26,10 +26,11 @@ from typing import Callable, Mapping, Sequence
 
 from kamim_lib._validation import check_choice
 from kamim_lib.config import run_id
-from kamim_lib.engine import fit
+from kamim_lib.engine import fit as engine_fit
 from kamim_lib.engine.run_dir import METRICS_FILE
 from kamim_paper.experiments.training import PROTOCOLS, TrainingSetup
 from kamim_paper.results.summaries import should_compute
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -139,10 +140,6 @@ def _evaluation_entry(config, summary: dict) -> dict:
             "probe_layer": getattr(config, "probe_layer", None)}
 
 
-def _engine_fit(config) -> dict:
-    return fit(config)
-
-
 def run_variant(setup: TrainingSetup, variant: Variant, protocol: str | None = None, *,
                 pretrained: str | Path | None = None, fit: Callable[..., dict] | None = None) -> dict:
     """Pretrain ``variant`` (resuming or reusing its run), then evaluate it with ``protocol``.
@@ -161,7 +158,7 @@ def run_variant(setup: TrainingSetup, variant: Variant, protocol: str | None = N
         check_choice("protocol", protocol, PROTOCOLS)
     elif pretrained is not None:
         raise ValueError("pretrained is only used with a protocol (linprobe or finetune): nothing would be trained.")
-    fit = fit or _engine_fit
+    fit = fit or engine_fit
     pretrain = None
     if pretrained is None:
         config = setup.pretrain_config(variant.overrides)

@@ -45,7 +45,6 @@ parameters = parameters_of(Params)
 def _setup(params: Params):
     out_dir = section_output_dir(params.output_dir, params.profile)
     setup = training_setup(params.train_config, params.overrides, out_dir, params.device)
-
     patch_size = model_arch(setup.pretrain_config().model).patch_size  # per-token masks (peer_settings=papers)
     jobs = peer_runs.peer_jobs(methods=params.methods, protocols=params.protocols, seeds=params.seeds,
                                attmask_mode=params.attmask_mode, pss_sources=params.pss_sources,
