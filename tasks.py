@@ -44,6 +44,8 @@ ENVIRONMENTS = {"main": (ROOT / ".venv", None),
                 "xla": (ROOT / ".venv-xla", "requirements/xla-pair.txt")}
 # The CUDA libraries of the XLA pair's torch, installed first in groups (the file says why).
 XLA_CUDA_GROUPS = "requirements/xla-cuda.txt"
+# In each environment: the hash of the files that define it (_environment_hash), written when its install is complete.
+INSTALLED_STAMP = ".installed"
 # Free disk an environment needs while it installs (measured on Linux x86_64: .venv 5.4 GB; .venv-xla 7.8 GB plus
 # pip's downloads of one group, at most 1.3 GB), with some room for the tests' outputs.
 NEEDED_GB = {"main": 7.0, "xla": 10.0}
@@ -170,7 +172,7 @@ def warm_bytecode_cache(python: Path, out: TextIO | None = None) -> None:
 def is_up_to_date(name: str) -> bool:
     """Whether the named environment is installed from the current pyproject, lock and pins."""
     venv_dir, pins = ENVIRONMENTS[name]
-    stamp = venv_dir / ".installed"
+    stamp = venv_dir / INSTALLED_STAMP
     return stamp.exists() and stamp.read_text().strip() == _environment_hash(pins)
 
 
@@ -189,10 +191,9 @@ def ensure_environment(name: str = "main", out: TextIO | None = None) -> Path:
         sys.exit(f"kamim needs Python 3.10 or newer; this is {sys.version.split()[0]}.")
     venv_dir, pins = ENVIRONMENTS[name]
     python = _venv_bin(venv_dir, "python")
-    stamp = venv_dir / ".installed"
-    wanted = _environment_hash(pins)
-    if stamp.exists() and stamp.read_text().strip() == wanted:
+    if is_up_to_date(name):
         return python
+    wanted = _environment_hash(pins)  # stamped once installed: what this install is made from
     start = time.monotonic()
     if not venv_dir.exists():  # a second try completes what is there: its files already take their space
         check_free_disk(name, venv_dir)
@@ -205,7 +206,7 @@ def ensure_environment(name: str = "main", out: TextIO | None = None) -> Path:
         _run(command, out)
     _run([python, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], out)
     warm_bytecode_cache(python, out)
-    stamp.write_text(wanted + "\n")
+    (venv_dir / INSTALLED_STAMP).write_text(wanted + "\n")
     print(f"Environment {venv_dir.name} ready in {time.monotonic() - start:.0f} s.", file=out, flush=True)
     return python
 

@@ -203,3 +203,16 @@ def test_a_setup_step_for_a_background_setup_writes_its_command_and_both_streams
         lines = log.read().splitlines()
     assert lines == [f"+ {sys.executable} -c {child}", "unpacked", "warned",
                      f"+ {sys.executable} -c raise SystemExit(3)"]
+
+
+def test_an_environment_stamped_with_the_current_hash_is_not_installed_again(monkeypatch, tmp_path):
+    tasks = _tasks()
+    venv_dir = tmp_path / ".venv"
+    venv_dir.mkdir()
+    monkeypatch.setattr(tasks, "ENVIRONMENTS", {"main": (venv_dir, None)})
+    monkeypatch.setattr(tasks, "_run", lambda cmd, out: pytest.fail(f"installed again: {cmd}"))
+    (venv_dir / tasks.INSTALLED_STAMP).write_text(tasks._environment_hash(None) + "\n")
+    assert tasks.is_up_to_date("main")
+    assert tasks.ensure_environment("main") == tasks._venv_bin(venv_dir, "python")
+    (venv_dir / tasks.INSTALLED_STAMP).write_text("hash of an older lock\n")
+    assert not tasks.is_up_to_date("main")
